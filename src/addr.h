@@ -1,0 +1,56 @@
+/* addr.h - RFC 5322 address lists and IDN domains. Pure functions. */
+#ifndef POSTIE_ADDR_H
+#define POSTIE_ADDR_H
+
+#include <stddef.h>
+#include "status.h"
+
+struct addr {
+	char *name;    /* display name, decoded (quotes/escapes removed), or NULL */
+	char *local;   /* local part as written, unquoted form (e.g. john doe for "john doe") */
+	char *domain;  /* domain as written (NULL if the address has no domain) */
+};
+
+struct addrlist {
+	struct addr *v;
+	size_t n, cap;
+};
+
+/* Parse an RFC 5322 address-list (header field body, already unfolded):
+ * display names, angle addresses, quoted local parts, comments (a comment
+ * after a bare addr-spec is taken as its display name, obsolete style),
+ * groups ("undisclosed-recipients:;" adds nothing), obsolete route
+ * syntax. Appends every mailbox to out. Addresses without a domain
+ * ("root", "<user>") are kept with domain NULL. EX_DATAERR on syntax
+ * errors, with a message that quotes the offending part. */
+int addr_parse_list(const char *s, struct addrlist *out, struct perr *e);
+
+/* The envelope form "local@domain" (local part quoted as RFC 5321 needs
+ * it; domain as given). Caller frees. */
+char *addr_envelope(const struct addr *a);
+
+/* Envelope form with the domain converted to its ASCII (A-label) form by
+ * libidn2 (IDNA2008, UTS#46 non-transitional). EX_DATAERR (for a
+ * recipient, the caller may map to EX_NOUSER) on an invalid domain. */
+int addr_envelope_ascii(const struct addr *a, char **out, struct perr *e);
+
+/* Convert a domain to ASCII with libidn2. */
+int addr_domain_ascii(const char *domain, char **out, struct perr *e);
+
+/* Nonzero if s contains an octet >= 0x80. */
+int addr_is_8bit(const char *s);
+
+/* Append a copy of a / a new address; free. */
+void addrlist_add(struct addrlist *l, const char *name, const char *local, const char *domain);
+/* Remove duplicates (local part compared exactly, domain ignoring ASCII
+ * case), keeping the first occurrence. */
+void addrlist_dedup(struct addrlist *l);
+void addrlist_free(struct addrlist *l);
+void addr_free(struct addr *a);
+
+/* Header phrase for a display name: as is if it is an RFC 5322 atom
+ * sequence, a quoted-string if it has specials, RFC 2047 encoded-words
+ * (UTF-8, B or Q) if it has 8-bit octets. Caller frees. */
+char *addr_phrase(const char *name);
+
+#endif

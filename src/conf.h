@@ -1,0 +1,128 @@
+/* conf.h - msmtprc-compatible configuration: files, defaults, accounts,
+ * inheritance, eval, validation, permission checks. */
+#ifndef POSTIE_CONF_H
+#define POSTIE_CONF_H
+
+#include <stdio.h>
+#include "status.h"
+
+enum { PROTO_SMTP = 0, PROTO_LMTP = 1 };
+/* set_from_header / set_date_header / set_msgid_header / set_to_header */
+enum { HDR_OFF = 0, HDR_AUTO = 1, HDR_ON = 2 };
+/* tls: unset means opportunistic STARTTLS (see DESIGN/issue 3) */
+enum { TLS_UNSET = -1, TLS_OFF = 0, TLS_ON = 1 };
+
+/* One account, fully typed. Strings are NULL when unset. */
+struct account {
+	char *name;
+	char *file;          /* config file that defined it ("command line" for --host) */
+	int line;
+
+	char *host;
+	int port;            /* 0: default (25 smtp, 465 tls without starttls, 24? no: lmtp has no default, 25) */
+	char *source_ip;
+	char *proxy_host;
+	int proxy_port;
+	char *socket;
+	int timeout;         /* seconds; 0 = off; -1 = unset (built-in defaults) */
+	int protocol;        /* PROTO_* */
+	char *domain;        /* EHLO/LHLO argument (substitutions applied by conf_finish) */
+
+	char *from;          /* envelope-from (substitutions applied by conf_finish) */
+	char *from_full_name;
+	int allow_from_override; /* default 1 */
+	char *dsn_notify;    /* NULL = off */
+	char *dsn_return;    /* NULL = off; "hdrs" normalised to "headers" */
+
+	char *auth;          /* NULL/"off" = no auth, "on" = automatic, else a mechanism */
+	char *user;
+	char *password;
+	char *passwordeval;
+	char *ntlmdomain;
+
+	int tls;             /* TLS_* */
+	int tls_starttls;    /* default 1 */
+	char *tls_trust_file;   /* default "system" */
+	char *tls_crl_file;
+	char *tls_fingerprint;
+	char *tls_key_file;
+	char *tls_cert_file;
+	int tls_certcheck;   /* default 1 */
+	char *tls_priorities;
+	char *tls_host_override;
+	int tls_min_dh_prime_bits; /* 0 = library default */
+
+	int set_from_header;  /* HDR_*, default HDR_AUTO */
+	int set_date_header;  /* HDR_AUTO or HDR_OFF, default HDR_AUTO */
+	int set_msgid_header; /* HDR_AUTO or HDR_OFF, default HDR_AUTO */
+	int set_to_header;    /* HDR_*, default HDR_OFF; see postierc(5) */
+	int remove_bcc_headers; /* default 1 */
+
+	char *logfile;        /* "-" = stdout */
+	char *logfile_time_format;
+	char *syslog;         /* NULL = off, else facility name "LOG_USER" ... */
+	char *aliases;
+
+	unsigned char isset[96]; /* isset[k] != 0 when keyword k was set explicitly */
+};
+
+struct config {
+	struct account **acc;
+	size_t nacc;
+	char *default_alias;   /* from "account default : NAME" when no real "default" */
+	int has_password_file; /* internal */
+};
+
+/* How a keyword's value is typed; exported for the --help / man checks. */
+struct conf_keyword {
+	const char *name;      /* "tls_trust_file" */
+	const char *arg;       /* "[file]" as in the man page */
+	const char *doc;       /* one line */
+	int obsolete;          /* 1 for msmtp's older spellings */
+};
+const struct conf_keyword *conf_keywords(size_t *n);
+
+/* Which files to read. Any may be NULL. */
+struct conf_paths {
+	const char *user_file;    /* -C FILE; NULL = search the usual places */
+	const char *system_file;  /* NULL = POSTIE_SYSTEM_CONFIG env, else /etc/postierc, else /etc/msmtprc */
+	int no_system;            /* 1 with -C? no: msmtp reads the system file with -C too; set only by tests */
+};
+
+/* Read the system file and the user file (see postierc(5) FILES) into cfg.
+ * Accounts from the user file replace system accounts of the same name.
+ * Permission check: a user file that contains a password and is readable
+ * by group/others or not owned by the user fails with EX_CONFIG.
+ * used_files receives a human-readable list for --pretend (may be NULL). */
+int conf_load(const struct conf_paths *p, struct config *cfg, char **used_files, struct perr *e);
+
+/* Parse one file's bytes. fname is used in messages. Pure except for eval. */
+int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config *cfg, struct perr *e);
+
+/* Find an account by name ("default" honours "account default : X"). */
+struct account *conf_find(const struct config *cfg, const char *name);
+/* The first account whose "from" matches addr (wildcards, +subaddress). */
+struct account *conf_find_by_from(const struct config *cfg, const char *addr);
+
+/* A fresh account with every setting at its default. */
+struct account *account_new(const char *name, const char *file, int line);
+struct account *account_dup(const struct account *a);
+void account_free(struct account *a);
+
+/* Set one keyword (config spelling, e.g. "tls_trust_file"; obsolete
+ * spellings accepted) from a string. value NULL or "" means "no argument"
+ * (msmtp: on for booleans, unset for optional values). where is the
+ * "file:line" or "--option" used in error messages. EX_CONFIG on error,
+ * with "where: message". */
+int conf_set(struct account *a, const char *keyword, const char *value, const char *where, struct perr *e);
+
+/* Final checks and substitutions before use: %U %H %C %M in from and
+ * domain, default port, host or socket required, auth/tls consistency. */
+int conf_finish(struct account *a, struct perr *e);
+
+/* Print the effective settings as "keyword = value" lines, secrets as '*'. */
+void conf_print(const struct account *a, FILE *out);
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,48 @@
+/* log.h - the -v/-d transcript on stderr (secrets redacted), the msmtp-style
+ * log file line, and syslog. */
+#ifndef POSTIE_LOG_H
+#define POSTIE_LOG_H
+
+#include <stddef.h>
+#include "status.h"
+
+/* 0 quiet, 1 (-v, -d) transcript */
+void log_set_verbose(int level);
+int log_verbose(void);
+
+/* One protocol line as sent (outgoing=1) or received (0), without CRLF.
+ * Printed to stderr as "--> line" / "<-- line" when verbose. An outgoing
+ * "AUTH <mech> <payload>" shows "AUTH <mech> [redacted]"; after
+ * log_redact_next(1) the following outgoing lines print "[redacted]"
+ * until log_redact_next(0) (for SASL continuation responses). */
+void log_transcript(int outgoing, const char *line, size_t n);
+void log_redact_next(int on);
+/* A line of information in the transcript ("connected to ..."). */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+struct logrec {
+	const char *host;
+	int tls, auth;
+	const char *user;
+	const char *from;
+	const char *recipients;   /* comma-separated */
+	long long mailsize;       /* -1 when not delivered */
+	int smtpstatus;           /* 0 if none */
+	const char *smtpmsg;      /* NULL if none */
+	const char *errormsg;     /* NULL if none */
+	int exitcode;
+};
+
+/* Append msmtp's line format to path ("-" = stdout):
+ * "<time> host=... tls=on|off auth=on|off [user=...] from=... recipients=...
+ *  [mailsize=N] [smtpstatus=N smtpmsg='...'] [errormsg='...'] exitcode=EX_..."
+ * timefmt NULL = "%b %d %H:%M:%S". Failure to log is reported on stderr
+ * but does not change the outcome. */
+void log_file(const char *path, const char *timefmt, const struct logrec *r);
+/* The same line (without time) to syslog; facility "on" or NULL = LOG_USER,
+ * else "LOG_MAIL", "LOG_LOCAL0".."LOG_LOCAL7", "LOG_USER". */
+void log_syslog(const char *facility, const struct logrec *r);
+/* Nonzero if facility is a valid syslog setting. */
+int log_facility_valid(const char *facility);
+
+#endif

@@ -1,0 +1,63 @@
+/* net.h - connections: TCP (IPv6 and IPv4, each address in turn, with
+ * timeouts) or AF_UNIX, with buffered line reads and corked writes. A
+ * transport hook lets tls.c slide in below the buffers later. */
+#ifndef POSTIE_NET_H
+#define POSTIE_NET_H
+
+#include <stddef.h>
+#include "util.h"
+#include "status.h"
+
+struct conn;
+
+struct conn_opts {
+	const char *host;        /* name or IP literal; ignored when socket_path is set */
+	int port;
+	const char *socket_path; /* AF_UNIX path, or NULL */
+	const char *source_ip;   /* bind before connect, or NULL */
+	int connect_timeout;     /* seconds per address, 0 = none */
+	int deadline;            /* seconds for all addresses together, 0 = none */
+	int io_timeout;          /* seconds for any single read or write, 0 = none */
+};
+
+/* Connect. Errors: EX_NOHOST when the name does not exist (EAI_NONAME),
+ * EX_TEMPFAIL for temporary resolver failures, refused/unreachable/timed
+ * out connections (the message names the host, the last address tried and
+ * the reason), EX_OSERR for local failures, EX_CONFIG for a bad source_ip. */
+int net_open(const struct conn_opts *o, struct conn **out, struct perr *e);
+
+/* Read one line; line receives it without the CRLF (or LF). EX_TEMPFAIL
+ * on timeout or connection lost, EX_PROTOCOL for a line over 64 KiB. */
+int net_getline(struct conn *c, struct buf *line, struct perr *e);
+
+/* Queue bytes for sending; sent by net_flush (or earlier when more than
+ * 64 KiB are queued). */
+int net_write(struct conn *c, const void *p, size_t n, struct perr *e);
+int net_flush(struct conn *c, struct perr *e);
+
+/* Bytes received and buffered but not yet returned by net_getline. */
+size_t net_pending(const struct conn *c);
+/* Discard them (e.g. before a TLS handshake). */
+void net_discard_pending(struct conn *c);
+
+void net_set_timeout(struct conn *c, int io_timeout);
+/* "mail.example.org" or the socket path, for messages. */
+const char *net_peer_name(const struct conn *c);
+/* The numeric address connected to, "" for AF_UNIX. */
+const char *net_peer_addr(const struct conn *c);
+int net_fd(const struct conn *c);
+
+/* Transport hook for TLS: once set, reads and writes go through these
+ * instead of recv/send. Each returns bytes done, 0 on EOF (read), or -1
+ * with errno set (EAGAIN when it would block). */
+struct net_transport {
+	long (*read)(void *ctx, void *p, size_t n);
+	long (*write)(void *ctx, const void *p, size_t n);
+	size_t (*pending)(void *ctx); /* bytes the transport holds decoded */
+	void *ctx;
+};
+void net_set_transport(struct conn *c, const struct net_transport *t);
+
+void net_close(struct conn *c);
+
+#endif

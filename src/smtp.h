@@ -1,0 +1,102 @@
+/* smtp.h - the SMTP/LMTP client: replies, EHLO capabilities, pipelining,
+ * MAIL/RCPT/DATA or BDAT, dot-stuffing via msg_write, per-recipient results.
+ * STARTTLS and AUTH plug in between smtp_start() and smtp_send_mail(). */
+#ifndef POSTIE_SMTP_H
+#define POSTIE_SMTP_H
+
+#include <stdio.h>
+#include "util.h"
+#include "status.h"
+#include "net.h"
+#include "msg.h"
+
+#define SMTP_MAX_REPLY_LINES 1000
+
+struct smtp_reply {
+	int code;          /* 200..599 */
+	char enh[16];      /* enhanced status code of the first line, "" if none */
+	struct buf text;   /* the text of every line (after "NNN-"/"NNN "), joined with '\n' */
+	int nlines;
+};
+
+struct smtp_caps {
+	int esmtp;         /* EHLO/LHLO was accepted (not HELO) */
+	int pipelining, chunking, eightbitmime, smtputf8, dsn, enhancedstatuscodes, starttls;
+	int size_offered;
+	long long size;    /* SIZE limit, 0 = none stated */
+	char *auth;        /* "PLAIN LOGIN ..." as offered (AUTH or AUTH=), NULL if none */
+};
+
+/* Pure parsers, testable without sockets. */
+/* Parse one reply line: "250-text", "250 text", "250" (no text). Returns 0
+ * and sets code, last (1 for a final line) and text (points into line), or
+ * -1 if the line is malformed (not 3 digits 2..5 followed by ' ', '-' or end). */
+int smtp_parse_line(const char *line, size_t n, int *code, int *last, const char **text);
+/* Extract an enhanced status code "x.y.z" at the start of text into enh
+ * (size 16) if there is a valid one (class 2, 4 or 5 matching code/100). */
+void smtp_parse_enh(int code, const char *text, char enh[16]);
+/* Fill caps from an EHLO/LHLO reply (first line is the greeting). */
+void smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps);
+void smtp_caps_free(struct smtp_caps *caps);
+
+void smtp_reply_init(struct smtp_reply *r);
+void smtp_reply_free(struct smtp_reply *r);
+/* Read a whole (multi-line) reply. A malformed reply or mismatched codes
+ * between lines: EX_PROTOCOL. Connection problems: from net_getline. */
+int smtp_read_reply(struct conn *c, struct smtp_reply *r, struct perr *e);
+
+struct smtp_session {
+	struct conn *c;
+	const char *peer;        /* host name for messages */
+	const char *helo;        /* EHLO/LHLO argument */
+	int lmtp;
+	struct smtp_caps caps;
+	struct smtp_reply greeting;
+	int tls, auth;           /* set by the TLS/AUTH layers, for logs */
+};
+
+/* Read the greeting, send EHLO (LHLO for LMTP), fall back to HELO when
+ * EHLO is refused with 500/502 (SMTP only). Fills s->caps. */
+int smtp_start(struct smtp_session *s, struct perr *e);
+/* Send EHLO/LHLO again (after STARTTLS) and refill caps. */
+int smtp_ehlo(struct smtp_session *s, struct perr *e);
+
+struct smtp_job {
+	const char *from;        /* envelope sender, ASCII domain; "" = null sender */
+	char **rcpt;             /* envelope recipients, ASCII domains */
+	size_t nrcpt;
+	const char *dsn_notify;  /* NULL = none; else "never" or "failure,delay,success" */
+	const char *dsn_return;  /* NULL, "headers" or "full" */
+	const char *envid;       /* NULL or xtext-unencoded ENVID */
+	struct msg *m;           /* prepared (msg_prepare done) */
+	int quit;                /* send QUIT after the data (pipelined when possible) */
+};
+
+struct smtp_outcome {
+	int ex;                  /* combined exit status (status_combine) */
+	struct perr session;     /* failure not tied to one recipient; ex EX_OK if none */
+	struct perr *rcpt;       /* nrcpt entries, allocated by smtp_send_mail;
+	                            ex EX_OK = accepted (and delivered, for LMTP) */
+	size_t naccepted;        /* recipients the message was delivered to */
+	long long sent;          /* message bytes sent, -1 if the data was not sent */
+	int last_code;           /* last SMTP reply code seen, for the log */
+	char last_msg[512];      /* its first line, for the log */
+};
+
+/* One mail transaction. Rejected recipients are reported in o->rcpt with
+ * messages like "recipient <bob@x> rejected by HOST: 550 5.1.1 text"; the
+ * message is sent when at least one recipient is accepted; if none is,
+ * the transaction is abandoned (RSET) and no data sent. With PIPELINING,
+ * MAIL, every RCPT and DATA leave in one write; with CHUNKING, MAIL, RCPT
+ * and "BDAT n LAST" plus the data. Returns o->ex. */
+int smtp_send_mail(struct smtp_session *s, const struct smtp_job *j, struct smtp_outcome *o);
+void smtp_outcome_free(struct smtp_outcome *o);
+
+/* Send QUIT (unless already sent), read its reply if possible, close. */
+void smtp_quit(struct smtp_session *s);
+void smtp_session_free(struct smtp_session *s);
+
+/* --serverinfo: greeting and capabilities, human-readable. */
+void smtp_print_info(const struct smtp_session *s, FILE *out);
+
+#endif

@@ -1,0 +1,338 @@
+/* util.c - allocation, buffers, child commands, host and user names. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+static void oom(void)
+{
+	static const char m[] = "postie: out of memory\n";
+	if (write(2, m, sizeof m - 1) < 0) {
+		/* nothing more we can do */
+	}
+	_exit(EX_OSERR);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	return buf_steal(&b);
+}
+
+void buf_init(struct buf *b)
+{
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+static void buf_grow(struct buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	char *n = xmalloc(cap);
+	if (b->s) {
+		memcpy(n, b->s, b->len);
+		wipe(b->s, b->cap);
+		free(b->s);
+	}
+	b->s = n;
+	b->cap = cap;
+}
+
+void buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return;
+	buf_grow(b, (size_t)n);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+void buf_free(struct buf *b)
+{
+	if (b->s) {
+		wipe(b->s, b->cap);
+		free(b->s);
+	}
+	buf_init(b);
+}
+
+char *buf_steal(struct buf *b)
+{
+	char *s = b->s ? b->s : xstrdup("");
+	buf_init(b);
+	return s;
+}
+
+void wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+	while (n--)
+		*v++ = 0;
+}
+
+static int lc(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+int ascii_ncasecmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		int d = lc((unsigned char)*a) - lc((unsigned char)*b);
+		if (d || !*a)
+			return d;
+	}
+	return 0;
+}
+
+int ascii_casecmp(const char *a, const char *b)
+{
+	return ascii_ncasecmp(a, b, (size_t)-1);
+}
+
+int ascii_caseprefix(const char *s, const char *prefix)
+{
+	return ascii_ncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Read both pipes until EOF without deadlocking on either. */
+static void drain(int ofd, struct buf *out, int efd, struct buf *err)
+{
+	struct pollfd pf[2] = { { ofd, POLLIN, 0 }, { efd, POLLIN, 0 } };
+	int open = 1 + (efd >= 0);
+	char tmp[4096];
+	if (efd < 0)
+		pf[1].fd = -1;
+	while (open > 0) {
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = read(pf[i].fd, tmp, sizeof tmp);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				pf[i].fd = -1;
+				open--;
+				continue;
+			}
+			buf_add(i == 0 ? out : err, tmp, (size_t)n);
+		}
+	}
+	wipe(tmp, sizeof tmp);
+}
+
+int run_command(const char *cmd, struct buf *out, struct buf *err)
+{
+	int op[2], ep[2] = { -1, -1 };
+	if (pipe(op) < 0)
+		return -1;
+	if (err && pipe(ep) < 0) {
+		close(op[0]);
+		close(op[1]);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int sv = errno;
+		close(op[0]);
+		close(op[1]);
+		if (err) {
+			close(ep[0]);
+			close(ep[1]);
+		}
+		errno = sv;
+		return -1;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(op[1], 1) < 0)
+			_exit(127);
+		if (err && dup2(ep[1], 2) < 0)
+			_exit(127);
+		close(op[0]);
+		close(op[1]);
+		if (err) {
+			close(ep[0]);
+			close(ep[1]);
+		}
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(op[1]);
+	if (err)
+		close(ep[1]);
+	drain(op[0], out, err ? ep[0] : -1, err);
+	close(op[0]);
+	if (err)
+		close(ep[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+char *host_name(void)
+{
+	const char *h = getenv("HOSTNAME");
+	if (h && *h)
+		return xstrdup(h);
+	char name[256];
+	if (gethostname(name, sizeof name) < 0 || !*name)
+		return xstrdup("localhost");
+	name[sizeof name - 1] = '\0';
+	return xstrdup(name);
+}
+
+char *host_canonical(void)
+{
+	char *h = host_name();
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(h, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
+	    strchr(res->ai_canonname, '.')) {
+		char *c = xstrdup(res->ai_canonname);
+		freeaddrinfo(res);
+		free(h);
+		return c;
+	}
+	if (res)
+		freeaddrinfo(res);
+	return h;
+}
+
+char *user_name(void)
+{
+	const char *u = getenv("USER");
+	if (!u || !*u)
+		u = getenv("LOGNAME");
+	if (u && *u)
+		return xstrdup(u);
+	struct passwd *pw = getpwuid(getuid());
+	if (pw && pw->pw_name)
+		return xstrdup(pw->pw_name);
+	return xasprintf("%lu", (unsigned long)getuid());
+}
+
+char *expand_tilde(const char *path)
+{
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
+		const char *home = getenv("HOME");
+		if (!home || !*home) {
+			struct passwd *pw = getpwuid(getuid());
+			home = pw ? pw->pw_dir : "";
+		}
+		return xasprintf("%s%s", home, path + 1);
+	}
+	return xstrdup(path);
+}

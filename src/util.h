@@ -1,0 +1,58 @@
+/* util.h - small shared helpers: allocation, growable buffers, running
+ * helper commands, host names. */
+#ifndef POSTIE_UTIL_H
+#define POSTIE_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Allocation that never returns NULL: on exhaustion the process prints
+ * "postie: out of memory" and exits with EX_OSERR (71). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated after s[len]. */
+struct buf {
+	char *s;
+	size_t len, cap;
+};
+void buf_init(struct buf *b);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_reset(struct buf *b);   /* len = 0, keeps memory */
+void buf_free(struct buf *b);    /* zeroes the bytes, then frees */
+char *buf_steal(struct buf *b);  /* returns s (never NULL), buffer becomes empty */
+
+/* Overwrite n bytes so the compiler cannot drop it (for secrets). */
+void wipe(void *p, size_t n);
+
+/* ASCII case-insensitive helpers (locale-independent). */
+int ascii_casecmp(const char *a, const char *b);
+int ascii_ncasecmp(const char *a, const char *b, size_t n);
+/* Nonzero if s starts with prefix, ignoring ASCII case. */
+int ascii_caseprefix(const char *s, const char *prefix);
+
+/* Run "/bin/sh -c cmd" with stdin from /dev/null. Captures stdout into out
+ * (and stderr into err if err is not NULL; otherwise stderr is inherited).
+ * Returns the exit status (0..255), 128+signal if killed, or -1 if the
+ * command could not be started (errno set). */
+int run_command(const char *cmd, struct buf *out, struct buf *err);
+
+/* The host name: $HOSTNAME if set, else gethostname(). */
+char *host_name(void);
+/* The canonical (fully qualified) name of host_name(), or host_name()
+ * itself when it has no dot-qualified canonical name. */
+char *host_canonical(void);
+/* The user's login name: $USER, else $LOGNAME, else getpwuid(). */
+char *user_name(void);
+/* Expand a leading "~/" (or a lone "~") to $HOME. */
+char *expand_tilde(const char *path);
+
+#endif
