@@ -64,6 +64,11 @@ struct account {
 	char *aliases;
 
 	unsigned char isset[96]; /* isset[k] != 0 when keyword k was set explicitly */
+
+	/* msmtp's obsolete auto_from/maildomain: conf_finish replaces from by
+	 * "%U@maildomain" ("%U" when maildomain is empty) when auto_from is on. */
+	int auto_from;
+	char *maildomain;
 };
 
 struct config {
@@ -79,6 +84,12 @@ struct conf_keyword {
 	const char *arg;       /* "[file]" as in the man page */
 	const char *doc;       /* one line */
 	int obsolete;          /* 1 for msmtp's older spellings */
+	/* Internal to conf.c (the same table drives parsing, conf_set and
+	 * conf_print): how the value is typed, where it is stored, and for an
+	 * alternative spelling the keyword whose setting it changes. */
+	int type;
+	size_t offset;
+	const char *target;    /* NULL: the keyword itself */
 };
 const struct conf_keyword *conf_keywords(size_t *n);
 

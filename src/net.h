@@ -26,6 +26,11 @@ struct conn_opts {
  * the reason), EX_OSERR for local failures, EX_CONFIG for a bad source_ip. */
 int net_open(const struct conn_opts *o, struct conn **out, struct perr *e);
 
+/* Wrap an already connected stream socket (e.g. one end of a socketpair,
+ * for tests); peer names it in messages. The fd is made non-blocking and
+ * closed by net_close. Returns 0, or -1 with errno set. */
+int net_from_fd(int fd, const char *peer, int io_timeout, struct conn **out);
+
 /* Read one line; line receives it without the CRLF (or LF). EX_TEMPFAIL
  * on timeout or connection lost, EX_PROTOCOL for a line over 64 KiB. */
 int net_getline(struct conn *c, struct buf *line, struct perr *e);
@@ -41,10 +46,16 @@ size_t net_pending(const struct conn *c);
 void net_discard_pending(struct conn *c);
 
 void net_set_timeout(struct conn *c, int io_timeout);
+int net_timeout(const struct conn *c);
+/* Nonzero if the last net_getline/net_write/net_flush failed because the
+ * timeout ran out (lets callers name the step in the message). */
+int net_timed_out(const struct conn *c);
 /* "mail.example.org" or the socket path, for messages. */
 const char *net_peer_name(const struct conn *c);
 /* The numeric address connected to, "" for AF_UNIX. */
 const char *net_peer_addr(const struct conn *c);
+/* The TCP port connected to, 0 for AF_UNIX. */
+int net_peer_port(const struct conn *c);
 int net_fd(const struct conn *c);
 
 /* Transport hook for TLS: once set, reads and writes go through these

@@ -53,6 +53,8 @@ struct smtp_session {
 	struct smtp_caps caps;
 	struct smtp_reply greeting;
 	int tls, auth;           /* set by the TLS/AUTH layers, for logs */
+	int quit_sent;           /* internal: QUIT has been sent */
+	int dead;                /* internal: no further I/O (closed, broken, timed out) */
 };
 
 /* Read the greeting, send EHLO (LHLO for LMTP), fall back to HELO when
@@ -60,6 +62,12 @@ struct smtp_session {
 int smtp_start(struct smtp_session *s, struct perr *e);
 /* Send EHLO/LHLO again (after STARTTLS) and refill caps. */
 int smtp_ehlo(struct smtp_session *s, struct perr *e);
+/* Send one command line (without CRLF; logged to the transcript), flush,
+ * and read its reply into r (for STARTTLS and AUTH). what names the reply
+ * in timeout messages ("reply to AUTH"). Returns EX_OK when a reply was
+ * read, whatever its code, else the connection error in e. */
+int smtp_command(struct smtp_session *s, const char *line, const char *what,
+                 struct smtp_reply *r, struct perr *e);
 
 struct smtp_job {
 	const char *from;        /* envelope sender, ASCII domain; "" = null sender */
@@ -76,7 +84,10 @@ struct smtp_outcome {
 	int ex;                  /* combined exit status (status_combine) */
 	struct perr session;     /* failure not tied to one recipient; ex EX_OK if none */
 	struct perr *rcpt;       /* nrcpt entries, allocated by smtp_send_mail;
-	                            ex EX_OK = accepted (and delivered, for LMTP) */
+	                            ex EX_OK = accepted (and delivered, for LMTP);
+	                            not EX_OK only when the server refused that
+	                            recipient (RCPT, or its LMTP reply). A failure
+	                            of the whole transaction is in session only. */
 	size_t naccepted;        /* recipients the message was delivered to */
 	long long sent;          /* message bytes sent, -1 if the data was not sent */
 	int last_code;           /* last SMTP reply code seen, for the log */

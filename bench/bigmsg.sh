@@ -1,0 +1,26 @@
+#!/bin/sh
+# Peak memory and wall time for delivering a large message to the local test
+# server. Usage: bench/bigmsg.sh [MiB] (default 50). Run from a built tree.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+POSTIE=${POSTIE:-$top/src/postie}
+mib=${1:-50}
+dir=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT INT TERM
+
+/usr/bin/python3 "$top/tests/smtpsink.py" --dir "$dir/sink" --port-file "$dir/port" ${SINK_ARGS:-} 2>"$dir/sink.err" &
+pid=$!
+i=0
+while [ ! -s "$dir/port" ]; do i=$((i + 1)); [ "$i" -lt 200 ] || exit 1; sleep 0.05; done
+
+{ printf 'Subject: big\n\n'; head -c $((mib * 1024 * 1024)) /dev/urandom | base64 -w 76; } >"$dir/msg"
+printf 'account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\n' "$(cat "$dir/port")" >"$dir/rc"
+chmod 600 "$dir/rc"
+
+/usr/bin/time -f "%M %e" -o "$dir/time" env POSTIE_SYSTEM_CONFIG=/dev/null \
+	"$POSTIE" -C "$dir/rc" rcpt@example.org <"$dir/msg"
+read -r kb secs <"$dir/time"
+echo "message: $(wc -c <"$dir/msg") bytes (${mib} MiB of base64 body)"
+echo "peak RSS: ${kb} KiB   wall time: ${secs} s   server args: ${SINK_ARGS:-(none)}"

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Quick start on a fresh Debian 12 machine: install the build and test
+# dependencies, build postie, and send one demo message to a local test
+# server, showing the SMTP transcript and what the server received.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+$SUDO apt-get update -q
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	gcc make autoconf automake pkg-config libc6-dev libgnutls28-dev libidn2-dev \
+	bats python3 python3-aiosmtpd time mandoc
+
+autoreconf -fi
+./configure
+make
+make demo

@@ -1,0 +1,1219 @@
+/* conf.c - msmtprc-compatible configuration: one keyword table drives the
+ * parser, conf_set (command-line options), conf_print and conf_keywords. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/* How a keyword's argument is typed. */
+enum kwtype {
+	K_DEFAULTS, K_ACCOUNT, K_EVAL, /* structure, not settings */
+	K_STR,          /* optional string; an empty argument unsets it */
+	K_NEED,         /* string that needs a non-empty argument */
+	K_RAW,          /* string kept as given, empty included */
+	K_FILE,         /* optional file name; a leading ~ becomes $HOME */
+	K_DSN_NOTIFY, K_DSN_RETURN, K_FINGERPRINT, K_AUTH, K_SYSLOG,
+	K_PORT,         /* 1-65535, required */
+	K_PORT_OPT,     /* 1-65535, empty resets to 0 */
+	K_TIMEOUT, K_PROTOCOL, K_BOOL, K_HDR3, K_HDR2, K_DHBITS,
+	/* alternative spellings that set their target keyword */
+	K_HDR_ADD,      /* on = auto, off = off */
+	K_NOT,          /* on sets the target off */
+	K_OFF_NOARG,    /* no argument; sets the target off */
+	K_TO_HDR,       /* on = set_to_header on, off = off */
+	K_IGNORE,       /* accepted (on|off) and without effect */
+};
+
+#define OFF(f) offsetof(struct account, f)
+
+static const struct conf_keyword kwtab[] = {
+	{ "defaults", "", "the following settings are defaults for later accounts in this file", 0, K_DEFAULTS, 0, NULL },
+	{ "account", "name [: parent[,...]]", "start an account, from the defaults plus the settings of the listed accounts", 0, K_ACCOUNT, 0, NULL },
+	{ "eval", "cmd", "replace this line by the first line that cmd prints", 0, K_EVAL, 0, NULL },
+	{ "host", "hostname", "the SMTP server (name or address)", 0, K_NEED, OFF(host), NULL },
+	{ "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", 0, K_PORT, OFF(port), NULL },
+	{ "source_ip", "[IP]", "local address to connect from", 0, K_STR, OFF(source_ip), NULL },
+	{ "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through", 0, K_STR, OFF(proxy_host), NULL },
+	{ "proxy_port", "[number]", "port of the SOCKS5 proxy", 0, K_PORT_OPT, OFF(proxy_port), NULL },
+	{ "socket", "socketname", "local (unix domain) socket to connect to instead of host and port", 0, K_FILE, OFF(socket), NULL },
+	{ "timeout", "(off|seconds)", "network timeout", 0, K_TIMEOUT, OFF(timeout), NULL },
+	{ "protocol", "(smtp|lmtp)", "protocol to speak", 0, K_PROTOCOL, OFF(protocol), NULL },
+	{ "domain", "argument", "argument of EHLO/LHLO (default: this host's full name)", 0, K_STR, OFF(domain), NULL },
+	{ "from", "envelope_from", "envelope-from address; may be a wildcard; %U %H %C %M are substituted", 0, K_STR, OFF(from), NULL },
+	{ "from_full_name", "[name]", "display name for a generated From header", 0, K_STR, OFF(from_full_name), NULL },
+	{ "allow_from_override", "[(on|off)]", "whether -f may replace the from address", 0, K_BOOL, OFF(allow_from_override), NULL },
+	{ "auth", "[(on|off|method)]", "authenticate, with an automatically chosen or the given method", 0, K_AUTH, OFF(auth), NULL },
+	{ "user", "[login]", "user name for authentication", 0, K_STR, OFF(user), NULL },
+	{ "password", "[secret]", "password for authentication", 0, K_STR, OFF(password), NULL },
+	{ "passwordeval", "[cmd]", "command that prints the password", 0, K_STR, OFF(passwordeval), NULL },
+	{ "ntlmdomain", "[domain]", "domain for the NTLM method", 0, K_STR, OFF(ntlmdomain), NULL },
+	{ "tls", "[(on|off)]", "require TLS", 0, K_BOOL, OFF(tls), NULL },
+	{ "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", 0, K_BOOL, OFF(tls_starttls), NULL },
+	{ "tls_trust_file", "[file]", "trusted CA certificates (PEM), or \"system\"", 0, K_FILE, OFF(tls_trust_file), NULL },
+	{ "tls_crl_file", "[file]", "certificate revocation list (PEM)", 0, K_FILE, OFF(tls_crl_file), NULL },
+	{ "tls_fingerprint", "[fingerprint]", "accept only the certificate with this SHA256 (or SHA1, MD5) fingerprint", 0, K_FINGERPRINT, OFF(tls_fingerprint), NULL },
+	{ "tls_key_file", "[file]", "private key of the client certificate", 0, K_FILE, OFF(tls_key_file), NULL },
+	{ "tls_cert_file", "[file]", "client certificate", 0, K_FILE, OFF(tls_cert_file), NULL },
+	{ "tls_certcheck", "[(on|off)]", "verify the server certificate", 0, K_BOOL, OFF(tls_certcheck), NULL },
+	{ "tls_priorities", "[priorities]", "GnuTLS priority string", 0, K_STR, OFF(tls_priorities), NULL },
+	{ "tls_host_override", "[host]", "name to verify the certificate against instead of host", 0, K_STR, OFF(tls_host_override), NULL },
+	{ "tls_min_dh_prime_bits", "[bits]", "smallest Diffie-Hellman prime accepted", 0, K_DHBITS, OFF(tls_min_dh_prime_bits), NULL },
+	{ "dsn_notify", "(off|condition)", "DSN NOTIFY: off, never, or a list of failure,delay,success", 0, K_DSN_NOTIFY, OFF(dsn_notify), NULL },
+	{ "dsn_return", "(off|amount)", "DSN RET: off, headers or full", 0, K_DSN_RETURN, OFF(dsn_return), NULL },
+	{ "set_from_header", "[(auto|on|off)]", "add a From header when missing (auto), always replace it (on), or never (off)", 0, K_HDR3, OFF(set_from_header), NULL },
+	{ "set_date_header", "[(auto|off)]", "add a Date header when missing", 0, K_HDR2, OFF(set_date_header), NULL },
+	{ "set_msgid_header", "[(auto|off)]", "add a Message-ID header when missing", 0, K_HDR2, OFF(set_msgid_header), NULL },
+	{ "set_to_header", "[(auto|on|off)]", "To: undisclosed-recipients:; when To is missing (auto), always (on), or never (off)", 0, K_HDR3, OFF(set_to_header), NULL },
+	{ "remove_bcc_headers", "[(on|off)]", "remove Bcc headers", 0, K_BOOL, OFF(remove_bcc_headers), NULL },
+	{ "logfile", "[file]", "append a line per message to this file (- for stdout)", 0, K_FILE, OFF(logfile), NULL },
+	{ "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", 0, K_STR, OFF(logfile_time_format), NULL },
+	{ "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", 0, K_SYSLOG, OFF(syslog), NULL },
+	{ "aliases", "[file]", "aliases file for recipients without a domain", 0, K_FILE, OFF(aliases), NULL },
+	{ "auto_from", "[(on|off)]", "obsolete: from becomes %U@maildomain", 1, K_BOOL, OFF(auto_from), NULL },
+	{ "maildomain", "[domain]", "obsolete: domain part for auto_from", 1, K_RAW, OFF(maildomain), NULL },
+	{ "add_missing_from_header", "[(on|off)]", "obsolete: set_from_header auto or off", 1, K_HDR_ADD, 0, "set_from_header" },
+	{ "add_missing_date_header", "[(on|off)]", "obsolete: set_date_header auto or off", 1, K_HDR_ADD, 0, "set_date_header" },
+	{ "undisclosed_recipients", "[(on|off)]", "msmtp spelling of set_to_header on or off", 1, K_TO_HDR, 0, "set_to_header" },
+	{ "connect_timeout", "(off|seconds)", "obsolete: timeout", 1, K_TIMEOUT, 0, "timeout" },
+	{ "tls_nocertcheck", "", "obsolete: tls_certcheck off", 1, K_OFF_NOARG, 0, "tls_certcheck" },
+	{ "tls_nostarttls", "", "obsolete: tls_starttls off", 1, K_OFF_NOARG, 0, "tls_starttls" },
+	{ "keepbcc", "[(on|off)]", "obsolete: on means remove_bcc_headers off", 1, K_NOT, 0, "remove_bcc_headers" },
+	{ "tls_force_sslv3", "[(on|off)]", "obsolete: accepted and ignored", 1, K_IGNORE, 0, NULL },
+};
+
+#define NKW (sizeof kwtab / sizeof kwtab[0])
+_Static_assert(NKW <= sizeof ((struct account *)0)->isset, "isset[] too small for the keyword table");
+
+/* Limit on a configuration file's size, so that a wrong -C (a device, a
+ * huge file) fails instead of eating memory. */
+#define MAX_FILE_SIZE (16u << 20)
+
+const struct conf_keyword *conf_keywords(size_t *n)
+{
+	*n = NKW;
+	return kwtab;
+}
+
+static int kw_find(const char *name, size_t *k)
+{
+	for (size_t i = 0; i < NKW; i++)
+		if (strcmp(kwtab[i].name, name) == 0) {
+			*k = i;
+			return 1;
+		}
+	return 0;
+}
+
+/* The table index of the setting keyword k changes. */
+static size_t kw_target(size_t k)
+{
+	size_t t = k;
+	if (kwtab[k].target)
+		kw_find(kwtab[k].target, &t);
+	return t;
+}
+
+static int is_str_type(int type)
+{
+	return type >= K_STR && type <= K_SYSLOG;
+}
+
+/* Nonzero when keyword k has its own storage in struct account. */
+static int kw_owns(size_t k)
+{
+	return !kwtab[k].target && kwtab[k].type >= K_STR && kwtab[k].type <= K_DHBITS;
+}
+
+static char **str_at(struct account *a, size_t k)
+{
+	return (char **)((char *)a + kwtab[k].offset);
+}
+
+static int *int_at(struct account *a, size_t k)
+{
+	return (int *)((char *)a + kwtab[k].offset);
+}
+
+static const char *str_of(const struct account *a, size_t k)
+{
+	return *(char *const *)((const char *)a + kwtab[k].offset);
+}
+
+static int int_of(const struct account *a, size_t k)
+{
+	return *(const int *)((const char *)a + kwtab[k].offset);
+}
+
+static void free_str(char *s)
+{
+	if (s) {
+		wipe(s, strlen(s));
+		free(s);
+	}
+}
+
+static void set_str(char **p, const char *v)
+{
+	free_str(*p);
+	*p = v ? xstrdup(v) : NULL;
+}
+
+/* A value for a message: control bytes replaced, long values cut. */
+static char *show(const char *v)
+{
+	struct buf b;
+	size_t i;
+	buf_init(&b);
+	for (i = 0; v[i] && i < 80; i++)
+		buf_addc(&b, (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i]);
+	if (v[i])
+		buf_adds(&b, "...");
+	return buf_steal(&b);
+}
+
+/* path for messages: $HOME abbreviated as ~. */
+static char *display_name(const char *path)
+{
+	const char *home = getenv("HOME");
+	size_t n = home ? strlen(home) : 0;
+	while (n > 0 && home[n - 1] == '/')
+		n--;
+	if (n > 0 && strncmp(path, home, n) == 0 && path[n] == '/')
+		return xasprintf("~%s", path + n);
+	return xstrdup(path);
+}
+
+/* ---- typed values ---- */
+
+enum { V_OK, V_INVALID, V_MISSING, V_NOARG };
+
+static int word_is(const char *v, const char *w)
+{
+	return ascii_casecmp(v, w) == 0;
+}
+
+/* A decimal number in [lo, hi], digits only. */
+static int parse_num(const char *v, long lo, long hi, int *out)
+{
+	long n = 0;
+	if (!*v)
+		return V_INVALID;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return V_INVALID;
+		n = n * 10 + (*p - '0');
+		if (n > hi)
+			return V_INVALID;
+	}
+	if (n < lo)
+		return V_INVALID;
+	*out = (int)n;
+	return V_OK;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	if (!*v || word_is(v, "on"))
+		*out = 1;
+	else if (word_is(v, "off"))
+		*out = 0;
+	else
+		return V_INVALID;
+	return V_OK;
+}
+
+/* auto|on|off (on only when allow_on); empty means auto, as in msmtp. */
+static int parse_hdr(const char *v, int allow_on, int *out)
+{
+	if (!*v || word_is(v, "auto"))
+		*out = HDR_AUTO;
+	else if (word_is(v, "off"))
+		*out = HDR_OFF;
+	else if (allow_on && word_is(v, "on"))
+		*out = HDR_ON;
+	else
+		return V_INVALID;
+	return V_OK;
+}
+
+static char *lower_dup(const char *v)
+{
+	char *s = xstrdup(v);
+	for (char *p = s; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return s;
+}
+
+/* off, never, or distinct failure/delay/success separated by commas. */
+static int norm_dsn_notify(const char *v, char **out)
+{
+	static const char *const words[] = { "failure", "delay", "success" };
+	unsigned seen = 0;
+	const char *p = v;
+	if (word_is(v, "off"))
+		return V_OK;
+	if (!word_is(v, "never")) {
+		for (;;) {
+			size_t n = strcspn(p, ","), i;
+			for (i = 0; i < 3; i++)
+				if (n == strlen(words[i]) && ascii_ncasecmp(p, words[i], n) == 0)
+					break;
+			if (i == 3 || (seen & (1u << i)))
+				return V_INVALID;
+			seen |= 1u << i;
+			if (!p[n])
+				break;
+			p += n + 1;
+		}
+	}
+	*out = lower_dup(v);
+	return V_OK;
+}
+
+static int norm_dsn_return(const char *v, char **out)
+{
+	if (word_is(v, "headers") || word_is(v, "hdrs"))
+		*out = xstrdup("headers");
+	else if (word_is(v, "full"))
+		*out = xstrdup("full");
+	else if (!word_is(v, "off"))
+		return V_INVALID;
+	return V_OK;
+}
+
+/* Hex byte pairs separated by ':': 16 (MD5), 20 (SHA1) or 32 (SHA256)
+ * bytes. Stored in upper case. */
+static int norm_fingerprint(const char *v, char **out)
+{
+	size_t len = strlen(v), bytes = (len + 1) / 3;
+	if (len % 3 != 2 || (bytes != 16 && bytes != 20 && bytes != 32))
+		return V_INVALID;
+	for (size_t i = 0; i < len; i++)
+		if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
+			return V_INVALID;
+	*out = xstrdup(v);
+	for (char *p = *out; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return V_OK;
+}
+
+/* on (automatic), off (NULL) or a SASL mechanism name (RFC 4422: up to
+ * 20 of A-Z 0-9 - _), kept as written and compared case-insensitively. */
+static int norm_auth(const char *v, char **out)
+{
+	size_t n = strlen(v);
+	if (!*v || word_is(v, "on")) {
+		*out = xstrdup("on");
+		return V_OK;
+	}
+	if (word_is(v, "off"))
+		return V_OK;
+	if (n > 20 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != n)
+		return V_INVALID;
+	*out = xstrdup(v);
+	return V_OK;
+}
+
+static int norm_syslog(const char *v, char **out)
+{
+	if (!*v || word_is(v, "on"))
+		*out = xstrdup("LOG_USER");
+	else if (word_is(v, "off"))
+		return V_OK;
+	else if (log_facility_valid(v))
+		*out = xstrdup(v);
+	else
+		return V_INVALID;
+	return V_OK;
+}
+
+/* The string value of v for a string-typed keyword (NULL: unset). */
+static int typed_str(int type, const char *v, char **out)
+{
+	*out = NULL;
+	switch (type) {
+	case K_NEED:
+		*out = *v ? xstrdup(v) : NULL;
+		return *v ? V_OK : V_MISSING;
+	case K_RAW:
+		*out = xstrdup(v);
+		return V_OK;
+	case K_STR:
+		*out = *v ? xstrdup(v) : NULL;
+		return V_OK;
+	case K_FILE:
+		*out = *v ? expand_tilde(v) : NULL;
+		return V_OK;
+	case K_DSN_NOTIFY:
+		return *v ? norm_dsn_notify(v, out) : V_MISSING;
+	case K_DSN_RETURN:
+		return *v ? norm_dsn_return(v, out) : V_MISSING;
+	case K_FINGERPRINT:
+		return *v ? norm_fingerprint(v, out) : V_OK;
+	case K_AUTH:
+		return norm_auth(v, out);
+	case K_SYSLOG:
+		return norm_syslog(v, out);
+	}
+	return V_INVALID;
+}
+
+/* The int value of v for an int-typed keyword. */
+static int typed_int(int type, const char *v, int *out)
+{
+	int r;
+	switch (type) {
+	case K_PORT:
+		return *v ? parse_num(v, 1, 65535, out) : V_MISSING;
+	case K_PORT_OPT:
+		*out = 0;
+		return *v ? parse_num(v, 1, 65535, out) : V_OK;
+	case K_TIMEOUT:
+		if (!*v)
+			return V_MISSING;
+		*out = 0;
+		return word_is(v, "off") ? V_OK : parse_num(v, 1, INT_MAX, out);
+	case K_PROTOCOL:
+		if (!*v)
+			return V_MISSING;
+		*out = word_is(v, "lmtp") ? PROTO_LMTP : PROTO_SMTP;
+		return word_is(v, "lmtp") || word_is(v, "smtp") ? V_OK : V_INVALID;
+	case K_BOOL:
+	case K_IGNORE:
+		return parse_bool(v, out);
+	case K_NOT:
+		r = parse_bool(v, out);
+		*out = !*out;
+		return r;
+	case K_OFF_NOARG:
+		*out = 0;
+		return *v ? V_NOARG : V_OK;
+	case K_HDR_ADD:
+		r = parse_bool(v, out);
+		*out = *out ? HDR_AUTO : HDR_OFF;
+		return r;
+	case K_TO_HDR:
+		r = parse_bool(v, out);
+		*out = *out ? HDR_ON : HDR_OFF;
+		return r;
+	case K_HDR3:
+	case K_HDR2:
+		return parse_hdr(v, type == K_HDR3, out);
+	case K_DHBITS:
+		*out = 0;
+		return *v ? parse_num(v, 1, INT_MAX, out) : V_OK;
+	}
+	return V_INVALID;
+}
+
+static const char *expected(int type)
+{
+	switch (type) {
+	case K_PORT:
+	case K_PORT_OPT: return "1-65535";
+	case K_TIMEOUT: return "off or seconds";
+	case K_PROTOCOL: return "smtp or lmtp";
+	case K_HDR3: return "auto, on or off";
+	case K_HDR2: return "auto or off";
+	case K_DSN_NOTIFY: return "off, never, or a list of failure,delay,success";
+	case K_DSN_RETURN: return "off, headers or full";
+	case K_FINGERPRINT: return "16, 20 or 32 hex bytes as 01:AB:...";
+	case K_DHBITS: return "a positive number";
+	case K_AUTH: return "on, off or a mechanism name";
+	case K_SYSLOG: return "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7";
+	}
+	return "on or off";
+}
+
+static int value_error(int r, size_t k, const char *v, const char *where, struct perr *e)
+{
+	char *s;
+	if (r == V_MISSING)
+		return perr_set(e, EX_CONFIG, "%s: '%s' needs an argument", where, kwtab[k].name);
+	if (r == V_NOARG)
+		return perr_set(e, EX_CONFIG, "%s: '%s' takes no argument", where, kwtab[k].name);
+	s = show(v);
+	perr_set(e, EX_CONFIG, "%s: invalid %s '%s' (%s)", where, kwtab[k].name, s, expected(kwtab[k].type));
+	free(s);
+	return EX_CONFIG;
+}
+
+/* Set keyword k (a setting, possibly an alternative spelling) from v. */
+static int kw_apply(struct account *a, size_t k, const char *v, const char *where, struct perr *e)
+{
+	size_t t = kw_target(k);
+	int type = kwtab[k].type, r, n = 0;
+	char *s = NULL;
+
+	if (type < K_STR)
+		return perr_set(e, EX_CONFIG, "%s: '%s' is not a setting", where, kwtab[k].name);
+	if (is_str_type(type)) {
+		if ((r = typed_str(type, v, &s)) != V_OK)
+			return value_error(r, k, v, where, e);
+		free_str(*str_at(a, t));
+		*str_at(a, t) = s;
+	} else {
+		if ((r = typed_int(type, v, &n)) != V_OK)
+			return value_error(r, k, v, where, e);
+		if (type == K_IGNORE)
+			return 0;
+		*int_at(a, t) = n;
+	}
+	a->isset[t] = 1;
+	return 0;
+}
+
+int conf_set(struct account *a, const char *keyword, const char *value, const char *where, struct perr *e)
+{
+	size_t k;
+	if (!kw_find(keyword, &k)) {
+		char *s = show(keyword);
+		perr_set(e, EX_CONFIG, "%s: unknown keyword '%s'", where, s);
+		free(s);
+		return EX_CONFIG;
+	}
+	return kw_apply(a, k, value ? value : "", where, e);
+}
+
+/* ---- accounts ---- */
+
+struct account *account_new(const char *name, const char *file, int line)
+{
+	struct account *a = xcalloc(1, sizeof *a);
+	a->name = xstrdup(name ? name : "");
+	a->file = file ? xstrdup(file) : NULL;
+	a->line = line;
+	a->timeout = -1;
+	a->protocol = PROTO_SMTP;
+	a->allow_from_override = 1;
+	a->tls = TLS_UNSET;
+	a->tls_starttls = 1;
+	a->tls_trust_file = xstrdup("system");
+	a->tls_certcheck = 1;
+	a->set_from_header = HDR_AUTO;
+	a->set_date_header = HDR_AUTO;
+	a->set_msgid_header = HDR_AUTO;
+	a->set_to_header = HDR_OFF;
+	a->remove_bcc_headers = 1;
+	return a;
+}
+
+struct account *account_dup(const struct account *a)
+{
+	struct account *d = xmalloc(sizeof *d);
+	*d = *a;
+	d->name = a->name ? xstrdup(a->name) : NULL;
+	d->file = a->file ? xstrdup(a->file) : NULL;
+	for (size_t k = 0; k < NKW; k++)
+		if (kw_owns(k) && is_str_type(kwtab[k].type) && *str_at(d, k))
+			*str_at(d, k) = xstrdup(*str_at(d, k));
+	return d;
+}
+
+void account_free(struct account *a)
+{
+	if (!a)
+		return;
+	free(a->name);
+	free(a->file);
+	for (size_t k = 0; k < NKW; k++)
+		if (kw_owns(k) && is_str_type(kwtab[k].type))
+			free_str(*str_at(a, k));
+	wipe(a, sizeof *a);
+	free(a);
+}
+
+/* Copy every setting that src set explicitly into dst. */
+static void account_inherit(struct account *dst, const struct account *src)
+{
+	for (size_t k = 0; k < NKW; k++) {
+		if (!kw_owns(k) || !src->isset[k])
+			continue;
+		if (is_str_type(kwtab[k].type))
+			set_str(str_at(dst, k), str_of(src, k));
+		else
+			*int_at(dst, k) = int_of(src, k);
+		dst->isset[k] = 1;
+	}
+}
+
+static ssize_t find_index(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nacc; i++)
+		if (strcmp(cfg->acc[i]->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+struct account *conf_find(const struct config *cfg, const char *name)
+{
+	ssize_t i = find_index(cfg, name);
+	if (i >= 0)
+		return cfg->acc[i];
+	if (strcmp(name, "default") == 0 && cfg->default_alias && strcmp(cfg->default_alias, "default") != 0)
+		return conf_find(cfg, cfg->default_alias);
+	return NULL;
+}
+
+static void config_add(struct config *cfg, struct account *a)
+{
+	cfg->acc = xrealloc(cfg->acc, (cfg->nacc + 1) * sizeof *cfg->acc);
+	cfg->acc[cfg->nacc++] = a;
+}
+
+/* Move src's accounts into dst; one with a name dst has replaces it. */
+static void config_merge(struct config *dst, struct config *src)
+{
+	if (find_index(src, "default") >= 0) {
+		free(dst->default_alias);
+		dst->default_alias = src->default_alias;
+		src->default_alias = NULL;
+	}
+	for (size_t i = 0; i < src->nacc; i++) {
+		ssize_t j = find_index(dst, src->acc[i]->name);
+		if (j >= 0) {
+			account_free(dst->acc[j]);
+			dst->acc[j] = src->acc[i];
+		} else {
+			config_add(dst, src->acc[i]);
+		}
+	}
+	src->nacc = 0;
+	dst->has_password_file = src->has_password_file;
+	config_free(src);
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nacc; i++)
+		account_free(cfg->acc[i]);
+	free(cfg->acc);
+	free(cfg->default_alias);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- parsing ---- */
+
+struct parser {
+	const char *fname;
+	char *disp;              /* fname for messages */
+	struct buf where;        /* "disp:line" */
+	int line;
+	struct config out;       /* this file's accounts */
+	struct account *defaults;
+	struct account *cur;     /* NULL before the first account/defaults */
+	struct perr *e;
+};
+
+/* An error at the current line: "file:line: message". */
+static int perr_at(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr_at(struct parser *ps, const char *fmt, ...)
+{
+	struct buf m;
+	va_list ap;
+	buf_init(&m);
+	va_start(ap, fmt);
+	buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	perr_set(ps->e, EX_CONFIG, "%s: %s", ps->where.s, m.s);
+	buf_free(&m);
+	return EX_CONFIG;
+}
+
+/* The same for "before 'arg' after", with arg shown safely. */
+static int perr_at_s(struct parser *ps, const char *before, const char *arg, const char *after)
+{
+	char *s = show(arg);
+	perr_at(ps, "%s'%s'%s", before, s, after);
+	free(s);
+	return EX_CONFIG;
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static char *trim(char *s)
+{
+	size_t n;
+	while (is_blank(*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && is_blank(s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* A "quoted" argument loses its quotes; \" and \\ inside stand for " and \. */
+static int unquote(struct parser *ps, const char *arg, char **out)
+{
+	struct buf b;
+	const char *p = arg + 1;
+	if (arg[0] != '"') {
+		*out = xstrdup(arg);
+		return 0;
+	}
+	buf_init(&b);
+	for (; *p && *p != '"'; p++) {
+		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+			p++;
+		buf_addc(&b, *p);
+	}
+	if (*p != '"' || p[1]) {
+		buf_free(&b);
+		return perr_at(ps, "%s", *p ? "text after the closing quote" : "missing closing quote");
+	}
+	*out = buf_steal(&b);
+	return 0;
+}
+
+static int start_account(struct parser *ps, char *arg)
+{
+	char *colon = strchr(arg, ':');
+	char *name, *list;
+	struct account *a;
+	ssize_t old;
+
+	if (colon)
+		*colon = '\0';
+	name = trim(arg);
+	if (!*name)
+		return perr_at(ps, "%s", "missing account name");
+	if ((old = find_index(&ps->out, name)) >= 0) {
+		char *s = show(name);
+		perr_at(ps, "account '%s' was already defined at line %d", s, ps->out.acc[old]->line);
+		free(s);
+		return EX_CONFIG;
+	}
+	a = account_dup(ps->defaults);
+	set_str(&a->name, name);
+	set_str(&a->file, ps->fname);
+	a->line = ps->line;
+	for (list = colon ? colon + 1 : NULL; list;) {
+		char *comma = strchr(list, ',');
+		char *p;
+		ssize_t i;
+		if (comma)
+			*comma = '\0';
+		p = trim(list);
+		list = comma ? comma + 1 : NULL;
+		if (!*p || (i = find_index(&ps->out, p)) < 0) {
+			account_free(a);
+			if (!*p)
+				return perr_at(ps, "%s", "missing account name");
+			return perr_at_s(ps, "account ", p, " is not defined (yet)");
+		}
+		account_inherit(a, ps->out.acc[i]);
+		if (strcmp(name, "default") == 0 && !ps->out.default_alias)
+			ps->out.default_alias = xstrdup(p);
+	}
+	config_add(&ps->out, a);
+	ps->cur = a;
+	return 0;
+}
+
+static int parse_line(struct parser *ps, char *l, int from_eval);
+
+/* eval CMD: the first line CMD prints replaces this line. */
+static int run_eval(struct parser *ps, const char *cmd)
+{
+	struct buf out;
+	const char *nl;
+	int st, rc;
+	size_t n;
+
+	if (!*cmd)
+		return perr_at(ps, "'%s' needs an argument", "eval");
+	buf_init(&out);
+	st = run_command(cmd, &out, NULL);
+	if (st != 0) {
+		char *s = show(cmd);
+		if (st < 0)
+			perr_at(ps, "cannot run eval command '%s': %s", s, strerror(errno));
+		else
+			perr_at(ps, "eval command '%s' failed with status %d", s, st);
+		free(s);
+		buf_free(&out);
+		return EX_CONFIG;
+	}
+	nl = out.len ? memchr(out.s, '\n', out.len) : NULL;
+	n = nl ? (size_t)(nl - out.s) : out.len;
+	if (n > 0 && out.s[n - 1] == '\r')
+		n--;
+	rc = 0;
+	if (n > 0 && memchr(out.s, '\0', n))
+		rc = perr_at_s(ps, "eval command ", cmd, " printed a NUL byte");
+	else if (n > 0)
+		out.s[n] = '\0';
+	if (!rc && (n == 0 || !*trim(out.s)))
+		rc = perr_at_s(ps, "eval command ", cmd, " printed nothing");
+	else if (!rc)
+		rc = parse_line(ps, out.s, 1);
+	buf_free(&out);
+	return rc;
+}
+
+/* A setting line for the current account or the defaults. */
+static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
+{
+	char *v;
+	int rc;
+	if (!ps->cur)
+		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].name);
+	if (unquote(ps, arg, &v))
+		return EX_CONFIG;
+	if (!from_eval && *v && strcmp(kwtab[k].name, "password") == 0)
+		ps->out.has_password_file = 1;
+	rc = kw_apply(ps->cur, k, v, ps->where.s, ps->e);
+	free_str(v);
+	return rc;
+}
+
+/* One line, NUL-terminated, without its line end. */
+static int parse_line(struct parser *ps, char *l, int from_eval)
+{
+	char *kw = l + strspn(l, " \t"), *arg, *cmd;
+	size_t k;
+	int rc;
+
+	if (!*kw || *kw == '#')
+		return 0;
+	arg = kw + strcspn(kw, " \t");
+	if (*arg)
+		*arg++ = '\0';
+	arg = trim(arg);
+	if (!kw_find(kw, &k)) {
+		if (from_eval)
+			return perr_at(ps, "%s", "unknown keyword in the output of eval");
+		return perr_at_s(ps, "unknown keyword ", kw, "");
+	}
+	switch (kwtab[k].type) {
+	case K_DEFAULTS:
+		if (*arg)
+			return perr_at(ps, "'%s' takes no argument", "defaults");
+		ps->cur = ps->defaults;
+		return 0;
+	case K_ACCOUNT:
+		return start_account(ps, arg);
+	case K_EVAL:
+		if (from_eval)
+			return perr_at(ps, "%s", "the output of eval cannot be another eval");
+		if (unquote(ps, arg, &cmd))
+			return EX_CONFIG;
+		rc = run_eval(ps, cmd);
+		free_str(cmd);
+		return rc;
+	}
+	return set_line(ps, k, arg, from_eval);
+}
+
+static int parse_lines(struct parser *ps, const char *buf, size_t len)
+{
+	size_t pos = 0;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - buf) : len, n = end - pos;
+		char *l;
+		int rc;
+		ps->line++;
+		buf_reset(&ps->where);
+		buf_printf(&ps->where, "%s:%d", ps->disp, ps->line);
+		if (n > 0 && buf[pos + n - 1] == '\r')
+			n--;
+		if (memchr(buf + pos, '\0', n))
+			return perr_at(ps, "%s", "NUL byte in line");
+		l = xstrndup(buf + pos, n);
+		rc = parse_line(ps, l, 0);
+		free_str(l);
+		if (rc)
+			return rc;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config *cfg, struct perr *e)
+{
+	struct parser ps;
+	int rc;
+
+	memset(&ps, 0, sizeof ps);
+	ps.fname = fname;
+	ps.disp = display_name(fname);
+	buf_init(&ps.where);
+	ps.defaults = account_new("", fname, 0);
+	ps.e = e;
+	rc = parse_lines(&ps, buf, len);
+	if (rc)
+		config_free(&ps.out);
+	else
+		config_merge(cfg, &ps.out);
+	account_free(ps.defaults);
+	buf_free(&ps.where);
+	free(ps.disp);
+	return rc;
+}
+
+/* ---- files ---- */
+
+/* Read path into b. Returns 0, 1 when it does not exist (and need is 0),
+ * or EX_CONFIG. */
+static int read_file(const char *path, int need, struct buf *b, struct stat *st, struct perr *e)
+{
+	char tmp[65536];
+	char *d = display_name(path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = 0;
+	ssize_t n;
+
+	if (fd < 0 && !need && (errno == ENOENT || errno == ENOTDIR)) {
+		free(d);
+		return 1;
+	}
+	if (fd < 0 || fstat(fd, st) < 0) {
+		rc = perr_set(e, EX_CONFIG, "cannot open %s: %s", d, strerror(errno));
+	} else {
+		while ((n = read(fd, tmp, sizeof tmp)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = perr_set(e, EX_CONFIG, "cannot read %s: %s", d, strerror(errno));
+				break;
+			}
+			if (b->len + (size_t)n > MAX_FILE_SIZE) {
+				rc = perr_set(e, EX_CONFIG, "%s: file too large", d);
+				break;
+			}
+			buf_add(b, tmp, (size_t)n);
+		}
+		wipe(tmp, sizeof tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(d);
+	return rc;
+}
+
+/* A user file holding a password must be the user's and private. */
+static int check_private(const char *path, const struct stat *st, struct perr *e)
+{
+	char *d = display_name(path);
+	int rc = 0;
+	if (st->st_uid != getuid())
+		rc = perr_set(e, EX_CONFIG, "%s: contains a password but is not owned by you", d);
+	else if (st->st_mode & 077)
+		rc = perr_set(e, EX_CONFIG, "%s: contains a password but is accessible by others (chmod 600 %s)", d, d);
+	free(d);
+	return rc;
+}
+
+/* Load one file into cfg. Returns 1 when loaded, 0 when it does not exist
+ * (need 0), -1 on error. kind is "system" or "user". */
+static int load_one(const char *path, const char *kind, int need, struct config *cfg,
+                    struct buf *used, struct perr *e)
+{
+	struct config tmp;
+	struct buf b;
+	struct stat st;
+	int rc;
+
+	memset(&tmp, 0, sizeof tmp);
+	buf_init(&b);
+	rc = read_file(path, need, &b, &st, e);
+	if (rc == 0)
+		rc = conf_parse_buf(path, b.s ? b.s : "", b.len, &tmp, e);
+	buf_free(&b);
+	if (rc == 1)
+		return 0;
+	if (rc == 0 && strcmp(kind, "user") == 0 && tmp.has_password_file)
+		rc = check_private(path, &st, e);
+	if (rc) {
+		config_free(&tmp);
+		return -1;
+	}
+	config_merge(cfg, &tmp);
+	buf_printf(used, "loaded %s configuration file %s\n", kind, path);
+	return 1;
+}
+
+/* The system file: p->system_file, else $POSTIE_SYSTEM_CONFIG (used by the
+ * tests), else /etc/postierc, else /etc/msmtprc. A missing one is fine. */
+static int load_system(const struct conf_paths *p, struct config *cfg, struct buf *used, struct perr *e)
+{
+	const char *f = p->system_file;
+	int rc;
+	if (p->no_system)
+		return 0;
+	if (!f && (f = getenv("POSTIE_SYSTEM_CONFIG")) && !*f)
+		f = NULL;
+	if (f)
+		return load_one(f, "system", 0, cfg, used, e) < 0;
+	rc = load_one("/etc/postierc", "system", 0, cfg, used, e);
+	if (rc == 0)
+		rc = load_one("/etc/msmtprc", "system", 0, cfg, used, e);
+	return rc < 0;
+}
+
+/* -C FILE, else the first of $XDG_CONFIG_HOME/postie/config, ~/.postierc,
+ * ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config that exists. */
+static int load_user(const struct conf_paths *p, struct config *cfg, struct buf *used, struct perr *e)
+{
+	const char *x = getenv("XDG_CONFIG_HOME");
+	char *xdg = x && x[0] == '/' ? xstrdup(x) : expand_tilde("~/.config");
+	char *cand[4];
+	int rc = 0;
+
+	if (p->user_file) {
+		free(xdg);
+		return load_one(p->user_file, "user", 1, cfg, used, e) < 0;
+	}
+	cand[0] = xasprintf("%s/postie/config", xdg);
+	cand[1] = expand_tilde("~/.postierc");
+	cand[2] = expand_tilde("~/.msmtprc");
+	cand[3] = xasprintf("%s/msmtp/config", xdg);
+	for (size_t i = 0; i < 4; i++) {
+		if (rc == 0)
+			rc = load_one(cand[i], "user", 0, cfg, used, e);
+		free(cand[i]);
+	}
+	free(xdg);
+	return rc < 0;
+}
+
+int conf_load(const struct conf_paths *p, struct config *cfg, char **used_files, struct perr *e)
+{
+	struct buf used;
+	memset(cfg, 0, sizeof *cfg);
+	if (used_files)
+		*used_files = NULL;
+	buf_init(&used);
+	if (load_system(p, cfg, &used, e) || load_user(p, cfg, &used, e)) {
+		config_free(cfg);
+		buf_free(&used);
+		return e->ex;
+	}
+	if (used_files)
+		*used_files = buf_steal(&used);
+	else
+		buf_free(&used);
+	return 0;
+}
+
+/* ---- selection by envelope-from ---- */
+
+static int from_matches(const char *pat, const char *addr)
+{
+	if (!pat || !*pat)
+		return 0;
+	if (strpbrk(pat, "?*["))
+		return fnmatch(pat, addr, FNM_CASEFOLD) == 0;
+	return ascii_casecmp(pat, addr) == 0;
+}
+
+/* addr without a "+detail" in its local part, or NULL if it has none. */
+static char *strip_detail(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t local = at ? (size_t)(at - addr) : strlen(addr);
+	const char *plus = memchr(addr, '+', local);
+	if (!plus || plus == addr)
+		return NULL;
+	return xasprintf("%.*s%s", (int)(plus - addr), addr, addr + local);
+}
+
+struct account *conf_find_by_from(const struct config *cfg, const char *addr)
+{
+	char *base = strip_detail(addr);
+	struct account *found = NULL;
+	for (size_t i = 0; i < cfg->nacc && !found; i++) {
+		const char *f = cfg->acc[i]->from;
+		if (from_matches(f, addr) || (base && from_matches(f, base)))
+			found = cfg->acc[i];
+	}
+	free(base);
+	return found;
+}
+
+/* ---- finishing ---- */
+
+/* First line of /etc/mailname ($POSTIE_MAILNAME_FILE in the tests). */
+static char *read_mailname(const struct account *a, const char *what, struct perr *e)
+{
+	const char *path = getenv("POSTIE_MAILNAME_FILE");
+	char *line = NULL, *t;
+	size_t cap = 0, n;
+	FILE *f;
+
+	if (!path || !*path)
+		path = "/etc/mailname";
+	if (!(f = fopen(path, "re"))) {
+		perr_set(e, EX_CONFIG, "account %s: cannot substitute %%M in %s: cannot read %s: %s",
+		         a->name, what, path, strerror(errno));
+		return NULL;
+	}
+	if (getline(&line, &cap, f) < 0) {
+		free(line);
+		line = NULL;
+	}
+	fclose(f);
+	n = line ? strcspn(line, "\r\n") : 0;
+	if (line)
+		line[n] = '\0';
+	t = line ? trim(line) : NULL;
+	if (!t || !*t) {
+		free(line);
+		perr_set(e, EX_CONFIG, "account %s: cannot substitute %%M in %s: %s is empty", a->name, what, path);
+		return NULL;
+	}
+	memmove(line, t, strlen(t) + 1);
+	return line;
+}
+
+/* %U user, %H host name, %C canonical host name, %M mailname, %% percent. */
+static int substitute(const struct account *a, char **field, const char *what, struct perr *e)
+{
+	struct buf b;
+	const char *s = *field;
+	if (!s || !strchr(s, '%'))
+		return 0;
+	buf_init(&b);
+	for (; *s; s++) {
+		char *r = NULL;
+		if (*s != '%' || !s[1] || !strchr("UHCM%", s[1])) {
+			buf_addc(&b, *s);
+			continue;
+		}
+		switch (*++s) {
+		case 'U': r = user_name(); break;
+		case 'H': r = host_name(); break;
+		case 'C': r = host_canonical(); break;
+		case 'M': r = read_mailname(a, what, e); break;
+		default: r = xstrdup("%"); break;
+		}
+		if (!r) {
+			buf_free(&b);
+			return e->ex;
+		}
+		buf_adds(&b, r);
+		free(r);
+	}
+	free_str(*field);
+	*field = b.len ? buf_steal(&b) : NULL;
+	buf_free(&b);
+	return 0;
+}
+
+static int tls_checks(const struct account *a, struct perr *e)
+{
+	if (a->tls_key_file && !a->tls_cert_file)
+		return perr_set(e, EX_CONFIG, "account %s: tls_key_file requires tls_cert_file", a->name);
+	if (a->tls_cert_file && !a->tls_key_file)
+		return perr_set(e, EX_CONFIG, "account %s: tls_cert_file requires tls_key_file", a->name);
+	if (a->tls_crl_file && !a->tls_trust_file)
+		return perr_set(e, EX_CONFIG, "account %s: tls_crl_file requires tls_trust_file", a->name);
+	if (a->tls == TLS_ON && a->tls_certcheck && !a->tls_trust_file && !a->tls_fingerprint)
+		return perr_set(e, EX_CONFIG, "account %s: tls needs tls_trust_file, tls_fingerprint "
+		                "or tls_certcheck off to check the server", a->name);
+	return 0;
+}
+
+/* Where to tell the user to set something. */
+static int missing(const struct account *a, const char *kw, struct perr *e)
+{
+	char *d = display_name(a->file ? a->file : "the configuration");
+	char *opt = xstrdup(kw);
+	for (char *p = opt; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	perr_set(e, EX_CONFIG, "account %s: no %s given (set '%s' in %s or use --%s)", a->name, kw, kw, d, opt);
+	free(opt);
+	free(d);
+	return EX_CONFIG;
+}
+
+int conf_finish(struct account *a, struct perr *e)
+{
+	if (a->auto_from) {
+		free_str(a->from);
+		a->from = a->maildomain && *a->maildomain ? xasprintf("%%U@%s", a->maildomain) : xstrdup("%U");
+	}
+	if (substitute(a, &a->from, "from", e) || substitute(a, &a->domain, "domain", e))
+		return e->ex;
+	if (!a->domain) {
+		a->domain = host_canonical();
+		if (!strchr(a->domain, '.'))
+			set_str(&a->domain, "localhost");
+	}
+	if (!a->host && !a->socket)
+		return missing(a, "host", e);
+	if (!a->port && a->protocol == PROTO_SMTP)
+		a->port = a->tls == TLS_ON && !a->tls_starttls ? 465 : 25;
+	/* LMTP has no default port (as in msmtp), except over a socket. */
+	if (!a->port && !a->socket)
+		return missing(a, "port", e);
+	return tls_checks(a, e);
+}
+
+/* ---- printing ---- */
+
+static const char *int_text(int type, int v, char num[32])
+{
+	static const char *const hdr[] = { "off", "auto", "on" };
+	if (type == K_TIMEOUT && v == 0)
+		return "off";
+	switch (type) {
+	case K_TIMEOUT:
+	case K_PORT:
+	case K_PORT_OPT:
+	case K_DHBITS:
+		if (v <= 0)
+			return "(not set)";
+		snprintf(num, 32, "%d", v);
+		return num;
+	case K_PROTOCOL:
+		return v == PROTO_LMTP ? "lmtp" : "smtp";
+	case K_HDR3:
+	case K_HDR2:
+		return v >= HDR_OFF && v <= HDR_ON ? hdr[v] : "(not set)";
+	}
+	return v < 0 ? "(not set)" : v ? "on" : "off";
+}
+
+void conf_print(const struct account *a, FILE *out)
+{
+	char num[32];
+	char *d = display_name(a->file ? a->file : "command line");
+
+	fprintf(out, "account = %s\n", a->name ? a->name : "");
+	if (a->line > 0)
+		fprintf(out, "loaded from = %s:%d\n", d, a->line);
+	else
+		fprintf(out, "loaded from = %s\n", d);
+	free(d);
+	for (size_t k = 0; k < NKW; k++) {
+		const char *v;
+		if (!kw_owns(k))
+			continue;
+		if (!is_str_type(kwtab[k].type))
+			v = int_text(kwtab[k].type, int_of(a, k), num);
+		else if (!(v = str_of(a, k)))
+			v = "(not set)";
+		else if (kwtab[k].offset == offsetof(struct account, password))
+			v = "*";
+		fprintf(out, "%s = %s\n", kwtab[k].name, v);
+	}
+}

@@ -1,0 +1,608 @@
+/* main.c - argv (sendmail + msmtp options) to a job, and the top-level flow:
+ * config -> message -> envelope -> SMTP session -> exit status. */
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <idn2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "aliases.h"
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "net.h"
+#include "options.h"
+#include "smtp.h"
+#include "status.h"
+#include "util.h"
+
+enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION };
+
+struct override {
+	const char *key, *val;
+	char *where;
+};
+
+struct cli {
+	enum mode mode;
+	int verbose, read_rcpts, read_from;
+	const char *file, *account, *host, *from, *fullname, *envid;
+	struct override *ov;
+	size_t nov;
+	char **args;
+	int nargs;
+};
+
+/* Everything one delivery needs, gathered before connecting. */
+struct job {
+	struct account *acc;
+	char *from_display;  /* envelope sender as given (for From:, logs) */
+	char *from;          /* envelope sender, ASCII domain; "" = null sender */
+	struct addrlist rcpt;
+	char **rcpt_ascii;
+	size_t nrcpt;
+	struct msg msg;
+	int have_msg;
+};
+
+static int fail(const struct perr *e)
+{
+	fprintf(stderr, "postie: %s\n", e->msg);
+	return e->ex;
+}
+
+static const struct opt_def *opt_by_short(int c)
+{
+	for (size_t i = 0; i < OPT_COUNT; i++)
+		if (opt_table[i].sname == c)
+			return &opt_table[i];
+	return NULL;
+}
+
+static void build_getopt(char *shorts, struct option *longs)
+{
+	size_t s = 0, l = 0;
+	shorts[s++] = ':';
+	for (size_t i = 0; i < OPT_COUNT; i++) {
+		const struct opt_def *o = &opt_table[i];
+		if (o->sname) {
+			shorts[s++] = (char)o->sname;
+			if (o->arg != no_argument)
+				shorts[s++] = ':';
+			if (o->arg == optional_argument)
+				shorts[s++] = ':';
+		}
+		if (o->lname) {
+			longs[l].name = o->lname;
+			longs[l].has_arg = o->arg;
+			longs[l].flag = NULL;
+			longs[l].val = 256 + (int)i;
+			l++;
+		}
+	}
+	shorts[s] = '\0';
+	memset(&longs[l], 0, sizeof longs[l]);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: postie [options] [--] [recipient ...]\n"
+	             "Reads a message on standard input (always to end of file) and submits it.\n\n");
+	for (size_t i = 0; i < OPT_COUNT; i++) {
+		const struct opt_def *o = &opt_table[i];
+		char spec[80];
+		if (!o->doc)
+			continue;
+		int n = 0;
+		if (o->sname)
+			n += snprintf(spec + n, sizeof spec - (size_t)n, "-%c%s", o->sname, o->lname ? ", " : "");
+		if (o->lname)
+			n += snprintf(spec + n, sizeof spec - (size_t)n, "--%s", o->lname);
+		if (o->argdoc && n < (int)sizeof spec) {
+			const char *fmt = o->arg == optional_argument ? "[=%s]" : o->lname ? "=%s" : " %s";
+			snprintf(spec + n, sizeof spec - (size_t)n, fmt, o->argdoc);
+		}
+		fprintf(out, "  %-34s %s\n", spec, o->doc);
+	}
+	fprintf(out, "\nAccepted and ignored for sendmail compatibility: -i -oX -BX -AX -G -hN -LX -m -n -OX -U -x\n"
+	             "Exit status follows sysexits(3); see postie(1).\n");
+}
+
+static void version(void)
+{
+	printf("postie %s\n", PACKAGE_VERSION);
+	printf("TLS library: GnuTLS %s (TLS not enabled in this version)\n", gnutls_check_version(NULL));
+	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
+	printf("SASL library: none (authentication not enabled in this version)\n");
+	printf("System configuration file: /etc/postierc, else /etc/msmtprc\n");
+	printf("User configuration file: $XDG_CONFIG_HOME/postie/config or ~/.postierc,\n"
+	       "  else ~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config\n");
+}
+
+/* -b MODE: only -bm (deliver) is a mode this version has. */
+static int check_mode(const char *m, struct perr *e)
+{
+	static const struct { const char *m, *what; } modes[] = {
+		{ "s", "SMTP on standard input" }, { "p", "print the queue (mailq)" },
+		{ "v", "verify addresses" },       { "i", "rebuild aliases (newaliases)" },
+		{ "d", "daemon" },                 { "D", "daemon in foreground" },
+		{ "t", "address test" },           { "h", "host status" },
+		{ "H", "purge host status" },      { "P", "print queue sizes" },
+	};
+	if (strcmp(m, "m") == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		if (strcmp(m, modes[i].m) == 0)
+			return perr_set(e, EX_USAGE, "mode -b%s (%s) is not supported", m, modes[i].what);
+	return perr_set(e, EX_USAGE, "unknown mode -b%s", m);
+}
+
+static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, struct perr *e)
+{
+	switch (o->act) {
+	case ACT_KEY:
+		c->ov = xrealloc(c->ov, (c->nov + 1) * sizeof *c->ov);
+		c->ov[c->nov].key = o->key;
+		c->ov[c->nov].val = arg ? arg : "";
+		c->ov[c->nov].where = o->lname ? xasprintf("--%s", o->lname) : xasprintf("-%c", o->sname);
+		c->nov++;
+		return 0;
+	case ACT_IGNORE: return 0;
+	case ACT_HELP: c->mode = M_HELP; return 0;
+	case ACT_VERSION: c->mode = M_VERSION; return 0;
+	case ACT_PRETEND: c->mode = M_PRETEND; return 0;
+	case ACT_SERVERINFO: c->mode = M_SERVERINFO; return 0;
+	case ACT_DEBUG: c->verbose = 1; return 0;
+	case ACT_FILE: c->file = arg; return 0;
+	case ACT_ACCOUNT: c->account = arg; return 0;
+	case ACT_HOST: c->host = arg; return 0;
+	case ACT_FROM: c->from = arg; return 0;
+	case ACT_FULLNAME: c->fullname = arg; return 0;
+	case ACT_ENVID: c->envid = arg; return 0;
+	case ACT_READ_RCPTS: c->read_rcpts = 1; return 0;
+	case ACT_READ_FROM: c->read_from = 1; return 0;
+	case ACT_MODE: return check_mode(arg, e);
+	case ACT_QUEUE: return perr_set(e, EX_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
+	case ACT_UNSUPPORTED: return perr_set(e, EX_USAGE, "--%s is not supported", o->lname);
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
+{
+	char shorts[3 * OPT_COUNT + 2];
+	struct option longs[OPT_COUNT + 1];
+	int ch;
+
+	build_getopt(shorts, longs);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		const struct opt_def *o;
+		if (ch == '?' || ch == ':') {
+			const char *what = optopt ? (char[]){ '-', (char)optopt, 0 } : argv[optind - 1];
+			return perr_set(e, EX_USAGE, ch == ':' ? "option %s needs an argument (see postie --help)"
+			                                       : "unknown option %s (see postie --help)", what);
+		}
+		o = ch >= 256 ? &opt_table[ch - 256] : opt_by_short(ch);
+		if (!o || apply_opt(c, o, optarg, e))
+			return e->ex ? e->ex : perr_set(e, EX_SOFTWARE, "option table error");
+	}
+	if (c->host && c->account)
+		return perr_set(e, EX_USAGE, "--host and --account cannot be used together");
+	c->args = argv + optind;
+	c->nargs = argc - optind;
+	return 0;
+}
+
+/* The account to use: --host, -a, the one whose from matches -f, or default. */
+static int choose_account(const struct cli *c, const char *from, struct account **out,
+                          char **files, struct perr *e)
+{
+	static struct config cfg;
+	struct conf_paths p = { c->file, NULL, 0 };
+	const struct account *a = NULL;
+
+	if (c->host) {
+		*out = account_new("(command line)", "command line", 0);
+		*files = xstrdup("using account specified on command line\n");
+		return conf_set(*out, "host", c->host, "--host", e);
+	}
+	if (conf_load(&p, &cfg, files, e))
+		return e->ex;
+	if (c->account) {
+		if (!(a = conf_find(&cfg, c->account)))
+			return perr_set(e, EX_CONFIG, "account '%s' not found in the configuration", c->account);
+	} else if (from && (a = conf_find_by_from(&cfg, from))) {
+		/* chosen by its from address */
+	} else if (!(a = conf_find(&cfg, "default"))) {
+		return perr_set(e, EX_CONFIG, cfg.nacc ? "no account chosen and no account 'default'; use -a NAME"
+		                                      : "no configuration file found and no --host given; see postierc(5)");
+	}
+	*out = account_dup(a);
+	return 0;
+}
+
+static int apply_overrides(const struct cli *c, struct account *a, struct perr *e)
+{
+	for (size_t i = 0; i < c->nov; i++)
+		if (conf_set(a, c->ov[i].key, c->ov[i].val, c->ov[i].where, e))
+			return e->ex;
+	if (c->fullname && conf_set(a, "from_full_name", c->fullname, "-F", e))
+		return e->ex;
+	return 0;
+}
+
+/* Features that later versions add: refuse rather than send in the clear. */
+static int refuse_unsupported(const struct account *a, struct perr *e)
+{
+	const char *where = a->file ? a->file : "the command line";
+	if (a->tls == TLS_ON)
+		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for TLS, which this version of "
+		                "postie cannot do yet; refusing to send without it", a->name, where);
+	if (a->auth && ascii_casecmp(a->auth, "off") != 0)
+		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for authentication, which this "
+		                "version of postie cannot do yet; refusing to send", a->name, where);
+	if (a->proxy_host)
+		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for a SOCKS proxy, which this "
+		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
+	return 0;
+}
+
+/* Parse one envelope address given as "a@x", "<a@x>" or "Name <a@x>";
+ * "" and "<>" are the null sender. */
+static int parse_sender(const char *s, struct job *j, int ex, struct perr *e)
+{
+	struct addrlist l = { 0 };
+	const char *p = s + strspn(s, " \t");
+	if (!*p || strcmp(p, "<>") == 0) {
+		j->from_display = xstrdup("");
+		j->from = xstrdup("");
+		return 0;
+	}
+	if (addr_parse_list(s, &l, e) || l.n != 1) {
+		if (!e->ex)
+			perr_set(e, ex, "invalid envelope sender '%s': expected one address", s);
+		e->ex = ex;
+		addrlist_free(&l);
+		return ex;
+	}
+	j->from_display = addr_envelope(&l.v[0]);
+	if (!l.v[0].domain) {
+		addrlist_free(&l);
+		return perr_set(e, ex, "envelope sender '%s' has no domain; set 'from' to a full address", j->from_display);
+	}
+	int r = addr_envelope_ascii(&l.v[0], &j->from, e);
+	addrlist_free(&l);
+	return r;
+}
+
+/* -f (if the account allows it), --read-envelope-from, the account's
+ * from, or user@canonical-host-name. */
+static int envelope_from(const struct cli *c, struct job *j, struct perr *e)
+{
+	const struct account *a = j->acc;
+	if (c->from && (a->allow_from_override || !a->from))
+		return parse_sender(c->from, j, EX_USAGE, e);
+	if (c->read_from && (a->allow_from_override || !a->from)) {
+		struct addr f = { 0 };
+		if (msg_from(&j->msg, &f, e))
+			return e->ex;
+		char *s = addr_envelope(&f);
+		addr_free(&f);
+		int r = parse_sender(s, j, EX_DATAERR, e);
+		free(s);
+		return r;
+	}
+	if (a->from)
+		return parse_sender(a->from, j, EX_CONFIG, e);
+	char *host = host_canonical();
+	if (!strchr(host, '.')) {
+		free(host);
+		return perr_set(e, EX_CONFIG, "envelope-from address is missing: set 'from' in account '%s' or use -f", a->name);
+	}
+	char *user = user_name();
+	char *s = xasprintf("%s@%s", user, host);
+	free(user);
+	free(host);
+	int r = parse_sender(s, j, EX_CONFIG, e);
+	free(s);
+	return r;
+}
+
+static int expand_aliases(const struct account *a, struct addrlist *l, struct perr *e)
+{
+	struct aliases *al;
+	if (!a->aliases)
+		return 0;
+	char *path = expand_tilde(a->aliases);
+	int r = aliases_load(path, &al, e);
+	free(path);
+	if (r)
+		return r;
+	r = aliases_expand(al, l, e);
+	aliases_free(al);
+	return r;
+}
+
+static int collect_rcpts(const struct cli *c, struct job *j, struct perr *e)
+{
+	for (int i = 0; i < c->nargs; i++)
+		if (addr_parse_list(c->args[i], &j->rcpt, e)) {
+			char m[sizeof e->msg];
+			snprintf(m, sizeof m, "%s", e->msg);
+			return perr_set(e, EX_USAGE, "recipient argument: %s", m);
+		}
+	if (c->read_rcpts && msg_recipients(&j->msg, &j->rcpt, e))
+		return e->ex;
+	if (j->rcpt.n == 0)
+		return c->read_rcpts ? perr_set(e, EX_DATAERR, "no recipients: none given and none found in To, Cc or Bcc")
+		                     : perr_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
+	if (expand_aliases(j->acc, &j->rcpt, e))
+		return e->ex;
+	addrlist_dedup(&j->rcpt);
+	j->rcpt_ascii = xcalloc(j->rcpt.n, sizeof *j->rcpt_ascii);
+	for (size_t i = 0; i < j->rcpt.n; i++) {
+		const struct addr *r = &j->rcpt.v[i];
+		if (!r->domain)
+			return perr_set(e, EX_NOUSER, "recipient '%s' has no domain: give a full address, or map it "
+			                "in an aliases file ('aliases' in postierc(5))", r->local);
+		if (addr_envelope_ascii(r, &j->rcpt_ascii[i], e))
+			return e->ex = EX_NOUSER;
+		j->nrcpt++;
+	}
+	return 0;
+}
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at ? at + 1 : NULL;
+}
+
+static int prepare_message(const struct cli *c, struct job *j, struct perr *e)
+{
+	const struct account *a = j->acc;
+	char *host = NULL;
+	struct msg_edits ed = {
+		.set_from = *j->from ? a->set_from_header : HDR_OFF,
+		.from_addr = j->from_display,
+		.from_name = c->fullname ? c->fullname : a->from_full_name,
+		.set_date = a->set_date_header,
+		.set_msgid = a->set_msgid_header,
+		.msgid_domain = domain_of(j->from),
+		.set_to = a->set_to_header,
+		.remove_bcc = a->remove_bcc_headers,
+	};
+	if (!ed.msgid_domain)
+		ed.msgid_domain = host = host_canonical();
+	int r = msg_prepare(&j->msg, &ed, e);
+	free(host);
+	return r;
+}
+
+static void conn_options(const struct account *a, struct conn_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->host = a->host;
+	o->port = a->port;
+	o->socket_path = a->socket;
+	o->source_ip = a->source_ip;
+	if (a->timeout < 0) {          /* unset: RFC 5321 4.5.3.2 spirit */
+		o->connect_timeout = 30;
+		o->deadline = 120;
+		o->io_timeout = 300;
+	} else {                       /* 0 = off: the system's own */
+		o->connect_timeout = a->timeout;
+		o->deadline = 0;
+		o->io_timeout = a->timeout;
+	}
+}
+
+static int open_session(const struct account *a, struct smtp_session *s, struct perr *e)
+{
+	struct conn_opts co;
+	memset(s, 0, sizeof *s);
+	conn_options(a, &co);
+	if (net_open(&co, &s->c, e))
+		return e->ex;
+	s->peer = a->socket ? a->socket : a->host;
+	s->helo = a->domain;
+	s->lmtp = a->protocol == PROTO_LMTP;
+	log_info("connected to %s", net_peer_name(s->c));
+	return smtp_start(s, e);
+}
+
+static char *join_rcpts(const struct job *j)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		buf_adds(&b, j->rcpt_ascii[i]);
+	}
+	return buf_steal(&b);
+}
+
+static void write_logs(const struct job *j, const struct smtp_session *s,
+                       const struct smtp_outcome *o, const struct perr *e, int ex)
+{
+	const struct account *a = j->acc;
+	if (!a->logfile && !a->syslog)
+		return;
+	char *rcpts = join_rcpts(j);
+	struct logrec r = {
+		.host = a->socket ? a->socket : a->host,
+		.tls = s->tls, .auth = s->auth, .user = a->user,
+		.from = j->from, .recipients = rcpts,
+		.mailsize = o->naccepted ? o->sent : -1,
+		.smtpstatus = o->last_code,
+		.smtpmsg = o->last_msg[0] ? o->last_msg : NULL,
+		.errormsg = ex ? e->msg : NULL,
+		.exitcode = ex,
+	};
+	if (a->logfile)
+		log_file(a->logfile, a->logfile_time_format, &r);
+	if (a->syslog)
+		log_syslog(a->syslog, &r);
+	free(rcpts);
+}
+
+/* Connect, run one transaction, report each failure on its own line. */
+static int deliver(const struct cli *c, struct job *j, struct perr *e)
+{
+	struct smtp_session s;
+	struct smtp_outcome o;
+	struct smtp_job sj = {
+		.from = j->from, .rcpt = j->rcpt_ascii, .nrcpt = j->nrcpt,
+		.dsn_notify = j->acc->dsn_notify, .dsn_return = j->acc->dsn_return,
+		.envid = c->envid, .m = &j->msg, .quit = 1,
+	};
+	int ex;
+
+	memset(&o, 0, sizeof o);
+	o.sent = -1;
+	if (open_session(j->acc, &s, e)) {
+		ex = e->ex;
+		fail(e);
+	} else {
+		ex = smtp_send_mail(&s, &sj, &o);
+		for (size_t i = 0; o.rcpt && i < j->nrcpt; i++)
+			if (o.rcpt[i].ex != EX_OK)
+				fail(&o.rcpt[i]);
+		if (o.session.ex != EX_OK)
+			fail(&o.session);
+		/* the failure the log line reports: the session's, else the first recipient's */
+		if (o.session.ex != EX_OK)
+			*e = o.session;
+		for (size_t i = 0; e->ex == EX_OK && o.rcpt && i < j->nrcpt; i++)
+			if (o.rcpt[i].ex != EX_OK)
+				*e = o.rcpt[i];
+	}
+	write_logs(j, &s, &o, e, ex);
+	if (s.c)
+		smtp_quit(&s);
+	smtp_session_free(&s);
+	smtp_outcome_free(&o);
+	return ex;
+}
+
+static int serverinfo(const struct account *a, struct perr *e)
+{
+	struct smtp_session s;
+	int r = open_session(a, &s, e);
+	if (r == 0)
+		smtp_print_info(&s, stdout);
+	if (s.c)
+		smtp_quit(&s);
+	smtp_session_free(&s);
+	return r ? fail(e) : 0;
+}
+
+static int read_message(struct job *j, struct perr *e)
+{
+	if (j->have_msg)
+		return 0;
+	if (msg_read(STDIN_FILENO, &j->msg, e))
+		return e->ex;
+	j->have_msg = 1;
+	return 0;
+}
+
+/* The from address that may choose the account: -f, or the From header. */
+static char *account_hint(const struct cli *c, struct job *j, struct perr *e)
+{
+	if (c->from)
+		return xstrdup(c->from);
+	if (!c->read_from || c->host || c->account)
+		return NULL;
+	struct addr f = { 0 };
+	if (read_message(j, e) || msg_from(&j->msg, &f, e))
+		return NULL;
+	char *s = addr_envelope(&f);
+	addr_free(&f);
+	return s;
+}
+
+static int run(const struct cli *c, struct job *j, struct perr *e)
+{
+	char *files = NULL;
+	char *hint = account_hint(c, j, e);
+	if (e->ex)
+		return fail(e);
+	int r = choose_account(c, hint, &j->acc, &files, e);
+	free(hint);
+	if (r || apply_overrides(c, j->acc, e) || conf_finish(j->acc, e)) {
+		free(files);
+		return fail(e);
+	}
+	if (c->mode == M_PRETEND) {
+		fputs(files, stdout);
+		free(files);
+		conf_print(j->acc, stdout);
+		return 0;
+	}
+	free(files);
+	if (refuse_unsupported(j->acc, e))
+		return fail(e);
+	if (c->mode == M_SERVERINFO)
+		return serverinfo(j->acc, e);
+	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
+	    prepare_message(c, j, e))
+		return fail(e);
+	return deliver(c, j, e);
+}
+
+static void job_free(struct job *j)
+{
+	if (j->acc)
+		account_free(j->acc);
+	free(j->from_display);
+	free(j->from);
+	for (size_t i = 0; j->rcpt_ascii && i < j->rcpt.n; i++)
+		free(j->rcpt_ascii[i]);
+	free(j->rcpt_ascii);
+	addrlist_free(&j->rcpt);
+	if (j->have_msg)
+		msg_free(&j->msg);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	struct job j;
+	struct perr e;
+	int ex;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&c, 0, sizeof c);
+	memset(&j, 0, sizeof j);
+	perr_clear(&e);
+	if (parse_args(argc, argv, &c, &e))
+		return fail(&e);
+	log_set_verbose(c.verbose);
+	switch (c.mode) {
+	case M_HELP:
+		usage(stdout);
+		return 0;
+	case M_VERSION:
+		version();
+		return 0;
+	default:
+		break;
+	}
+	ex = run(&c, &j, &e);
+	job_free(&j);
+	for (size_t i = 0; i < c.nov; i++)
+		free(c.ov[i].where);
+	free(c.ov);
+	if (fflush(stdout) != 0 && ex == 0) {
+		fprintf(stderr, "postie: cannot write to standard output: %s\n", strerror(errno));
+		ex = EX_IOERR;
+	}
+	return ex;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bats
+# The command line: sendmail flags, msmtp options, modes, logging.
+load common
+
+setup() { common_setup; sink_start; write_config; }
+teardown() { common_teardown; }
+
+@test "sendmail flags that callers pass are accepted silently" {
+	run "$POSTIE" -FCronDaemon -i -B8BITMIME -oem -odi -oi -or0s -B 8BITMIME -Am -G -h 5 -L tag -m -n -O Opt=1 -U -x -bm r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$(sink_count)" -eq 1 ]
+}
+
+@test "clusters and attached arguments: -it, -fADDR, -froot@x" {
+	printf 'To: a@example.org\n\nx\n' | "$POSTIE" -it -fme@example.org
+	grep -q '^MAIL FROM:<me@example.org>' "$(sink_env 1)"
+	grep -q '^RCPT TO:<a@example.org>' "$(sink_env 1)"
+}
+
+@test "-r is -f; -- ends options" {
+	"$POSTIE" -r me@example.org -- r@example.org <<<$'Subject: t\n\nx'
+	grep -q '^MAIL FROM:<me@example.org>' "$(sink_env 1)"
+}
+
+@test "-F sets the name in a generated From header" {
+	"$POSTIE" -FAnacron r@example.org <<<$'Subject: t\n\nx'
+	grep -q $'^From: Anacron <sender@example.org>\r$' "$(sink_msg 1)"
+}
+
+@test "-f <> sends the null sender" {
+	"$POSTIE" -f '<>' r@example.org <<<$'Subject: t\n\nx'
+	grep -q '^MAIL FROM:<>' "$(sink_env 1)"
+}
+
+@test "unsupported modes fail with 64 and name the mode" {
+	for m in -bs -bp -bv -bi -bd; do
+		run "$POSTIE" "$m" </dev/null
+		[ "$status" -eq 64 ]
+		[[ "$output" == "postie: mode $m "*"not supported"* ]]
+	done
+	run "$POSTIE" -q </dev/null
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"-q"* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "an unknown option is a usage error: 64" {
+	run "$POSTIE" --no-such-option r@example.org </dev/null
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"unknown option --no-such-option"* ]]
+}
+
+@test "a missing option argument is a usage error: 64" {
+	run "$POSTIE" r@example.org -f </dev/null
+	[ "$status" -eq 64 ]
+	[[ "$output" == *"-f"*"argument"* ]]
+}
+
+@test "--help lists the options; --version names the libraries" {
+	run "$POSTIE" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--read-envelope-from"* ]]
+	[[ "$output" == *"-t, --read-recipients"* ]]
+	run "$POSTIE" --version
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "postie "* ]]
+	[[ "$output" == *GnuTLS* ]]
+	[[ "$output" == *libidn2* ]]
+}
+
+@test "the log file gets msmtp's line format, success and failure" {
+	write_config "logfile ~/postie.log"
+	"$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	grep -Eq '^[A-Z][a-z]{2} [0-9]{2} [0-9:]{8} host=127.0.0.1 tls=off auth=off from=sender@example.org recipients=r@example.org mailsize=[0-9]+ smtpstatus=250 smtpmsg=.* exitcode=EX_OK$' "$HOME/postie.log"
+	sink_stop
+	run "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 75 ]
+	tail -n 1 "$HOME/postie.log" | grep -Eq "errormsg='.*' exitcode=EX_TEMPFAIL$"
+}
+
+@test "-X sets the log file from the command line" {
+	"$POSTIE" -X "$HOME/x.log" r@example.org <<<$'Subject: t\n\nx'
+	grep -q 'exitcode=EX_OK' "$HOME/x.log"
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# Configuration files as a user meets them: search order, errors, security.
+load common
+
+setup() { common_setup; sink_start; }
+teardown() { common_teardown; }
+
+send() { run "$POSTIE" "$@" <<<$'Subject: t\n\nx'; }
+
+@test "an unknown keyword names file and line: 78" {
+	printf 'account default\nhost 127.0.0.1\n\n# comment\nhots x\n' >"$HOME/.postierc"
+	chmod 600 "$HOME/.postierc"
+	send r@example.org
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: ~/.postierc:5: unknown keyword 'hots'" ]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "a bad value names file and line: 78" {
+	printf 'account default\nhost 127.0.0.1\nport 99999\n' >"$HOME/.postierc"
+	send r@example.org
+	[ "$status" -eq 78 ]
+	[[ "$output" == "postie: ~/.postierc:3: "*"port"* ]]
+}
+
+@test "a password in a file others can read is refused, even for root: 78" {
+	write_config "password secret"
+	chmod 644 "$HOME/.postierc"
+	send r@example.org
+	[ "$status" -eq 78 ]
+	[[ "$output" == *".postierc"*"chmod 600"* ]]
+	[[ "$output" != *secret* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "~/.msmtprc is used when postie has no file of its own" {
+	write_config
+	mv "$HOME/.postierc" "$HOME/.msmtprc"
+	send r@example.org
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+}
+
+@test "\$XDG_CONFIG_HOME/postie/config comes before ~/.postierc" {
+	write_config
+	mkdir -p "$HOME/xdg/postie"
+	sed 's/^from .*/from xdg@example.org/' "$HOME/.postierc" >"$HOME/xdg/postie/config"
+	chmod 600 "$HOME/xdg/postie/config"
+	XDG_CONFIG_HOME="$HOME/xdg" "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	grep -q '^MAIL FROM:<xdg@example.org>' "$(sink_env 1)"
+}
+
+@test "-C FILE is used instead, and a missing one is an error" {
+	write_config
+	mv "$HOME/.postierc" "$HOME/other"
+	"$POSTIE" -C "$HOME/other" r@example.org <<<$'Subject: t\n\nx'
+	[ "$(sink_count)" -eq 1 ]
+	run "$POSTIE" -C "$HOME/missing" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 78 ]
+	[[ "$output" == *missing* ]]
+}
+
+@test "system file accounts are merged; a user account of the same name wins" {
+	printf 'account default\nhost 192.0.2.1\nfrom system@example.org\naccount sys\nhost 127.0.0.1\nport %s\nfrom sys@example.org\n' "$SINK_PORT" >"$POSTIE_SYSTEM_CONFIG"
+	write_config
+	send r@example.org
+	grep -q '^MAIL FROM:<sender@example.org>' "$(sink_env 1)"
+	send -a sys r@example.org
+	grep -q '^MAIL FROM:<sys@example.org>' "$(sink_env 2)"
+}
+
+@test "defaults, inheritance and 'account default : NAME'" {
+	cat >"$HOME/.postierc" <<EOC
+defaults
+port $SINK_PORT
+domain inherited.example
+
+account base
+host 127.0.0.1
+from base@example.org
+
+account child : base
+from child@example.org
+
+account default : child
+EOC
+	chmod 600 "$HOME/.postierc"
+	send r@example.org
+	grep -q '^MAIL FROM:<child@example.org>' "$(sink_env 1)"
+	grep -q '^C: EHLO inherited.example' "$SINK_DIR/session.log"
+}
+
+@test "-f chooses the account whose from matches (wildcards and +detail)" {
+	cat >"$HOME/.postierc" <<EOC
+defaults
+host 127.0.0.1
+port $SINK_PORT
+account default
+from default@example.org
+domain default.example
+account lists
+from *@lists.example.org
+domain lists.example
+account me
+from me@example.org
+domain me.example
+EOC
+	chmod 600 "$HOME/.postierc"
+	send -f x@lists.example.org r@example.org
+	grep -q '^C: EHLO lists.example' "$SINK_DIR/session.log"
+	send -f me+tag@example.org r@example.org
+	grep -q '^C: EHLO me.example' "$SINK_DIR/session.log"
+	grep -q '^MAIL FROM:<me+tag@example.org>' "$(sink_env 2)"
+}
+
+@test "allow_from_override off ignores -f" {
+	write_config "allow_from_override off"
+	send -f other@example.org r@example.org
+	grep -q '^MAIL FROM:<sender@example.org>' "$(sink_env 1)"
+}
+
+@test "--read-envelope-from takes the sender from the From header" {
+	write_config
+	run "$POSTIE" --read-envelope-from r@example.org <<<$'From: Ann <ann@example.org>\nSubject: t\n\nx'
+	grep -q '^MAIL FROM:<ann@example.org>' "$(sink_env 1)"
+}
+
+@test "from substitutions %U and %H" {
+	write_config "from %U@%H.example.org"
+	HOSTNAME=box "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	grep -q '^MAIL FROM:<tester@box.example.org>' "$(sink_env 1)"
+}
+
+@test "eval replaces a line with a command's output, which never sees the message" {
+	write_config 'eval echo from evaluated@example.org' 'eval cat > /dev/null; echo "domain $(echo eval-read-nothing)"'
+	printf 'Subject: t\n\nthe whole body\n' | "$POSTIE" r@example.org
+	grep -q '^MAIL FROM:<evaluated@example.org>' "$(sink_env 1)"
+	grep -q $'^the whole body\r$' "$(sink_msg 1)"
+}
+
+@test "a very long value (100 KB) is read whole" {
+	long=$(head -c 100000 /dev/zero | tr '\0' 'a')
+	write_config "domain $long.example"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$long.example"* ]]
+}
+
+@test "--pretend prints the account with the password masked" {
+	write_config "password hunter2" "user joe"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"host = 127.0.0.1"* ]]
+	[[ "$output" == *"password = *"* ]]
+	[[ "$output" != *hunter2* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "--host uses only command-line settings and reads no file" {
+	printf 'garbage line\n' >"$HOME/.postierc"
+	"$POSTIE" --host 127.0.0.1 --port "$SINK_PORT" -f cli@example.org r@example.org <<<$'Subject: t\n\nx'
+	grep -q '^MAIL FROM:<cli@example.org>' "$(sink_env 1)"
+}
+
+@test "command-line options override single settings of the account" {
+	write_config "port 1"
+	"$POSTIE" --port "$SINK_PORT" --domain cli.example r@example.org <<<$'Subject: t\n\nx'
+	grep -q '^C: EHLO cli.example' "$SINK_DIR/session.log"
+}
+
+@test "tls on is refused (not yet supported) and nothing is sent in the clear" {
+	write_config "tls on"
+	send r@example.org
+	[ "$status" -eq 69 ]
+	[[ "$output" == *TLS* ]]
+	[ ! -s "$SINK_DIR/session.log" ] || ! grep -q '^\* connect' "$SINK_DIR/session.log"
+}
+
+@test "auth on is refused (not yet supported)" {
+	write_config "auth on" "user joe"
+	send r@example.org
+	[ "$status" -eq 69 ]
+	[[ "$output" == *authentication* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "--tls on the command line is refused too" {
+	write_config
+	send --tls r@example.org
+	[ "$status" -eq 69 ]
+}

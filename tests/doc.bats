@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# The man pages: clean for mandoc's and groff's checkers, and complete:
+# every option that --help lists is in postie(1), every keyword of the
+# configuration parser's table is an entry in postierc(5).
+
+setup() {
+	DOCDIR="${DOCDIR:-$BATS_TEST_DIRNAME/../doc}"
+	SRCDIR="${SRCDIR:-$BATS_TEST_DIRNAME/../src}"
+}
+
+# lint_mandoc PAGE: mandoc's warnings (and worse) for the page.
+lint_mandoc() {
+	command -v mandoc >/dev/null || { echo "mandoc is not installed (Debian package mandoc)" >&2; return 1; }
+	run mandoc -T lint -W warning "$DOCDIR/$1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+# lint_groff PAGE: what man-db and groff warn about while formatting it.
+lint_groff() {
+	local err="$BATS_TEST_TMPDIR/groff.err"
+	LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+		man --warnings -E UTF-8 -l "$DOCDIR/$1" >/dev/null 2>"$err"
+	cat "$err"
+	[ ! -s "$err" ]
+}
+
+# section PAGE NAME: the plain text of one section of the formatted page,
+# wide enough that no option or keyword is broken across lines.
+section() {
+	env -u MAN_KEEP_FORMATTING LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$DOCDIR/$1" 2>/dev/null |
+		awk -v s="$2" '$0 == s { on = 1; next } /^[A-Z]/ { on = 0 } on'
+}
+
+# The options --help lists: its option lines start with two spaces and a
+# dash; each -X and --long-name before the description (which starts
+# after a run of at least two spaces) is one option.
+help_options() {
+	"$POSTIE" --help | sed -n 's/^  \(-.*\)/\1/p' | sed 's/  .*//' |
+		grep -oE '(^|[ ,])--?[A-Za-z0-9][-A-Za-z0-9]*' | sed 's/^[ ,]//' | sort -u
+}
+
+# The keywords in the table of src/conf.c (rows "\t{ "name", ...").
+conf_keywords() {
+	sed -n '/^static const struct conf_keyword kwtab\[\] = {/,/^};/p' "$SRCDIR/conf.c" |
+		sed -n 's/^[[:space:]]*{ "\([a-z0-9_]*\)",.*/\1/p'
+}
+
+@test "doc: mandoc -T lint finds nothing in postie.1" { lint_mandoc postie.1; }
+@test "doc: mandoc -T lint finds nothing in postierc.5" { lint_mandoc postierc.5; }
+@test "doc: man --warnings finds nothing in postie.1" { lint_groff postie.1; }
+@test "doc: man --warnings finds nothing in postierc.5" { lint_groff postierc.5; }
+
+@test "doc: every option of --help is in the OPTIONS of postie.1" {
+	: "${POSTIE:?POSTIE must name the postie binary (make check sets it)}"
+	local opts text missing=() n=0
+	opts=$(help_options)
+	text=$(section postie.1 OPTIONS)
+	[ -n "$text" ]
+	for o in $opts; do
+		n=$((n + 1))
+		grep -qE -- "(^|[^-[:alnum:]])$o([^-[:alnum:]]|\$)" <<<"$text" || missing+=("$o")
+	done
+	echo "options in --help: $n; missing from postie.1: ${missing[*]}"
+	# the parser found the options (--help lists about sixty)
+	[ "$n" -ge 40 ]
+	[ "${#missing[@]}" -eq 0 ]
+}
+
+@test "doc: every keyword of the configuration parser is an entry in postierc.5" {
+	local kws text missing=() n=0
+	kws=$(conf_keywords)
+	text=$(section postierc.5 KEYWORDS)
+	[ -n "$text" ]
+	for k in $kws; do
+		n=$((n + 1))
+		# an entry's tag line: the keyword at the tag indent, then its argument
+		grep -qE "^       $k( |\$)" <<<"$text" || missing+=("$k")
+	done
+	echo "keywords in src/conf.c: $n; without an entry in postierc.5: ${missing[*]}"
+	[ "$n" -ge 40 ]
+	[ "${#missing[@]}" -eq 0 ]
+}
+
+@test "doc: every keyword entry in postierc.5 is a keyword the parser knows" {
+	local kws tags unknown=()
+	kws=$(conf_keywords)
+	tags=$(section postierc.5 KEYWORDS | sed -n 's/^       \([a-z][a-z0-9_]*\)\( .*\)\{0,1\}$/\1/p')
+	[ -n "$tags" ]
+	for t in $tags; do
+		grep -qx -- "$t" <<<"$kws" || unknown+=("$t")
+	done
+	echo "entries for unknown keywords: ${unknown[*]}"
+	[ "${#unknown[@]}" -eq 0 ]
+}

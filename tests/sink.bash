@@ -1,0 +1,77 @@
+# sink.bash - bats helpers for the recording test server tests/smtpsink.py.
+#
+#   sink_start [smtpsink.py options...]  start it; sets SINK_DIR SINK_PORT
+#                                        SINK_PID (SINK_PORT is "unix"
+#                                        with --unix PATH)
+#   sink_stop                            stop it (teardown; safe to repeat)
+#   sink_msg N / sink_env N              path of msg-N.eml / msg-N.env
+#   sink_count                           number of recorded messages
+#
+# The files the server writes are described in smtpsink.py's docstring.
+
+SINK_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/smtpsink.py"
+SINK_DIR="${SINK_DIR:-}"
+SINK_PORT="${SINK_PORT:-}"
+SINK_PID="${SINK_PID:-}"
+
+sink_start() {
+	local dir i
+	if [[ -n ${BATS_TEST_TMPDIR:-} ]]; then
+		dir="$BATS_TEST_TMPDIR/sink"
+		rm -rf "$dir"
+		mkdir -p "$dir" || return 1
+	else
+		dir="$(mktemp -d "${TMPDIR:-/tmp}/sink.XXXXXX")" || return 1
+	fi
+	# 3>&-: bats waits for anything still holding its fd 3
+	/usr/bin/python3 "$SINK_SERVER" --dir "$dir" --port-file "$dir/port" \
+		"$@" >"$dir/server.err" 2>&1 3>&- &
+	SINK_PID=$!
+	SINK_DIR="$dir"
+	SINK_PORT=
+	export SINK_DIR SINK_PORT SINK_PID
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $dir/port ]] && break
+		kill -0 "$SINK_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [[ ! -s $dir/port ]]; then
+		echo "sink_start: smtpsink.py $* did not come up; its stderr:" >&2
+		cat "$dir/server.err" >&2
+		sink_stop
+		return 1
+	fi
+	SINK_PORT="$(<"$dir/port")"
+}
+
+sink_stop() {
+	local pid="${SINK_PID:-}" i
+	SINK_PID=
+	[[ -n $pid ]] || return 0
+	if kill -TERM "$pid" 2>/dev/null; then
+		for ((i = 0; i < 60; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+sink_msg() {
+	echo "$SINK_DIR/msg-$1.eml"
+}
+
+sink_env() {
+	echo "$SINK_DIR/msg-$1.env"
+}
+
+sink_count() {
+	local f n=0
+	for f in "$SINK_DIR"/msg-*.eml; do
+		if [[ -e $f ]]; then
+			n=$((n + 1))
+		fi
+	done
+	echo "$n"
+}

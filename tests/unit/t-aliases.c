@@ -1,0 +1,226 @@
+/* t-aliases.c - table-driven tests for aliases.c: parsing, default,
+ * recursion, loops, comments, case, errors with file:line, dedup. */
+#include "aliases.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+struct tally {
+	int n, failed;
+};
+
+static void check_str(struct tally *t, const char *desc, const char *got, const char *want)
+{
+	t->n++;
+	if (strcmp(got, want) == 0) {
+		printf("ok %d - %s\n", t->n, desc);
+	} else {
+		t->failed++;
+		printf("not ok %d - %s: got [%s], want [%s]\n", t->n, desc, got, want);
+	}
+}
+
+/* Envelope forms joined by ", ", or "ERR <status>: <message>". */
+static char *render(const struct addrlist *l)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < l->n; i++) {
+		char *env = addr_envelope(&l->v[i]);
+		buf_printf(&b, "%s%s", i ? ", " : "", env);
+		free(env);
+	}
+	return buf_steal(&b);
+}
+
+static const char base[] =
+	"# Example aliases file\n"
+	"\n"
+	"root: joe@example.com, jane@example.com   # the admins\n"
+	"cron: mark@example.com\n"
+	"   Postmaster :  root  \n"
+	"team: cron, ops, Ops Desk <desk@example.com>\n"
+	"ops: root, joe@EXAMPLE.com, ann@example.com\n"
+	"chain1: chain2\n"
+	"chain2: chain3\n"
+	"chain3: end@example.com\n"
+	"named: \"Doe, John\" <jd@example.com>\n"
+	"crlf: crlf@example.com\r\n"
+	"hash: h@example.com#no space before the comment\n"
+	"root: ignored@example.com\n"
+	"list: a@example.com,b@example.com , ,c@example.com";
+
+static const struct {
+	const char *desc, *file, *rcpts, *want;
+} cases[] = {
+	{ "basic", base, "root", "joe@example.com, jane@example.com" },
+	{ "single", base, "cron", "mark@example.com" },
+	{ "domain addresses are left alone", base, "root@example.org, x@y", "root@example.org, x@y" },
+	{ "unknown name without default stays", base, "nobody", "nobody" },
+	{ "case-insensitive name", base, "ROOT", "joe@example.com, jane@example.com" },
+	{ "indented name, spaces around ':'", base, "postmaster", "joe@example.com, jane@example.com" },
+	{ "recursion through several aliases", base, "team",
+	  "mark@example.com, joe@example.com, jane@example.com, ann@example.com, desk@example.com" },
+	{ "chain of three", base, "chain1", "end@example.com" },
+	{ "display name in value", base, "named", "jd@example.com" },
+	{ "CRLF line ending", base, "crlf", "crlf@example.com" },
+	{ "comment without space", base, "hash", "h@example.com" },
+	{ "first definition wins", base, "root", "joe@example.com, jane@example.com" },
+	{ "empty elements, no final newline", base, "list",
+	  "a@example.com, b@example.com, c@example.com" },
+	{ "dedup after expansion", base, "root, ops, jane@example.com, cron, cron",
+	  "joe@example.com, jane@example.com, ann@example.com, mark@example.com" },
+	{ "mixed list keeps order", base, "x@y, cron, nobody",
+	  "x@y, mark@example.com, nobody" },
+	{ "default catch-all", "root: r@example.org\ndefault: admin@example.org\n", "bob",
+	  "admin@example.org" },
+	{ "default not used for a known name", "root: r@example.org\ndefault: admin@example.org\n",
+	  "root", "r@example.org" },
+	{ "default to the same name does not loop", "default: root@example.org\n", "root",
+	  "root@example.org" },
+	{ "default to a domainless name used once", "default: admin\n", "bob, admin", "admin" },
+	{ "default to a known alias recurses", "default: staff\nstaff: s1@x, s2@x\n", "bob",
+	  "s1@x, s2@x" },
+	{ "default's local name not found stays", "default: staff, z@x\nstaff: helper\n", "bob",
+	  "helper, z@x" },
+	{ "alias named default used directly", "default: d@x\n", "default", "d@x" },
+	{ "loop a/b", "a: b\nb: a\n", "a", "ERR 78: aliases t.aliases: alias loop involving 'a'" },
+	{ "self loop", "root: root\n", "root", "ERR 78: aliases t.aliases: alias loop involving 'root'" },
+	{ "loop through case", "a: B\nb: c@x, A\n", "a",
+	  "ERR 78: aliases t.aliases: alias loop involving 'A'" },
+	{ "loop via default", "default: x\nx: y\ny: x\n", "bob",
+	  "ERR 78: aliases t.aliases: alias loop involving 'x'" },
+	{ "empty file", "", "root", "root" },
+	{ "only comments", "# nothing\n   # here\n\n", "root", "root" },
+	{ "line without ':'", "root: a@x\n\nbogus line\n", "root",
+	  "ERR 78: t.aliases:3: missing ':' after the alias name" },
+	{ "empty name", "# c\n : a@x\n", "root", "ERR 78: t.aliases:2: empty alias name" },
+	{ "name with space", "a b: a@x\n", "root", "ERR 78: t.aliases:1: invalid alias name 'a b'" },
+	{ "name with domain", "a@x: b@y\n", "root", "ERR 78: t.aliases:1: invalid alias name 'a@x'" },
+	{ "bad address", "ok: a@x\nbad: a@b@c\n", "root",
+	  "ERR 78: t.aliases:2: invalid address list \"a@b@c\": unexpected '@'" },
+	{ "no address", "none:   # nothing\n", "root", "ERR 78: t.aliases:1: no address for alias 'none'" },
+	{ "'#' ends the value", "x: a@x # , b@y\n", "x", "a@x" },
+};
+
+static char *run_case(const char *file, const char *rcpts)
+{
+	struct aliases *al = NULL;
+	struct addrlist l = { NULL, 0, 0 };
+	struct perr e;
+	char *got;
+	if (aliases_parse("t.aliases", file, strlen(file), &al, &e))
+		return xasprintf("ERR %d: %s", e.ex, e.msg);
+	if (addr_parse_list(rcpts, &l, &e))
+		got = xasprintf("bad test input: %s", e.msg);
+	else if (aliases_expand(al, &l, &e))
+		got = xasprintf("ERR %d: %s%s", e.ex, e.msg, l.n ? "" : " (list emptied)");
+	else
+		got = render(&l);
+	addrlist_free(&l);
+	aliases_free(al);
+	return got;
+}
+
+/* A chain 25 deep is refused even without a cycle. */
+static void test_depth(struct tally *t)
+{
+	struct buf f;
+	char *got;
+	buf_init(&f);
+	for (int i = 0; i < 25; i++)
+		buf_printf(&f, "n%d: n%d\n", i, i + 1);
+	buf_adds(&f, "n25: end@x\n");
+	got = run_case(f.s, "n6");
+	check_str(t, "chain of 20 expands", got, "end@x");
+	free(got);
+	got = run_case(f.s, "n0");
+	check_str(t, "chain deeper than 20 refused", got,
+	          "ERR 78: aliases t.aliases: alias loop involving 'n20'");
+	free(got);
+	buf_free(&f);
+}
+
+/* Lines of any length. */
+static void test_long_line(struct tally *t)
+{
+	struct buf f, want;
+	char *got;
+	buf_init(&f);
+	buf_init(&want);
+	buf_adds(&f, "big:");
+	for (int i = 0; i < 2000; i++) {
+		buf_printf(&f, "%s user%d@example.org", i ? "," : "", i);
+		buf_printf(&want, "%suser%d@example.org", i ? ", " : "", i);
+	}
+	buf_addc(&f, '\n');
+	got = run_case(f.s, "big");
+	check_str(t, "a 40 kB line", got, want.s);
+	free(got);
+	buf_free(&f);
+	buf_free(&want);
+}
+
+static void test_load(struct tally *t)
+{
+	char path[] = "/tmp/t-aliases-XXXXXX";
+	struct aliases *al = NULL;
+	struct addrlist l = { NULL, 0, 0 };
+	struct perr e;
+	char *got;
+	int fd = mkstemp(path);
+	static const char text[] = "root: a@x\nbad line\n";
+	if (fd < 0 || write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1)) {
+		check_str(t, "aliases_load setup", "cannot write temp file", "");
+		return;
+	}
+	close(fd);
+	aliases_load(path, &al, &e);
+	got = xasprintf("%d %s", e.ex, e.msg);
+	char *want = xasprintf("78 %s:2: missing ':' after the alias name", path);
+	check_str(t, "aliases_load: file:line in errors", got, want);
+	free(got);
+	free(want);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd >= 0) {
+		if (write(fd, "root: a@x\n", 10) != 10)
+			perror("write");
+		close(fd);
+	}
+	if (aliases_load(path, &al, &e) == 0 && addr_parse_list("root", &l, &e) == 0 &&
+	    aliases_expand(al, &l, &e) == 0)
+		got = render(&l);
+	else
+		got = xasprintf("ERR %d: %s", e.ex, e.msg);
+	check_str(t, "aliases_load: good file", got, "a@x");
+	free(got);
+	addrlist_free(&l);
+	aliases_free(al);
+	unlink(path);
+	al = NULL;
+	aliases_load("/nonexistent/postie-aliases", &al, &e);
+	got = xasprintf("%d %s %s", e.ex, e.msg, al ? "set" : "NULL");
+	check_str(t, "aliases_load: missing file", got,
+	          "66 cannot open aliases file /nonexistent/postie-aliases: No such file or directory NULL");
+	free(got);
+}
+
+int main(void)
+{
+	struct tally t = { 0, 0 };
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = run_case(cases[i].file, cases[i].rcpts);
+		check_str(&t, cases[i].desc, got, cases[i].want);
+		free(got);
+	}
+	test_depth(&t);
+	test_long_line(&t);
+	test_load(&t);
+	printf("# %d cases, %d failed\n", t.n, t.failed);
+	return t.failed ? 1 : 0;
+}

@@ -1,0 +1,876 @@
+/* t-conf.c - unit tests for the configuration parser (conf.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "util.h"
+
+struct t {
+	int n, failed;
+};
+
+static void result(struct t *t, const char *desc, int ok, const char *got, const char *want)
+{
+	t->n++;
+	if (ok) {
+		printf("ok %d - %s\n", t->n, desc);
+		return;
+	}
+	t->failed++;
+	printf("not ok %d - %s: got \"%s\", want \"%s\"\n", t->n, desc, got ? got : "(null)", want ? want : "(null)");
+}
+
+static void check_str(struct t *t, const char *desc, const char *got, const char *want)
+{
+	int ok = (!got && !want) || (got && want && strcmp(got, want) == 0);
+	result(t, desc, ok, got, want);
+}
+
+static void check_int(struct t *t, const char *desc, long got, long want)
+{
+	char g[32], w[32];
+	snprintf(g, sizeof g, "%ld", got);
+	snprintf(w, sizeof w, "%ld", want);
+	result(t, desc, got == want, g, w);
+}
+
+static int parse(const char *text, struct config *cfg, struct perr *e)
+{
+	memset(cfg, 0, sizeof *cfg);
+	perr_clear(e);
+	return conf_parse_buf("t.rc", text, strlen(text), cfg, e);
+}
+
+static char *print_of(const struct account *a)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+	conf_print(a, f);
+	fclose(f);
+	return s;
+}
+
+/* The line of out that starts with "keyword = ", or NULL. */
+static char *line_for(const char *out, const char *keyword)
+{
+	size_t kl = strlen(keyword);
+	for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, keyword, kl) == 0 && strncmp(p + kl, " = ", 3) == 0)
+			return xstrndup(p, strcspn(p, "\n"));
+	return NULL;
+}
+
+/* Every "keyword = value" line of want must be in a's printout. */
+static void check_lines(struct t *t, const char *desc, const struct account *a, const char *want)
+{
+	char *out = print_of(a), *w = xstrdup(want), *save = NULL;
+	for (char *l = strtok_r(w, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		const char *eq = strstr(l, " = ");
+		char *kw = xstrndup(l, eq ? (size_t)(eq - l) : strlen(l));
+		char *got = line_for(out, kw);
+		if (!got || strcmp(got, l) != 0) {
+			result(t, desc, 0, got, l);
+			free(got);
+			free(kw);
+			free(w);
+			free(out);
+			return;
+		}
+		free(got);
+		free(kw);
+	}
+	result(t, desc, 1, NULL, NULL);
+	free(w);
+	free(out);
+}
+
+/* ---- table of config snippets ---- */
+
+struct pcase {
+	const char *desc;
+	const char *conf;
+	const char *acc;     /* account to inspect */
+	int finish;          /* run conf_finish on it */
+	const char *want;    /* "keyword = value" lines, or NULL */
+	const char *err;     /* expected error message, or NULL */
+};
+
+static const struct pcase pcases[] = {
+	{ "basic account", "account a\nhost mail.example.org\nport 587\n", "a", 0,
+	  "account = a\nloaded from = t.rc:1\nhost = mail.example.org\nport = 587\ntimeout = (not set)", NULL },
+	{ "comments, blank lines, tabs, trailing blanks", "  # comment\n\n\t\naccount a\n\thost\th  \t\n#port 9\n", "a", 0,
+	  "host = h\nport = (not set)", NULL },
+	{ "CRLF line ends", "account a\r\nhost h\r\nport 26\r\n", "a", 0, "host = h\nport = 26", NULL },
+	{ "UTF-8 byte order mark", "\xef\xbb\xbf" "account a\nhost h\n", "a", 0, "host = h", NULL },
+	{ "last line without newline", "account a\nhost h", "a", 0, "host = h", NULL },
+	{ "unknown keyword", "account a\nhost h\nhots x\n", NULL, 0, NULL, "t.rc:3: unknown keyword 'hots'" },
+	{ "keywords are case-sensitive", "account a\nHost h\n", NULL, 0, NULL, "t.rc:2: unknown keyword 'Host'" },
+	{ "setting before any account", "host h\naccount a\n", NULL, 0, NULL,
+	  "t.rc:1: 'host' must follow an 'account' or 'defaults' line" },
+	{ "defaults takes no argument", "defaults x\n", NULL, 0, NULL, "t.rc:1: 'defaults' takes no argument" },
+	{ "account without name", "account\n", NULL, 0, NULL, "t.rc:1: missing account name" },
+	{ "account with only parents", "account a\nhost h\naccount : a\n", NULL, 0, NULL, "t.rc:3: missing account name" },
+	{ "empty parent name", "account a\nhost h\naccount b : a,\n", NULL, 0, NULL, "t.rc:3: missing account name" },
+	{ "undefined parent", "account a : b\nhost h\n", NULL, 0, NULL, "t.rc:1: account 'b' is not defined (yet)" },
+	{ "parent defined later", "account a : b\naccount b\nhost h\n", NULL, 0, NULL, "t.rc:1: account 'b' is not defined (yet)" },
+	{ "account defined twice", "account a\nhost h\naccount a\n", NULL, 0, NULL, "t.rc:3: account 'a' was already defined at line 1" },
+	/* ports */
+	{ "port not a number", "account a\nport x\n", NULL, 0, NULL, "t.rc:2: invalid port 'x' (1-65535)" },
+	{ "port 0", "account a\nport 0\n", NULL, 0, NULL, "t.rc:2: invalid port '0' (1-65535)" },
+	{ "port 65536", "account a\nport 65536\n", NULL, 0, NULL, "t.rc:2: invalid port '65536' (1-65535)" },
+	{ "port with sign", "account a\nport +25\n", NULL, 0, NULL, "t.rc:2: invalid port '+25' (1-65535)" },
+	{ "port huge", "account a\nport 99999999999999999999999\n", NULL, 0, NULL,
+	  "t.rc:2: invalid port '99999999999999999999999' (1-65535)" },
+	{ "port without argument", "account a\nport\n", NULL, 0, NULL, "t.rc:2: 'port' needs an argument" },
+	{ "port 65535", "account a\nport 65535\n", "a", 0, "port = 65535", NULL },
+	{ "proxy_port 0", "account a\nproxy_port 0\n", NULL, 0, NULL, "t.rc:2: invalid proxy_port '0' (1-65535)" },
+	{ "proxy_port empty resets", "account a\nproxy_port 1080\nproxy_port\n", "a", 0, "proxy_port = (not set)", NULL },
+	{ "proxy_host and proxy_port", "account a\nproxy_host 127.0.0.1\nproxy_port 9050\n", "a", 0,
+	  "proxy_host = 127.0.0.1\nproxy_port = 9050", NULL },
+	/* timeout, protocol */
+	{ "timeout 0", "account a\ntimeout 0\n", NULL, 0, NULL, "t.rc:2: invalid timeout '0' (off or seconds)" },
+	{ "timeout -1", "account a\ntimeout -1\n", NULL, 0, NULL, "t.rc:2: invalid timeout '-1' (off or seconds)" },
+	{ "timeout 12x", "account a\ntimeout 12x\n", NULL, 0, NULL, "t.rc:2: invalid timeout '12x' (off or seconds)" },
+	{ "timeout without argument", "account a\ntimeout\n", NULL, 0, NULL, "t.rc:2: 'timeout' needs an argument" },
+	{ "timeout off", "account a\ntimeout off\n", "a", 0, "timeout = off", NULL },
+	{ "timeout 30", "account a\ntimeout 30\n", "a", 0, "timeout = 30", NULL },
+	{ "protocol esmtp", "account a\nprotocol esmtp\n", NULL, 0, NULL, "t.rc:2: invalid protocol 'esmtp' (smtp or lmtp)" },
+	{ "protocol lmtp", "account a\nprotocol lmtp\n", "a", 0, "protocol = lmtp", NULL },
+	/* booleans */
+	{ "tls maybe", "account a\ntls maybe\n", NULL, 0, NULL, "t.rc:2: invalid tls 'maybe' (on or off)" },
+	{ "tls without argument is on", "account a\ntls\n", "a", 0, "tls = on", NULL },
+	{ "tls unset by default", "account a\n", "a", 0, "tls = (not set)\ntls_starttls = on\ntls_certcheck = on", NULL },
+	{ "tls off", "account a\ntls off\n", "a", 0, "tls = off", NULL },
+	{ "allow_from_override off", "account a\nallow_from_override off\n", "a", 0, "allow_from_override = off", NULL },
+	{ "remove_bcc_headers without argument", "account a\nremove_bcc_headers off\nremove_bcc_headers\n", "a", 0,
+	  "remove_bcc_headers = on", NULL },
+	/* header settings */
+	{ "set_from_header empty is auto", "account a\nset_from_header off\nset_from_header\n", "a", 0, "set_from_header = auto", NULL },
+	{ "set_from_header on", "account a\nset_from_header on\n", "a", 0, "set_from_header = on", NULL },
+	{ "set_from_header bad", "account a\nset_from_header yes\n", NULL, 0, NULL,
+	  "t.rc:2: invalid set_from_header 'yes' (auto, on or off)" },
+	{ "set_date_header on is invalid", "account a\nset_date_header on\n", NULL, 0, NULL,
+	  "t.rc:2: invalid set_date_header 'on' (auto or off)" },
+	{ "set_msgid_header off", "account a\nset_msgid_header off\n", "a", 0, "set_msgid_header = off", NULL },
+	{ "header defaults", "account a\n", "a", 0,
+	  "set_from_header = auto\nset_date_header = auto\nset_msgid_header = auto\nset_to_header = off\nremove_bcc_headers = on", NULL },
+	{ "set_to_header on", "account a\nset_to_header on\n", "a", 0, "set_to_header = on", NULL },
+	{ "set_to_header auto", "account a\nset_to_header auto\n", "a", 0, "set_to_header = auto", NULL },
+	/* DSN */
+	{ "dsn_notify never with others", "account a\ndsn_notify never,success\n", NULL, 0, NULL,
+	  "t.rc:2: invalid dsn_notify 'never,success' (off, never, or a list of failure,delay,success)" },
+	{ "dsn_notify with a space", "account a\ndsn_notify failure, delay\n", NULL, 0, NULL,
+	  "t.rc:2: invalid dsn_notify 'failure, delay' (off, never, or a list of failure,delay,success)" },
+	{ "dsn_notify twice the same", "account a\ndsn_notify failure,failure\n", NULL, 0, NULL,
+	  "t.rc:2: invalid dsn_notify 'failure,failure' (off, never, or a list of failure,delay,success)" },
+	{ "dsn_notify trailing comma", "account a\ndsn_notify failure,\n", NULL, 0, NULL,
+	  "t.rc:2: invalid dsn_notify 'failure,' (off, never, or a list of failure,delay,success)" },
+	{ "dsn_notify without argument", "account a\ndsn_notify\n", NULL, 0, NULL, "t.rc:2: 'dsn_notify' needs an argument" },
+	{ "dsn_notify list, lower-cased", "account a\ndsn_notify Success,DELAY,failure\n", "a", 0,
+	  "dsn_notify = success,delay,failure", NULL },
+	{ "dsn_notify never", "account a\ndsn_notify never\n", "a", 0, "dsn_notify = never", NULL },
+	{ "dsn_notify off", "account a\ndsn_notify never\ndsn_notify off\n", "a", 0, "dsn_notify = (not set)", NULL },
+	{ "dsn_return hdrs", "account a\ndsn_return hdrs\n", "a", 0, "dsn_return = headers", NULL },
+	{ "dsn_return FULL", "account a\ndsn_return FULL\n", "a", 0, "dsn_return = full", NULL },
+	{ "dsn_return bad", "account a\ndsn_return body\n", NULL, 0, NULL,
+	  "t.rc:2: invalid dsn_return 'body' (off, headers or full)" },
+	/* TLS values */
+	{ "tls_fingerprint too short", "account a\ntls_fingerprint 00:11\n", NULL, 0, NULL,
+	  "t.rc:2: invalid tls_fingerprint '00:11' (16, 20 or 32 hex bytes as 01:AB:...)" },
+	{ "tls_fingerprint not hex", "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FG\n", NULL, 0, NULL,
+	  "t.rc:2: invalid tls_fingerprint '00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FG' (16, 20 or 32 hex bytes as 01:AB:...)" },
+	{ "tls_fingerprint MD5 upper-cased", "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff\n", "a", 0,
+	  "tls_fingerprint = 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF", NULL },
+	{ "tls_fingerprint SHA1", "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:01:02:03:04\n", "a", 0,
+	  "tls_fingerprint = 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:01:02:03:04", NULL },
+	{ "tls_fingerprint SHA256",
+	  "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\n", "a", 0,
+	  "tls_fingerprint = 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF", NULL },
+	{ "tls_fingerprint 17 bytes", "account a\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00\n", NULL, 0, NULL,
+	  "t.rc:2: invalid tls_fingerprint '00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00' (16, 20 or 32 hex bytes as 01:AB:...)" },
+	{ "tls_min_dh_prime_bits 0", "account a\ntls_min_dh_prime_bits 0\n", NULL, 0, NULL,
+	  "t.rc:2: invalid tls_min_dh_prime_bits '0' (a positive number)" },
+	{ "tls_min_dh_prime_bits 512", "account a\ntls_min_dh_prime_bits 512\n", "a", 0, "tls_min_dh_prime_bits = 512", NULL },
+	{ "tls_min_dh_prime_bits empty", "account a\ntls_min_dh_prime_bits 512\ntls_min_dh_prime_bits\n", "a", 0,
+	  "tls_min_dh_prime_bits = (not set)", NULL },
+	{ "tls_trust_file default and empty", "account a\naccount b\ntls_trust_file\n", "a", 0, "tls_trust_file = system", NULL },
+	{ "tls_trust_file empty unsets", "account b\ntls_trust_file\n", "b", 0, "tls_trust_file = (not set)", NULL },
+	/* auth, syslog */
+	{ "auth mechanism kept as written", "account a\nauth PLAIN\n", "a", 0, "auth = PLAIN", NULL },
+	{ "auth without argument", "account a\nauth\n", "a", 0, "auth = on", NULL },
+	{ "auth off", "account a\nauth on\nauth off\n", "a", 0, "auth = (not set)", NULL },
+	{ "auth bad mechanism", "account a\nauth plain!\n", NULL, 0, NULL,
+	  "t.rc:2: invalid auth 'plain!' (on, off or a mechanism name)" },
+	{ "syslog bad facility", "account a\nsyslog LOG_FOO\n", NULL, 0, NULL,
+	  "t.rc:2: invalid syslog 'LOG_FOO' (on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7)" },
+	{ "syslog without argument", "account a\nsyslog\n", "a", 0, "syslog = LOG_USER", NULL },
+	{ "syslog on", "account a\nsyslog on\n", "a", 0, "syslog = LOG_USER", NULL },
+	{ "syslog LOG_LOCAL3", "account a\nsyslog LOG_LOCAL3\n", "a", 0, "syslog = LOG_LOCAL3", NULL },
+	{ "syslog off", "account a\nsyslog\nsyslog off\n", "a", 0, "syslog = (not set)", NULL },
+	/* strings */
+	{ "host without argument", "account a\nhost\n", NULL, 0, NULL, "t.rc:2: 'host' needs an argument" },
+	{ "user empty unsets", "account a\nuser joe\nuser\n", "a", 0, "user = (not set)", NULL },
+	{ "password masked, passwordeval shown", "account a\npassword s3cret\npasswordeval pass show mail\n", "a", 0,
+	  "password = *\npasswordeval = pass show mail", NULL },
+	{ "empty password unsets", "account a\npassword x\npassword\n", "a", 0, "password = (not set)", NULL },
+	{ "inline # is part of the value", "account a\nhost h # not a comment\n", "a", 0, "host = h # not a comment", NULL },
+	/* quoting */
+	{ "quoted argument keeps blanks", "account a\nhost \"  h x \"\n", "a", 0, "host =   h x ", NULL },
+	{ "escaped quote and backslash", "account a\nfrom_full_name \"Joe \\\"J\\\" \\\\ Smith\"\n", "a", 0,
+	  "from_full_name = Joe \"J\" \\ Smith", NULL },
+	{ "other backslashes kept", "account a\nfrom_full_name \"a\\nb\"\n", "a", 0, "from_full_name = a\\nb", NULL },
+	{ "quotes not at the start are literal", "account a\nhost h\"x\"\n", "a", 0, "host = h\"x\"", NULL },
+	{ "empty quoted argument", "account a\nuser u\nuser \"\"\n", "a", 0, "user = (not set)", NULL },
+	{ "missing closing quote", "account a\nhost \"h\n", NULL, 0, NULL, "t.rc:2: missing closing quote" },
+	{ "text after closing quote", "account a\nhost \"h\"x\n", NULL, 0, NULL, "t.rc:2: text after the closing quote" },
+	/* ~ expansion */
+	{ "~ in file names", "account a\nlogfile ~/log\naliases ~/.aliases\ntls_trust_file ~\nsocket ~/s\ntls_key_file ~/k\ntls_cert_file ~/c\ntls_crl_file ~/crl\n",
+	  "a", 0, "logfile = /home/tester/log\naliases = /home/tester/.aliases\ntls_trust_file = /home/tester\nsocket = /home/tester/s\n"
+	  "tls_key_file = /home/tester/k\ntls_cert_file = /home/tester/c\ntls_crl_file = /home/tester/crl", NULL },
+	{ "~user and ~ in other values untouched", "account a\nlogfile ~bob/log\nhost ~h\n", "a", 0, "logfile = ~bob/log\nhost = ~h", NULL },
+	{ "quoted file name with ~", "account a\nlogfile \"~/my log\"\n", "a", 0, "logfile = /home/tester/my log", NULL },
+	{ "logfile -", "account a\nlogfile -\n", "a", 0, "logfile = -", NULL },
+	/* obsolete spellings */
+	{ "add_missing_from_header off", "account a\nadd_missing_from_header off\n", "a", 0, "set_from_header = off", NULL },
+	{ "add_missing_from_header on", "account a\nset_from_header on\nadd_missing_from_header on\n", "a", 0, "set_from_header = auto", NULL },
+	{ "add_missing_date_header off", "account a\nadd_missing_date_header off\n", "a", 0, "set_date_header = off", NULL },
+	{ "tls_nocertcheck", "account a\ntls_nocertcheck\n", "a", 0, "tls_certcheck = off", NULL },
+	{ "tls_nocertcheck takes no argument", "account a\ntls_nocertcheck on\n", NULL, 0, NULL, "t.rc:2: 'tls_nocertcheck' takes no argument" },
+	{ "tls_nostarttls", "account a\ntls_nostarttls\n", "a", 0, "tls_starttls = off", NULL },
+	{ "tls_force_sslv3 accepted and ignored", "account a\ntls_force_sslv3 on\n", "a", 0, "tls = (not set)", NULL },
+	{ "tls_force_sslv3 bad value", "account a\ntls_force_sslv3 x\n", NULL, 0, NULL, "t.rc:2: invalid tls_force_sslv3 'x' (on or off)" },
+	{ "keepbcc on", "account a\nkeepbcc on\n", "a", 0, "remove_bcc_headers = off", NULL },
+	{ "keepbcc off", "account a\nremove_bcc_headers off\nkeepbcc off\n", "a", 0, "remove_bcc_headers = on", NULL },
+	{ "undisclosed_recipients on", "account a\nundisclosed_recipients\n", "a", 0, "set_to_header = on", NULL },
+	{ "undisclosed_recipients off", "account a\nset_to_header auto\nundisclosed_recipients off\n", "a", 0, "set_to_header = off", NULL },
+	{ "connect_timeout", "account a\nconnect_timeout 5\n", "a", 0, "timeout = 5", NULL },
+	{ "connect_timeout error names its spelling", "account a\nconnect_timeout x\n", NULL, 0, NULL,
+	  "t.rc:2: invalid connect_timeout 'x' (off or seconds)" },
+	{ "auto_from with maildomain", "account a\nhost h\nfrom x@y\nauto_from on\nmaildomain ex.org\n", "a", 1, "from = joe@ex.org", NULL },
+	{ "auto_from with empty maildomain", "defaults\nauto_from on\nmaildomain\naccount a\nhost h\n", "a", 1, "from = joe", NULL },
+	{ "maildomain alone does nothing", "account a\nhost h\nmaildomain ex.org\n", "a", 1, "from = (not set)", NULL },
+	/* defaults and inheritance */
+	{ "defaults fill later accounts", "defaults\nport 587\ntls on\naccount a\nhost h\n", "a", 0, "port = 587\ntls = on", NULL },
+	{ "defaults after an account do not change it", "account a\nhost h\ndefaults\nport 587\naccount b\nhost h\n", "a", 0,
+	  "port = (not set)", NULL },
+	{ "defaults after an account apply to later ones", "account a\nhost h\ndefaults\nport 587\naccount b\nhost h\n", "b", 0,
+	  "port = 587", NULL },
+	{ "defaults accumulate", "defaults\nport 1\ndefaults\ntimeout 9\naccount a\n", "a", 0, "port = 1\ntimeout = 9", NULL },
+	{ "parents in order, later wins", "account b\nhost hb\nport 99\naccount c\nhost hc\nport 98\nfrom c@c\naccount a : b , c\n",
+	  "a", 0, "host = hc\nport = 98\nfrom = c@c", NULL },
+	{ "only explicitly set settings are inherited", "account b\nport 99\naccount c\nhost hc\naccount a : c,b\n", "a", 0,
+	  "host = hc\nport = 99", NULL },
+	{ "own settings after inheritance", "account b\nhost hb\nport 99\naccount a : b\nport 100\n", "a", 0, "host = hb\nport = 100", NULL },
+	{ "inherits settings the parent got from defaults", "defaults\ntimeout 7\naccount b\nhost hb\ndefaults\ntimeout 8\naccount a : b\n",
+	  "a", 0, "timeout = 7", NULL },
+	{ "parent unchanged by child", "account b\nhost hb\nport 99\naccount a : b\nport 100\n", "b", 0, "port = 99", NULL },
+	{ "account default : b", "account b\nhost hb\nport 99\naccount default : b\nport 12\n", "default", 0,
+	  "account = default\nloaded from = t.rc:4\nhost = hb\nport = 12", NULL },
+	{ "alias does not change the parent", "account b\nhost hb\nport 99\naccount default : b\nport 12\n", "b", 0, "port = 99", NULL },
+	{ "obsolete spelling inherited", "account b\nkeepbcc\naccount a : b\n", "a", 0, "remove_bcc_headers = off", NULL },
+	/* eval */
+	{ "eval", "account a\neval echo host example.org\n", "a", 0, "host = example.org", NULL },
+	{ "eval first line only, CRLF", "account a\neval printf 'port 33\\r\\nport 44\\n'\n", "a", 0, "port = 33", NULL },
+	{ "eval stdin is /dev/null", "account a\neval echo host n$(cat | wc -c)\n", "a", 0, "host = n0", NULL },
+	{ "eval quoted command", "account a\neval \"echo 'user  x'\"\n", "a", 0, "user = x", NULL },
+	{ "eval defines an account", "eval echo account e\nhost h\n", "e", 0, "host = h", NULL },
+	{ "eval failing", "account a\nhost h\neval exit 3\n", NULL, 0, NULL, "t.rc:3: eval command 'exit 3' failed with status 3" },
+	{ "eval printing nothing", "account a\nhost h\neval true\n", NULL, 0, NULL, "t.rc:3: eval command 'true' printed nothing" },
+	{ "eval printing an empty first line", "account a\neval printf '\\nhost h\\n'\n", NULL, 0, NULL,
+	  "t.rc:2: eval command 'printf '\\nhost h\\n'' printed nothing" },
+	{ "eval without command", "account a\neval\n", NULL, 0, NULL, "t.rc:2: 'eval' needs an argument" },
+	{ "eval output not echoed in errors", "account a\neval echo hunter2\n", NULL, 0, NULL,
+	  "t.rc:2: unknown keyword in the output of eval" },
+	{ "eval output is not evaluated again", "account a\neval echo eval echo host x\n", NULL, 0, NULL,
+	  "t.rc:2: the output of eval cannot be another eval" },
+	{ "eval output is checked", "account a\neval echo port x\n", NULL, 0, NULL, "t.rc:2: invalid port 'x' (1-65535)" },
+	/* conf_finish */
+	{ "no host", "account a\nport 26\n", "a", 1, NULL, "account a: no host given (set 'host' in t.rc or use --host)" },
+	{ "socket instead of host", "account a\nsocket /run/s\n", "a", 1, "socket = /run/s\nhost = (not set)\nport = 25", NULL },
+	{ "default port 25", "account a\nhost h\n", "a", 1, "port = 25", NULL },
+	{ "default port 25 with STARTTLS", "account a\nhost h\ntls on\n", "a", 1, "port = 25", NULL },
+	{ "default port 465 without STARTTLS", "account a\nhost h\ntls on\ntls_starttls off\n", "a", 1, "port = 465", NULL },
+	{ "tls_starttls off without tls keeps 25", "account a\nhost h\ntls_starttls off\n", "a", 1, "port = 25", NULL },
+	{ "explicit port kept", "account a\nhost h\ntls on\ntls_starttls off\nport 2465\n", "a", 1, "port = 2465", NULL },
+	{ "LMTP needs a port", "account a\nhost h\nprotocol lmtp\n", "a", 1, NULL,
+	  "account a: no port given (set 'port' in t.rc or use --port)" },
+	{ "LMTP over a socket", "account a\nsocket /run/lmtp\nprotocol lmtp\n", "a", 1, "port = (not set)", NULL },
+	{ "LMTP with port", "account a\nhost h\nprotocol lmtp\nport 24\n", "a", 1, "port = 24", NULL },
+	{ "default domain", "account a\nhost h\n", "a", 1, "domain = localhost", NULL },
+	{ "substitutions in from", "account a\nhost h\nfrom %U@%H.%%\n", "a", 1, "from = joe@localhost.%", NULL },
+	{ "unknown patterns kept", "account a\nhost h\nfrom %X@y%\n", "a", 1, "from = %X@y%", NULL },
+	{ "%M from mailname", "account a\nhost h\nfrom %U@%M\ndomain %M\n", "a", 1, "from = joe@mail.example\ndomain = mail.example", NULL },
+	{ "%C canonical name", "account a\nhost h\ndomain %C\n", "a", 1, "domain = localhost", NULL },
+	{ "tls_key_file without tls_cert_file", "account a\nhost h\ntls_key_file /k\n", "a", 1, NULL,
+	  "account a: tls_key_file requires tls_cert_file" },
+	{ "tls_cert_file without tls_key_file", "account a\nhost h\ntls_cert_file /c\n", "a", 1, NULL,
+	  "account a: tls_cert_file requires tls_key_file" },
+	{ "tls_crl_file without trust file", "account a\nhost h\ntls_trust_file\ntls_crl_file /crl\n", "a", 1, NULL,
+	  "account a: tls_crl_file requires tls_trust_file" },
+	{ "tls on without any check", "account a\nhost h\ntls on\ntls_trust_file\n", "a", 1, NULL,
+	  "account a: tls needs tls_trust_file, tls_fingerprint or tls_certcheck off to check the server" },
+	{ "tls on with fingerprint only", "account a\nhost h\ntls on\ntls_trust_file\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\n",
+	  "a", 1, "tls = on", NULL },
+	{ "tls on with certcheck off", "account a\nhost h\ntls on\ntls_trust_file\ntls_certcheck off\n", "a", 1, "tls_certcheck = off", NULL },
+};
+
+static void run_pcase(struct t *t, const struct pcase *c)
+{
+	struct config cfg;
+	struct perr e;
+	struct account *a = NULL;
+	int rc = parse(c->conf, &cfg, &e);
+
+	if (!rc && c->acc && !(a = conf_find(&cfg, c->acc))) {
+		result(t, c->desc, 0, "account not found", c->acc);
+		config_free(&cfg);
+		return;
+	}
+	if (!rc && a && c->finish)
+		rc = conf_finish(a, &e);
+	if (c->err)
+		result(t, c->desc, rc == EX_CONFIG && e.ex == EX_CONFIG && strcmp(e.msg, c->err) == 0,
+		       rc ? e.msg : "(no error)", c->err);
+	else if (rc)
+		result(t, c->desc, 0, e.msg, "(no error)");
+	else
+		check_lines(t, c->desc, a, c->want);
+	config_free(&cfg);
+}
+
+/* ---- every keyword ---- */
+
+static const char *const samples[][2] = {
+	{ "host", "h" }, { "port", "587" }, { "source_ip", "192.0.2.1" }, { "proxy_host", "p" },
+	{ "proxy_port", "1080" }, { "socket", "/run/s" }, { "timeout", "30" }, { "protocol", "lmtp" },
+	{ "domain", "d.example" }, { "from", "a@b" }, { "from_full_name", "\"A B\"" },
+	{ "allow_from_override", "off" }, { "auth", "plain" }, { "user", "u" }, { "password", "p" },
+	{ "passwordeval", "echo p" }, { "ntlmdomain", "n" }, { "tls", "on" }, { "tls_starttls", "off" },
+	{ "tls_trust_file", "/etc/ca.pem" }, { "tls_crl_file", "/c" },
+	{ "tls_fingerprint", "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF" }, { "tls_key_file", "/k" },
+	{ "tls_cert_file", "/c" }, { "tls_certcheck", "off" }, { "tls_priorities", "NORMAL" },
+	{ "tls_host_override", "h" }, { "tls_min_dh_prime_bits", "1024" }, { "dsn_notify", "failure" },
+	{ "dsn_return", "full" }, { "set_from_header", "on" }, { "set_date_header", "off" },
+	{ "set_msgid_header", "off" }, { "set_to_header", "on" }, { "remove_bcc_headers", "off" },
+	{ "logfile", "/l" }, { "logfile_time_format", "%F" }, { "syslog", "LOG_MAIL" }, { "aliases", "/a" },
+	{ "auto_from", "on" }, { "maildomain", "m" }, { "add_missing_from_header", "off" },
+	{ "add_missing_date_header", "off" }, { "undisclosed_recipients", "on" }, { "connect_timeout", "5" },
+	{ "tls_nocertcheck", "" }, { "tls_nostarttls", "" }, { "keepbcc", "on" }, { "tls_force_sslv3", "on" },
+};
+
+static const char *sample_for(const char *name)
+{
+	for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
+		if (strcmp(samples[i][0], name) == 0)
+			return samples[i][1];
+	return NULL;
+}
+
+/* Each setting keyword is accepted and changes what conf_print shows
+ * (tls_force_sslv3 excepted: it is ignored). */
+static void test_every_keyword(struct t *t)
+{
+	size_t n;
+	const struct conf_keyword *kw = conf_keywords(&n);
+	struct config base;
+	struct perr e;
+	char *base_out;
+
+	parse("account a\n", &base, &e);
+	base_out = print_of(conf_find(&base, "a"));
+	for (size_t i = 0; i < n; i++) {
+		const char *v = sample_for(kw[i].name);
+		struct config cfg;
+		char desc[128], *text, *out;
+		int rc;
+		if (!strcmp(kw[i].name, "defaults") || !strcmp(kw[i].name, "account") || !strcmp(kw[i].name, "eval"))
+			continue;
+		snprintf(desc, sizeof desc, "keyword %s accepted and effective", kw[i].name);
+		if (!v) {
+			result(t, desc, 0, "no sample value in the test", kw[i].name);
+			continue;
+		}
+		text = xasprintf("account a\n%s %s\n", kw[i].name, v);
+		rc = parse(text, &cfg, &e);
+		out = rc ? xstrdup(e.msg) : print_of(conf_find(&cfg, "a"));
+		if (rc)
+			result(t, desc, 0, out, "(accepted)");
+		else
+			result(t, desc, (strcmp(out, base_out) != 0) == (strcmp(kw[i].name, "tls_force_sslv3") != 0),
+			       "printout unchanged", "changed");
+		free(out);
+		free(text);
+		config_free(&cfg);
+	}
+	free(base_out);
+	config_free(&base);
+}
+
+/* The keyword table has every msmtp keyword, current ones not obsolete. */
+static void test_keyword_table(struct t *t)
+{
+	static const char *const current[] = {
+		"defaults", "account", "eval", "host", "port", "source_ip", "proxy_host", "proxy_port", "socket",
+		"timeout", "protocol", "domain", "from", "from_full_name", "allow_from_override", "auth", "user",
+		"password", "passwordeval", "ntlmdomain", "tls", "tls_starttls", "tls_trust_file", "tls_crl_file",
+		"tls_fingerprint", "tls_key_file", "tls_cert_file", "tls_certcheck", "tls_priorities",
+		"tls_host_override", "tls_min_dh_prime_bits", "dsn_notify", "dsn_return", "set_from_header",
+		"set_date_header", "set_msgid_header", "set_to_header", "remove_bcc_headers", "logfile",
+		"logfile_time_format", "syslog", "aliases",
+	};
+	static const char *const old[] = {
+		"auto_from", "maildomain", "add_missing_from_header", "add_missing_date_header", "tls_nocertcheck",
+		"tls_nostarttls", "tls_force_sslv3", "keepbcc", "undisclosed_recipients", "connect_timeout",
+	};
+	size_t n, found = 0, bad = 0;
+	const struct conf_keyword *kw = conf_keywords(&n);
+	for (size_t i = 0; i < n; i++) {
+		int cur = 0, ob = 0;
+		for (size_t j = 0; j < sizeof current / sizeof current[0]; j++)
+			cur |= strcmp(kw[i].name, current[j]) == 0;
+		for (size_t j = 0; j < sizeof old / sizeof old[0]; j++)
+			ob |= strcmp(kw[i].name, old[j]) == 0;
+		found += cur || ob;
+		bad += (cur && kw[i].obsolete) || (ob && !kw[i].obsolete) || !kw[i].doc || !*kw[i].doc || !kw[i].arg;
+	}
+	check_int(t, "keyword table: every msmtp keyword present", (long)found,
+	          (long)(sizeof current / sizeof current[0] + sizeof old / sizeof old[0]));
+	check_int(t, "keyword table: nothing else", (long)n, (long)found);
+	check_int(t, "keyword table: obsolete flags and docs", (long)bad, 0);
+}
+
+/* ---- single checks ---- */
+
+static void test_special_parse(struct t *t)
+{
+	static const char nul[] = "account a\nhost h\0x\n";
+	static const char second[] = "account a\nhost h2\naccount b\n";
+	struct config cfg;
+	struct perr e;
+	struct buf b;
+	struct account *a;
+	int rc;
+
+	memset(&cfg, 0, sizeof cfg);
+	perr_clear(&e);
+	rc = conf_parse_buf("t.rc", nul, sizeof nul - 1, &cfg, &e);
+	check_str(t, "NUL byte in a line", rc ? e.msg : "(no error)", "t.rc:2: NUL byte in line");
+	config_free(&cfg);
+
+	buf_init(&b);
+	buf_adds(&b, "account a\r\nhost h\r\npassword \"");
+	for (int i = 0; i < 102400; i++)
+		buf_addc(&b, (char)('a' + i % 26));
+	buf_adds(&b, "\"\r\nuser u\r\n");
+	rc = parse(b.s, &cfg, &e);
+	a = rc ? NULL : conf_find(&cfg, "a");
+	check_int(t, "100 KB password line", a && a->password ? (long)strlen(a->password) : -1, 102400);
+	check_str(t, "line after the long line", a ? a->user : e.msg, "u");
+	check_int(t, "password file flagged", cfg.has_password_file, 1);
+	config_free(&cfg);
+	buf_free(&b);
+
+	rc = parse("account a\neval echo password x\n", &cfg, &e);
+	check_int(t, "password from eval does not flag the file", rc ? -1 : cfg.has_password_file, 0);
+	config_free(&cfg);
+
+	rc = parse("account b\nhost hb\naccount default : b\n", &cfg, &e);
+	check_str(t, "account default : b sets default_alias", rc ? e.msg : cfg.default_alias, "b");
+	check_str(t, "conf_find default", rc ? e.msg : conf_find(&cfg, "default")->name, "default");
+	check_int(t, "conf_find missing account", conf_find(&cfg, "nope") == NULL, 1);
+	config_free(&cfg);
+
+	rc = parse("account a\nhost h\naccount c\nhost h\n", &cfg, &e);
+	rc = rc ? rc : conf_parse_buf("u.rc", second, sizeof second - 1, &cfg, &e);
+	check_str(t, "a second file replaces same-named accounts in place",
+	          rc ? e.msg : cfg.nacc == 3 ? cfg.acc[0]->host : "wrong count", "h2");
+	config_free(&cfg);
+}
+
+static void test_home_display(struct t *t)
+{
+	struct config cfg;
+	struct perr e;
+	static const char text[] = "account a\nhost h\n\n\n\n\n\n\n\n\n\nhots x\n";
+	memset(&cfg, 0, sizeof cfg);
+	perr_clear(&e);
+	conf_parse_buf("/home/tester/.postierc", text, sizeof text - 1, &cfg, &e);
+	check_str(t, "file under $HOME shown with ~", e.msg, "~/.postierc:12: unknown keyword 'hots'");
+	conf_parse_buf("/home/testerx/.postierc", text, sizeof text - 1, &cfg, &e);
+	check_str(t, "file beside $HOME not abbreviated", e.msg, "/home/testerx/.postierc:12: unknown keyword 'hots'");
+	config_free(&cfg);
+}
+
+static void test_conf_set(struct t *t)
+{
+	struct account *a = account_new("x", "command line", 0);
+	struct perr e;
+	size_t n, k = 0;
+	const struct conf_keyword *kw = conf_keywords(&n);
+
+	perr_clear(&e);
+	conf_set(a, "port", "x", "--port", &e);
+	check_str(t, "conf_set error names the option", e.msg, "--port: invalid port 'x' (1-65535)");
+	check_int(t, "conf_set error is EX_CONFIG", e.ex, EX_CONFIG);
+	conf_set(a, "hots", "x", "--hots", &e);
+	check_str(t, "conf_set unknown keyword", e.msg, "--hots: unknown keyword 'hots'");
+	conf_set(a, "account", "x", "--x", &e);
+	check_str(t, "conf_set structural keyword", e.msg, "--x: 'account' is not a setting");
+	while (k < n && strcmp(kw[k].name, "tls"))
+		k++;
+	check_int(t, "isset clear before", a->isset[k], 0);
+	check_int(t, "conf_set NULL value means on", conf_set(a, "tls", NULL, "--tls", &e) == 0 && a->tls == TLS_ON, 1);
+	check_int(t, "conf_set marks isset", a->isset[k], 1);
+	check_int(t, "conf_set obsolete spelling", conf_set(a, "tls_nocertcheck", "", "--x", &e) == 0 && a->tls_certcheck == 0, 1);
+	check_int(t, "conf_set dsn_notify", conf_set(a, "dsn_notify", "success,failure", "-N", &e), 0);
+	check_str(t, "conf_set dsn_notify value", a->dsn_notify, "success,failure");
+	conf_set(a, "host", "", "--host", &e);
+	check_str(t, "conf_set empty host", e.msg, "--host: 'host' needs an argument");
+	account_free(a);
+}
+
+static void test_print(struct t *t)
+{
+	struct config cfg;
+	struct perr e;
+	size_t n, owners = 0, lines = 0;
+	const struct conf_keyword *kw = conf_keywords(&n);
+	char *out;
+
+	parse("\naccount a\nhost h\npassword secret\n", &cfg, &e);
+	out = print_of(conf_find(&cfg, "a"));
+	check_int(t, "print starts with account and origin",
+	          strncmp(out, "account = a\nloaded from = t.rc:2\nhost = h\n", 39) == 0, 1);
+	check_int(t, "print never shows the password", strstr(out, "secret") == NULL, 1);
+	for (size_t i = 0; i < n; i++)
+		owners += kw[i].type >= 3 && !kw[i].target && strcmp(kw[i].name, "tls_force_sslv3") != 0;
+	for (char *p = out; *p; p++)
+		lines += *p == '\n';
+	check_int(t, "print has a line per setting", (long)lines, (long)owners + 2);
+	free(out);
+	config_free(&cfg);
+
+	struct account *a = account_new("(command line)", "command line", 0);
+	out = print_of(a);
+	check_int(t, "print for a command-line account",
+	          strncmp(out, "account = (command line)\nloaded from = command line\n", 51) == 0, 1);
+	free(out);
+	account_free(a);
+}
+
+static void test_dup(struct t *t)
+{
+	struct config cfg;
+	struct perr e;
+	struct account *d;
+	parse("account a\nhost h\npassword p\nfrom f@x\n", &cfg, &e);
+	d = account_dup(conf_find(&cfg, "a"));
+	config_free(&cfg);
+	check_str(t, "account_dup is deep", d->password, "p");
+	check_str(t, "account_dup keeps tls_trust_file", d->tls_trust_file, "system");
+	account_free(d);
+}
+
+static void test_from(struct t *t)
+{
+	static const char *const c[][2] = {
+		{ "x@y", "a" }, { "X@Y", "a" }, { "x+foo@y", "a" }, { "z@y", "c" }, { "ROOT@example.ORG", "d" },
+		{ "root+a+b@example.org", "d" }, { "nobody@z", NULL }, { "q1@w", "e" }, { "q12@w", NULL },
+		{ "+x@n", NULL }, { "bob@[x]", "f" },
+	};
+	struct config cfg;
+	struct perr e;
+	parse("account n\nhost h\naccount a\nfrom x@y\naccount c\nfrom *@y\naccount d\nfrom Root@Example.org\n"
+	      "account e\nfrom q?@w\naccount f\nfrom bob@[[]x]\n", &cfg, &e);
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct account *a = conf_find_by_from(&cfg, c[i][0]);
+		char desc[96];
+		snprintf(desc, sizeof desc, "from match %s", c[i][0]);
+		check_str(t, desc, a ? a->name : NULL, c[i][1]);
+	}
+	config_free(&cfg);
+}
+
+static void test_substitution_env(struct t *t)
+{
+	struct config cfg;
+	struct perr e;
+	struct account *a;
+	int rc;
+
+	setenv("HOSTNAME", "mybox", 1);
+	setenv("USER", "ann", 1);
+	rc = parse("account a\nhost h\nfrom %U@%H\ndomain d.example\n", &cfg, &e);
+	a = conf_find(&cfg, "a");
+	rc = rc ? rc : conf_finish(a, &e);
+	check_str(t, "%U and %H from USER and HOSTNAME", rc ? e.msg : a->from, "ann@mybox");
+	config_free(&cfg);
+	unsetenv("USER");
+	setenv("LOGNAME", "lou", 1);
+	rc = parse("account a\nhost h\nfrom %U\ndomain d.example\n", &cfg, &e);
+	a = conf_find(&cfg, "a");
+	rc = rc ? rc : conf_finish(a, &e);
+	check_str(t, "%U falls back to LOGNAME", rc ? e.msg : a->from, "lou");
+	config_free(&cfg);
+	setenv("USER", "joe", 1);
+	setenv("HOSTNAME", "localhost", 1);
+
+	setenv("POSTIE_MAILNAME_FILE", "/nonexistent/mailname", 1);
+	rc = parse("account a\nhost h\nfrom x@%M\n", &cfg, &e);
+	rc = rc ? rc : conf_finish(conf_find(&cfg, "a"), &e);
+	check_str(t, "%M without mailname file", rc ? e.msg : "(no error)",
+	          "account a: cannot substitute %M in from: cannot read /nonexistent/mailname: No such file or directory");
+	config_free(&cfg);
+}
+
+/* ---- conf_load with real files ---- */
+
+struct tmp {
+	char dir[64];
+};
+
+static void put(const struct tmp *d, const char *rel, const char *text, mode_t mode)
+{
+	char *p = xasprintf("%s/%s", d->dir, rel);
+	for (char *s = strchr(p + strlen(d->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0700);
+		*s = '/';
+	}
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	chmod(p, mode);
+	free(p);
+}
+
+static void rm(const struct tmp *d, const char *rel)
+{
+	char *p = xasprintf("%s/%s", d->dir, rel);
+	unlink(p);
+	free(p);
+}
+
+/* conf_load with HOME = the temp dir; returns the used-files text or the
+ * error, and the host of account "a" in *host (or NULL). */
+static char *load(const struct tmp *d, const char *user_file, const char *sys_file, char **host)
+{
+	struct conf_paths p = { user_file, sys_file, sys_file == NULL };
+	struct config cfg;
+	struct perr e;
+	char *used = NULL, *res;
+	struct account *a;
+	perr_clear(&e);
+	*host = NULL;
+	(void)d;
+	if (conf_load(&p, &cfg, &used, &e))
+		return xasprintf("error %d: %s", e.ex, e.msg);
+	res = used;
+	if ((a = conf_find(&cfg, "a")) && a->host)
+		*host = xstrdup(a->host);
+	config_free(&cfg);
+	return res;
+}
+
+static void check_load(struct t *t, const char *desc, const struct tmp *d, const char *user_file, const char *sys_file,
+                       const char *want_used, const char *want_host)
+{
+	char *host, *used = load(d, user_file, sys_file, &host);
+	char *w = want_used ? xasprintf(want_used, d->dir, d->dir) : NULL;
+	char *g = xasprintf("%s|%s", used, host ? host : "-");
+	char *ww = xasprintf("%s|%s", w, want_host ? want_host : "-");
+	check_str(t, desc, g, ww);
+	free(g);
+	free(ww);
+	free(w);
+	free(used);
+	free(host);
+}
+
+/* The user file search order. */
+static void test_search(struct t *t, const struct tmp *d)
+{
+	char *path;
+
+	check_load(t, "no user file at all", d, NULL, NULL, "", NULL);
+	put(d, ".config/msmtp/config", "account a\nhost xdgmsmtp\n", 0600);
+	check_load(t, "XDG msmtp config last", d, NULL, NULL, "loaded user configuration file %s/.config/msmtp/config\n", "xdgmsmtp");
+	put(d, ".msmtprc", "account a\nhost msmtprc\n", 0600);
+	check_load(t, "~/.msmtprc before XDG msmtp", d, NULL, NULL, "loaded user configuration file %s/.msmtprc\n", "msmtprc");
+	put(d, ".postierc", "account a\nhost postierc\n", 0600);
+	check_load(t, "~/.postierc before msmtp files", d, NULL, NULL, "loaded user configuration file %s/.postierc\n", "postierc");
+	put(d, ".config/postie/config", "account a\nhost xdgpostie\n", 0600);
+	check_load(t, "XDG postie config first", d, NULL, NULL, "loaded user configuration file %s/.config/postie/config\n", "xdgpostie");
+	path = xasprintf("%s/x", d->dir);
+	setenv("XDG_CONFIG_HOME", path, 1);
+	free(path);
+	check_load(t, "XDG_CONFIG_HOME moves the search", d, NULL, NULL, "loaded user configuration file %s/.postierc\n", "postierc");
+	put(d, "x/postie/config", "account a\nhost xhome\n", 0600);
+	check_load(t, "XDG_CONFIG_HOME used", d, NULL, NULL, "loaded user configuration file %s/x/postie/config\n", "xhome");
+	setenv("XDG_CONFIG_HOME", "relative", 1);
+	check_load(t, "relative XDG_CONFIG_HOME ignored", d, NULL, NULL, "loaded user configuration file %s/.config/postie/config\n", "xdgpostie");
+	unsetenv("XDG_CONFIG_HOME");
+
+	path = xasprintf("%s/rc", d->dir);
+	put(d, "rc", "account a\nhost dashc\n", 0644);
+	check_load(t, "-C file", d, path, NULL, "loaded user configuration file %s/rc\n", "dashc");
+	free(path);
+	path = xasprintf("%s/nope", d->dir);
+	check_load(t, "-C file missing", d, path, NULL, "error 78: cannot open ~/nope: No such file or directory", NULL);
+	free(path);
+
+}
+
+/* System and user files together. */
+static void test_merge(struct t *t, const struct tmp *d)
+{
+	char *path;
+
+	put(d, "sys", "defaults\nport 2525\naccount s1\nhost sys1\naccount a\nhost sysa\n", 0644);
+	path = xasprintf("%s/sys", d->dir);
+	check_load(t, "system and user merged, user wins", d, NULL, path,
+	           "loaded system configuration file %s/sys\nloaded user configuration file %s/.config/postie/config\n", "xdgpostie");
+	{
+		struct conf_paths p = { NULL, path, 0 };
+		struct config cfg;
+		struct perr e;
+		char *used;
+		int rc = conf_load(&p, &cfg, &used, &e);
+		struct account *s1 = rc ? NULL : conf_find(&cfg, "s1"), *a = rc ? NULL : conf_find(&cfg, "a");
+		check_int(t, "system defaults apply to system accounts", s1 ? s1->port : -1, 2525);
+		check_int(t, "system defaults do not cross into the user file", a ? a->port : -1, 0);
+		check_int(t, "merged account count", rc ? -1 : (long)cfg.nacc, 2);
+		check_str(t, "system account keeps its place", rc ? e.msg : cfg.acc[0]->name, "s1");
+		if (!rc) {
+			config_free(&cfg);
+			free(used);
+		}
+	}
+	setenv("POSTIE_SYSTEM_CONFIG", path, 1);
+	{
+		struct conf_paths p = { NULL, NULL, 0 };
+		struct config cfg;
+		struct perr e;
+		char *used = NULL;
+		int rc = conf_load(&p, &cfg, &used, &e);
+		check_int(t, "POSTIE_SYSTEM_CONFIG used", rc == 0 && conf_find(&cfg, "s1") != NULL, 1);
+		if (!rc)
+			config_free(&cfg);
+		free(used);
+	}
+	unsetenv("POSTIE_SYSTEM_CONFIG");
+	free(path);
+	path = xasprintf("%s/nosys", d->dir);
+	check_load(t, "missing system file is fine", d, NULL, path, "loaded user configuration file %s/.config/postie/config\n", "xdgpostie");
+	free(path);
+
+}
+
+/* Errors name the file; a password needs a private file. */
+static void test_perms(struct t *t, const struct tmp *d)
+{
+	char *path;
+
+	rm(d, ".config/postie/config");
+	put(d, ".postierc", "account a\nhost h\n\n\n\n\n\n\n\n\n\nhots x\n", 0600);
+	check_load(t, "error names ~/.postierc and line", d, NULL, NULL, "error 78: ~/.postierc:12: unknown keyword 'hots'", NULL);
+	put(d, ".postierc", "account a\nhost pw\npassword x\n", 0644);
+	check_load(t, "password in a readable file", d, NULL, NULL,
+	           "error 78: ~/.postierc: contains a password but is accessible by others (chmod 600 ~/.postierc)", NULL);
+	put(d, ".postierc", "account a\nhost pw\npassword x\n", 0620);
+	check_load(t, "password in a group-writable file", d, NULL, NULL,
+	           "error 78: ~/.postierc: contains a password but is accessible by others (chmod 600 ~/.postierc)", NULL);
+	put(d, ".postierc", "account a\nhost pw\npassword x\n", 0600);
+	check_load(t, "password in a private file", d, NULL, NULL, "loaded user configuration file %s/.postierc\n", "pw");
+	path = xasprintf("%s/.postierc", d->dir);
+	if (getuid() == 0 && chown(path, 12345, (gid_t)-1) == 0) {
+		check_load(t, "password in a file of another user", d, NULL, NULL,
+		           "error 78: ~/.postierc: contains a password but is not owned by you", NULL);
+		if (chown(path, 0, (gid_t)-1) != 0)
+			result(t, "chown back", 0, strerror(errno), "0");
+	} else {
+		t->n++;
+		printf("ok %d - password in a file of another user # SKIP needs root\n", t->n);
+	}
+	free(path);
+	put(d, ".postierc", "account a\nhost nopw\n", 0666);
+	check_load(t, "readable file without password is fine", d, NULL, NULL, "loaded user configuration file %s/.postierc\n", "nopw");
+	put(d, ".postierc", "account a\nhost evalpw\neval echo password x\n", 0644);
+	check_load(t, "password from eval in a readable file", d, NULL, NULL, "loaded user configuration file %s/.postierc\n", "evalpw");
+	put(d, "sys", "account s\nhost s\npassword x\n", 0644);
+	path = xasprintf("%s/sys", d->dir);
+	check_load(t, "system file with a password is exempt", d, NULL, path,
+	           "loaded system configuration file %s/sys\nloaded user configuration file %s/.postierc\n", "evalpw");
+	free(path);
+	put(d, ".postierc", "account a\neval echo host example.org\n", 0600);
+	check_load(t, "eval in a loaded file", d, NULL, NULL, "loaded user configuration file %s/.postierc\n", "example.org");
+	put(d, ".postierc", "account a\nhost h\naccount a\n", 0600);
+	check_load(t, "redefinition in a loaded file", d, NULL, NULL, "error 78: ~/.postierc:3: account 'a' was already defined at line 1", NULL);
+
+}
+
+static void test_load(struct t *t)
+{
+	struct tmp d;
+	char *old_home = xstrdup(getenv("HOME"));
+	char *path;
+	snprintf(d.dir, sizeof d.dir, "/tmp/t-conf.XXXXXX");
+	if (!mkdtemp(d.dir)) {
+		result(t, "temp dir", 0, strerror(errno), "created");
+		free(old_home);
+		return;
+	}
+	setenv("HOME", d.dir, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	unsetenv("POSTIE_SYSTEM_CONFIG");
+	test_search(t, &d);
+	test_merge(t, &d);
+	test_perms(t, &d);
+	path = xasprintf("rm -rf '%s'", d.dir);
+	if (system(path) != 0)
+		result(t, "cleanup", 0, d.dir, "removed");
+	free(path);
+	setenv("HOME", old_home, 1);
+	free(old_home);
+}
+
+int main(void)
+{
+	struct t t = { 0, 0 };
+	char mailname[] = "/tmp/t-conf-mailname.XXXXXX";
+	int fd = mkstemp(mailname);
+
+	if (fd < 0 || write(fd, "  mail.example \n", 16) != 16) {
+		perror("mailname");
+		return 1;
+	}
+	close(fd);
+	setenv("HOME", "/home/tester", 1);
+	setenv("USER", "joe", 1);
+	setenv("HOSTNAME", "localhost", 1);
+	setenv("POSTIE_MAILNAME_FILE", mailname, 1);
+
+	for (size_t i = 0; i < sizeof pcases / sizeof pcases[0]; i++)
+		run_pcase(&t, &pcases[i]);
+	test_every_keyword(&t);
+	test_keyword_table(&t);
+	test_special_parse(&t);
+	test_home_display(&t);
+	test_conf_set(&t);
+	test_print(&t);
+	test_dup(&t);
+	test_from(&t);
+	setenv("POSTIE_MAILNAME_FILE", mailname, 1);
+	test_substitution_env(&t);
+	test_load(&t);
+	unlink(mailname);
+	printf("# %d cases, %d failed\n", t.n, t.failed);
+	return t.failed ? 1 : 0;
+}
