@@ -199,12 +199,29 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 }
 
 /* The account to use: --host, -a, the one whose from matches -f, or default. */
+static const struct account *pick(const struct cli *c, const struct config *cfg, const char *from,
+                                  struct perr *e)
+{
+	const struct account *a;
+	if (c->account) {
+		if (!(a = conf_find(cfg, c->account)))
+			perr_set(e, EX_CONFIG, "account '%s' not found in the configuration", c->account);
+		return a;
+	}
+	if (from && (a = conf_find_by_from(cfg, from)))
+		return a;
+	if (!(a = conf_find(cfg, "default")))
+		perr_set(e, EX_CONFIG, cfg->nacc ? "no account chosen and no account 'default'; use -a NAME"
+		                                 : "no configuration file found and no --host given; see postierc(5)");
+	return a;
+}
+
 static int choose_account(const struct cli *c, const char *from, struct account **out,
                           char **files, struct perr *e)
 {
-	static struct config cfg;
+	struct config cfg;
 	struct conf_paths p = { c->file, NULL, 0 };
-	const struct account *a = NULL;
+	const struct account *a;
 
 	if (c->host) {
 		*out = account_new("(command line)", "command line", 0);
@@ -213,17 +230,10 @@ static int choose_account(const struct cli *c, const char *from, struct account 
 	}
 	if (conf_load(&p, &cfg, files, e))
 		return e->ex;
-	if (c->account) {
-		if (!(a = conf_find(&cfg, c->account)))
-			return perr_set(e, EX_CONFIG, "account '%s' not found in the configuration", c->account);
-	} else if (from && (a = conf_find_by_from(&cfg, from))) {
-		/* chosen by its from address */
-	} else if (!(a = conf_find(&cfg, "default"))) {
-		return perr_set(e, EX_CONFIG, cfg.nacc ? "no account chosen and no account 'default'; use -a NAME"
-		                                      : "no configuration file found and no --host given; see postierc(5)");
-	}
-	*out = account_dup(a);
-	return 0;
+	if ((a = pick(c, &cfg, from, e)))
+		*out = account_dup(a);
+	config_free(&cfg);
+	return a ? 0 : e->ex;
 }
 
 static int apply_overrides(const struct cli *c, struct account *a, struct perr *e)

@@ -83,3 +83,25 @@ teardown() { common_teardown; }
 	"$POSTIE" -X "$HOME/x.log" r@example.org <<<$'Subject: t\n\nx'
 	grep -q 'exitcode=EX_OK' "$HOME/x.log"
 }
+
+@test "syslog: one line per message at the chosen facility" {
+	write_config "syslog LOG_MAIL"
+	out="$BATS_TEST_TMPDIR/syslog.out"
+	# A private /dev in a mount namespace, with a receiver on its /dev/log,
+	# so syslog(3) talks to this test and to nothing on the machine.
+	unshare -m sh -ec '
+		mount -t tmpfs postie-test /dev
+		mknod -m 666 /dev/null c 1 3
+		/usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/dev/log\"); s.settimeout(10)
+open(sys.argv[1], \"wb\").write(s.recv(65536))
+" "$1" & rp=$!
+		i=0; while [ ! -S /dev/log ] && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done
+		printf "Subject: t\n\nx\n" | "$2" r@example.org
+		wait $rp' sh "$out" "$POSTIE"
+	# <22> = LOG_MAIL (2) * 8 + LOG_INFO (6)
+	grep -Eq '^<22>.*postie\[[0-9]+\]: host=127.0.0.1 tls=off auth=off from=sender@example.org recipients=r@example.org mailsize=[0-9]+ .*exitcode=EX_OK' "$out"
+	[ "$(sink_count)" -eq 1 ]
+}
