@@ -176,3 +176,28 @@ send() { run "$POSTIE" "$@" <<<$'Subject: t\n\nbody'; }
 	[[ "$output" == *"exceeds"*"100"* ]]
 	! grep -q '^C: MAIL' "$SINK_DIR/session.log"
 }
+
+@test "a connect that never completes times out: 75, naming the wait" {
+	common_setup
+	# A listener that never accepts, its backlog filled: further SYNs are
+	# dropped, so postie's connect hangs until its own timeout.
+	/usr/bin/python3 -c '
+import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(0)
+fill = []
+for _ in range(8):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(l.getsockname())
+    except BlockingIOError: pass
+    fill.append(c)
+open(sys.argv[1] + ".tmp", "w").write(str(l.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(30)
+' "$BATS_TEST_TMPDIR/port" 3>&- &
+	lp=$!
+	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/port" ] && break; sleep 0.1; done
+	run "$POSTIE" --host 127.0.0.1 --port "$(cat "$BATS_TEST_TMPDIR/port")" --timeout 2 -f a@example.org r@example.org <<<$'Subject: t\n\nx'
+	kill "$lp"; wait "$lp" || true
+	[ "$status" -eq 75 ]
+	[[ "$output" == *"127.0.0.1"*"timed out"* || "$output" == *"127.0.0.1"*"timeout"* ]]
+}
