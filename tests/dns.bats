@@ -37,31 +37,6 @@ teardown() {
 	fi
 }
 
-# stop_pid PID: SIGTERM, then SIGKILL after 3 s, then reap.
-stop_pid() {
-	local pid="$1" i
-	[[ -n $pid ]] || return 0
-	if kill -TERM "$pid" 2>/dev/null; then
-		for ((i = 0; i < 60; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-# wait_file FILE PID: until FILE is non-empty, PID dies, or 10 s pass.
-wait_file() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -s $1 ]] && return 0
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.05
-	done
-	[[ -s $1 ]]
-}
-
 # dns_start (nxdomain|servfail): fakedns.py on 127.0.0.1:53 in the namespace.
 dns_start() {
 	local dir="$BATS_TEST_TMPDIR/dns"
@@ -79,22 +54,9 @@ dns_start() {
 	fi
 }
 
-# ns_sink_start: the sink on 127.0.0.1 only (no ::1), in
-# the namespace; sets what sink_start sets, so sink_* and sink_stop work.
+# ns_sink_start: the sink on 127.0.0.1 only (no ::1), in the namespace.
 ns_sink_start() {
-	local dir="$BATS_TEST_TMPDIR/sink"
-	mkdir -p "$dir"
-	ip netns exec "$NS" /usr/bin/python3 "$SINK_SERVER" --dir "$dir" \
-		--port-file "$dir/port" --host 127.0.0.1 \
-		>"$dir/server.err" 2>&1 3>&- &
-	SINK_PID=$!
-	SINK_DIR="$dir"
-	if ! wait_file "$dir/port" "$SINK_PID"; then
-		echo "smtpsink.py did not come up; its stderr:" >&2
-		cat "$dir/server.err" >&2
-		return 1
-	fi
-	SINK_PORT="$(<"$dir/port")"
+	SINK_EXEC="ip netns exec $NS" sink_start --host 127.0.0.1
 }
 
 # peer_start: a one-shot listener on 127.0.0.1 in the namespace that

@@ -6,6 +6,8 @@
 #   sink_stop                            stop it (teardown; safe to repeat)
 #   sink_msg N / sink_env N              path of msg-N.eml / msg-N.env
 #   sink_count                           number of recorded messages
+#   SINK_EXEC="ip netns exec NS" sink_start ...   run it under a prefix
+#   stop_pid PID / wait_file FILE PID    shared process helpers
 #
 # The files the server writes are described in smtpsink.py's docstring.
 
@@ -14,39 +16,9 @@ SINK_DIR="${SINK_DIR:-}"
 SINK_PORT="${SINK_PORT:-}"
 SINK_PID="${SINK_PID:-}"
 
-sink_start() {
-	local dir i
-	if [[ -n ${BATS_TEST_TMPDIR:-} ]]; then
-		dir="$BATS_TEST_TMPDIR/sink"
-		rm -rf "$dir"
-		mkdir -p "$dir" || return 1
-	else
-		dir="$(mktemp -d "${TMPDIR:-/tmp}/sink.XXXXXX")" || return 1
-	fi
-	# 3>&-: bats waits for anything still holding its fd 3
-	/usr/bin/python3 "$SINK_SERVER" --dir "$dir" --port-file "$dir/port" \
-		"$@" >"$dir/server.err" 2>&1 3>&- &
-	SINK_PID=$!
-	SINK_DIR="$dir"
-	SINK_PORT=
-	export SINK_DIR SINK_PORT SINK_PID
-	for ((i = 0; i < 200; i++)); do
-		[[ -s $dir/port ]] && break
-		kill -0 "$SINK_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [[ ! -s $dir/port ]]; then
-		echo "sink_start: smtpsink.py $* did not come up; its stderr:" >&2
-		cat "$dir/server.err" >&2
-		sink_stop
-		return 1
-	fi
-	SINK_PORT="$(<"$dir/port")"
-}
-
-sink_stop() {
-	local pid="${SINK_PID:-}" i
-	SINK_PID=
+# stop_pid PID: SIGTERM, then SIGKILL after 3 s, then reap. Safe on "".
+stop_pid() {
+	local pid="$1" i
 	[[ -n $pid ]] || return 0
 	if kill -TERM "$pid" 2>/dev/null; then
 		for ((i = 0; i < 60; i++)); do
@@ -56,6 +28,50 @@ sink_stop() {
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
+}
+
+# wait_file FILE PID: until FILE is non-empty, PID dies, or 10 s pass.
+wait_file() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $1 ]] && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	[[ -s $1 ]]
+}
+
+sink_start() {
+	local dir
+	if [[ -n ${BATS_TEST_TMPDIR:-} ]]; then
+		dir="$BATS_TEST_TMPDIR/sink"
+		rm -rf "$dir"
+		mkdir -p "$dir" || return 1
+	else
+		dir="$(mktemp -d "${TMPDIR:-/tmp}/sink.XXXXXX")" || return 1
+	fi
+	# 3>&-: bats waits for anything still holding its fd 3.
+	# SINK_EXEC is word-split on purpose (e.g. "ip netns exec NAME").
+	# shellcheck disable=SC2086
+	${SINK_EXEC:-} /usr/bin/python3 "$SINK_SERVER" --dir "$dir" --port-file "$dir/port" \
+		"$@" >"$dir/server.err" 2>&1 3>&- &
+	SINK_PID=$!
+	SINK_DIR="$dir"
+	SINK_PORT=
+	export SINK_DIR SINK_PORT SINK_PID
+	if ! wait_file "$dir/port" "$SINK_PID"; then
+		echo "sink_start: smtpsink.py $* did not come up; its stderr:" >&2
+		cat "$dir/server.err" >&2
+		sink_stop
+		return 1
+	fi
+	SINK_PORT="$(<"$dir/port")"
+}
+
+sink_stop() {
+	local pid="${SINK_PID:-}"
+	SINK_PID=
+	stop_pid "$pid"
 }
 
 sink_msg() {
