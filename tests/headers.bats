@@ -36,15 +36,15 @@ rcpts() { grep '^RCPT' "$(sink_env 1)" | sed 's/^RCPT TO:<\([^>]*\)>.*/\1/' | so
 @test "Bcc is removed from the delivered copy but its recipient is reached" {
 	printf 'To: a@example.org\nBcc: hidden@example.org\nSubject: t\n\nx\n' | "$POSTIE" -t
 	grep -q '^RCPT TO:<hidden@example.org>' "$(sink_env 1)"
-	! grep -qi '^bcc:' "$(sink_msg 1)"
-	! grep -q 'hidden@' "$(sink_msg 1)"
+	! grep -qi '^bcc:' "$(sink_msg 1)" || false
+	! grep -q 'hidden@' "$(sink_msg 1)" || false
 }
 
 @test "Resent-Bcc is removed too, and its recipient reached (Resent- block recipients)" {
 	printf 'Resent-To: r@example.org\nResent-Bcc: h2@example.org\nTo: a@example.org\n\nx\n' | "$POSTIE" -t
 	grep -q '^RCPT TO:<h2@example.org>' "$(sink_env 1)"
-	! grep -qi '^resent-bcc:' "$(sink_msg 1)"
-	! grep -q 'h2@' "$(sink_msg 1)"
+	! grep -qi '^resent-bcc:' "$(sink_msg 1)" || false
+	! grep -q 'h2@' "$(sink_msg 1)" || false
 }
 
 @test "remove_bcc_headers off keeps Bcc" {
@@ -84,9 +84,9 @@ rcpts() { grep '^RCPT' "$(sink_env 1)" | sed 's/^RCPT TO:<\([^>]*\)>.*/\1/' | so
 	write_config "set_date_header off" "set_msgid_header off" "set_from_header off"
 	printf 'Subject: t\n\nx\n' | "$POSTIE" r@example.org
 	m=$(sink_msg 1)
-	! grep -qi '^date:' "$m"
-	! grep -qi '^message-id:' "$m"
-	! grep -qi '^from:' "$m"
+	! grep -qi '^date:' "$m" || false
+	! grep -qi '^message-id:' "$m" || false
+	! grep -qi '^from:' "$m" || false
 }
 
 @test "set_to_header on replaces To/Cc with undisclosed-recipients" {
@@ -94,8 +94,8 @@ rcpts() { grep '^RCPT' "$(sink_env 1)" | sed 's/^RCPT TO:<\([^>]*\)>.*/\1/' | so
 	printf 'To: root\nCc: x@example.org\n\nx\n' | "$POSTIE" r@example.org
 	m=$(sink_msg 1)
 	grep -q $'^To: undisclosed-recipients:;\r$' "$m"
-	! grep -qi '^cc:' "$m"
-	! grep -q '^To: root' "$m"
+	! grep -qi '^cc:' "$m" || false
+	! grep -q '^To: root' "$m" || false
 }
 
 @test "folded headers keep their folding on the wire" {
