@@ -1125,7 +1125,8 @@ static int tls_checks(const struct account *a, struct perr *e)
 		return perr_set(e, EX_CONFIG, "account %s: tls_cert_file requires tls_key_file", a->name);
 	if (a->tls_crl_file && !a->tls_trust_file)
 		return perr_set(e, EX_CONFIG, "account %s: tls_crl_file requires tls_trust_file", a->name);
-	if (a->tls == TLS_ON && a->tls_certcheck && !a->tls_trust_file && !a->tls_fingerprint)
+	int required = a->tls == TLS_ON || (a->tls == TLS_UNSET && !a->tls_starttls);
+	if (required && a->tls_certcheck && !a->tls_trust_file && !a->tls_fingerprint)
 		return perr_set(e, EX_CONFIG, "account %s: tls needs tls_trust_file, tls_fingerprint "
 		                "or tls_certcheck off to check the server", a->name);
 	return 0;
@@ -1161,7 +1162,7 @@ int conf_finish(struct account *a, struct perr *e)
 	if (!a->host && !a->socket)
 		return missing(a, "host", e);
 	if (!a->port && a->protocol == PROTO_SMTP)
-		a->port = a->tls == TLS_ON && !a->tls_starttls ? 465 : 25;
+		a->port = a->tls != TLS_OFF && !a->tls_starttls ? 465 : 25;
 	/* LMTP has no default port (as in msmtp), except over a socket. */
 	if (!a->port && !a->socket)
 		return missing(a, "port", e);

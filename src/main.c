@@ -16,8 +16,10 @@
 #include "msg.h"
 #include "net.h"
 #include "options.h"
+#include "session.h"
 #include "smtp.h"
 #include "status.h"
+#include "tls.h"
 #include "util.h"
 
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION };
@@ -115,7 +117,7 @@ static void usage(FILE *out)
 static void version(void)
 {
 	printf("postie %s\n", PACKAGE_VERSION);
-	printf("TLS library: GnuTLS %s (TLS not enabled in this version)\n", gnutls_check_version(NULL));
+	printf("TLS library: GnuTLS %s\n", gnutls_check_version(NULL));
 	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
 	printf("SASL library: none (authentication not enabled in this version)\n");
 	printf("System configuration file: /etc/postierc, else /etc/msmtprc\n");
@@ -250,9 +252,6 @@ static int apply_overrides(const struct cli *c, struct account *a, struct perr *
 static int refuse_unsupported(const struct account *a, struct perr *e)
 {
 	const char *where = a->file ? a->file : "the command line";
-	if (a->tls == TLS_ON)
-		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for TLS, which this version of "
-		                "postie cannot do yet; refusing to send without it", a->name, where);
 	if (a->auth && ascii_casecmp(a->auth, "off") != 0)
 		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for authentication, which this "
 		                "version of postie cannot do yet; refusing to send", a->name, where);
@@ -394,38 +393,6 @@ static int prepare_message(const struct cli *c, struct job *j, struct perr *e)
 	return r;
 }
 
-static void conn_options(const struct account *a, struct conn_opts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->host = a->host;
-	o->port = a->port;
-	o->socket_path = a->socket;
-	o->source_ip = a->source_ip;
-	if (a->timeout < 0) {          /* unset: RFC 5321 4.5.3.2 spirit */
-		o->connect_timeout = 30;
-		o->deadline = 120;
-		o->io_timeout = 300;
-	} else {                       /* 0 = off: the system's own */
-		o->connect_timeout = a->timeout;
-		o->deadline = 0;
-		o->io_timeout = a->timeout;
-	}
-}
-
-static int open_session(const struct account *a, struct smtp_session *s, struct perr *e)
-{
-	struct conn_opts co;
-	memset(s, 0, sizeof *s);
-	conn_options(a, &co);
-	if (net_open(&co, &s->c, e))
-		return e->ex;
-	s->peer = a->socket ? a->socket : a->host;
-	s->helo = a->domain;
-	s->lmtp = a->protocol == PROTO_LMTP;
-	log_info("connected to %s", net_peer_name(s->c));
-	return smtp_start(s, e);
-}
-
 static char *join_rcpts(const struct job *j)
 {
 	struct buf b;
@@ -476,7 +443,7 @@ static int deliver(const struct cli *c, struct job *j, struct perr *e)
 
 	memset(&o, 0, sizeof o);
 	o.sent = -1;
-	if (open_session(j->acc, &s, e)) {
+	if (session_open(j->acc, &s, e)) {
 		ex = e->ex;
 		fail(e);
 	} else {
@@ -504,9 +471,12 @@ static int deliver(const struct cli *c, struct job *j, struct perr *e)
 static int serverinfo(const struct account *a, struct perr *e)
 {
 	struct smtp_session s;
-	int r = open_session(a, &s, e);
+	int r = session_open(a, &s, e);
 	if (r == 0)
-		smtp_print_info(&s, stdout);
+		session_print_info(&s, stdout);
+	else if (s.tls_state)   /* verification failed: still show the certificate */
+		tls_print_info(s.tls_state, stdout);
+	fflush(stdout);         /* the facts before the reason */
 	if (s.c)
 		smtp_quit(&s);
 	smtp_session_free(&s);

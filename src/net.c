@@ -334,6 +334,9 @@ static int timeout_error(struct conn *c, const char *what, struct perr *e)
 
 static int io_error(struct conn *c, const char *what, int err, struct perr *e)
 {
+	if (err == EPROTO && c->has_transport && c->t.error)
+		return perr_set(e, EX_PROTOCOL, "TLS session with %s failed: %s", c->peer,
+		                c->t.error(c->t.ctx));
 	if (err == ECONNRESET || err == EPIPE)
 		return perr_set(e, EX_TEMPFAIL, "connection to %s lost: %s", c->peer, strerror(err));
 	return perr_set(e, EX_TEMPFAIL, "cannot %s %s: %s", what, c->peer, strerror(err));
@@ -487,6 +490,16 @@ int net_fd(const struct conn *c)
 	return c->fd;
 }
 
+long long net_deadline(int seconds)
+{
+	return deadline_in(seconds);
+}
+
+int net_wait(const struct conn *c, int write, long long deadline)
+{
+	return wait_fd(c->fd, write ? POLLOUT : POLLIN, deadline);
+}
+
 void net_set_transport(struct conn *c, const struct net_transport *t)
 {
 	c->has_transport = t != NULL;
@@ -500,6 +513,8 @@ void net_close(struct conn *c)
 {
 	if (!c)
 		return;
+	if (c->has_transport && c->t.close)
+		c->t.close(c->t.ctx);
 	if (c->fd >= 0)
 		close(c->fd);
 	wipe(c->in, NET_IN_CAP);

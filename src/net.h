@@ -1,6 +1,6 @@
 /* net.h - connections: TCP (IPv6 and IPv4, each address in turn, with
  * timeouts) or AF_UNIX, with buffered line reads and corked writes. A
- * transport hook lets tls.c slide in below the buffers later. */
+ * transport hook lets tls.c slide in below the buffers. */
 #ifndef POSTIE_NET_H
 #define POSTIE_NET_H
 
@@ -58,13 +58,24 @@ const char *net_peer_addr(const struct conn *c);
 int net_peer_port(const struct conn *c);
 int net_fd(const struct conn *c);
 
+/* A deadline seconds from now on a monotonic clock (-1 for 0 = none),
+ * and a wait for the socket until then: readable (write 0) or writable.
+ * 1 ready, 0 the deadline passed, -1 error (errno set). For layers that
+ * drive the socket themselves, such as a TLS handshake. */
+long long net_deadline(int seconds);
+int net_wait(const struct conn *c, int write, long long deadline);
+
 /* Transport hook for TLS: once set, reads and writes go through these
- * instead of recv/send. Each returns bytes done, 0 on EOF (read), or -1
- * with errno set (EAGAIN when it would block). */
+ * instead of recv/send. read and write return bytes done, 0 on EOF
+ * (read), or -1 with errno set: EAGAIN when it would block, EPROTO when
+ * the transport failed, and then error() says why. close() (may be NULL)
+ * runs in net_close before the socket is closed and frees ctx. */
 struct net_transport {
 	long (*read)(void *ctx, void *p, size_t n);
 	long (*write)(void *ctx, const void *p, size_t n);
 	size_t (*pending)(void *ctx); /* bytes the transport holds decoded */
+	const char *(*error)(void *ctx);
+	void (*close)(void *ctx);
 	void *ctx;
 };
 void net_set_transport(struct conn *c, const struct net_transport *t);

@@ -403,6 +403,25 @@ int smtp_ehlo(struct smtp_session *s, struct perr *e)
 	return hello(s, 0, e);
 }
 
+int smtp_starttls(struct smtp_session *s, struct perr *e)
+{
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	int rc = smtp_command(s, "STARTTLS", "reply to STARTTLS", &r, e);
+	if (rc == EX_OK && r.code != 220)
+		rc = reply_failed(e, PH_STARTTLS, &r, "STARTTLS refused by %s", s->peer);
+	smtp_reply_free(&r);
+	if (rc == EX_OK && net_pending(s->c) > 0) {
+		size_t n = net_pending(s->c);
+		net_discard_pending(s->c);
+		s->dead = 1;
+		rc = perr_set(e, EX_PROTOCOL, "%s sent %zu byte%s after its 220 reply to STARTTLS, "
+		              "before the TLS handshake; this is how a command injection attack "
+		              "looks, so postie stops here", s->peer, n, n == 1 ? "" : "s");
+	}
+	return rc;
+}
+
 /* Send QUIT unless done, read the reply within a short time, ignore it. */
 static void quit(struct smtp_session *s)
 {
@@ -433,6 +452,7 @@ void smtp_quit(struct smtp_session *s)
 	quit(s);
 	net_close(s->c);
 	s->c = NULL;
+	s->tls_state = NULL;
 	s->dead = 1;
 }
 
@@ -443,6 +463,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (s->c)
 		net_close(s->c);
 	s->c = NULL;
+	s->tls_state = NULL;
 }
 
 /* ---- one mail transaction ---- */

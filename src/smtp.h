@@ -10,6 +10,8 @@
 #include "net.h"
 #include "msg.h"
 
+struct tls;
+
 #define SMTP_MAX_REPLY_LINES 1000
 
 struct smtp_reply {
@@ -53,6 +55,7 @@ struct smtp_session {
 	struct smtp_caps caps;
 	struct smtp_reply greeting;
 	int tls, auth;           /* set by the TLS/AUTH layers, for logs */
+	struct tls *tls_state;   /* the TLS session while c is open (owned by c) */
 	int quit_sent;           /* internal: QUIT has been sent */
 	int dead;                /* internal: no further I/O (closed, broken, timed out) */
 };
@@ -68,6 +71,13 @@ int smtp_ehlo(struct smtp_session *s, struct perr *e);
  * read, whatever its code, else the connection error in e. */
 int smtp_command(struct smtp_session *s, const char *line, const char *what,
                  struct smtp_reply *r, struct perr *e);
+
+/* Send STARTTLS and check that the connection is ready for the handshake:
+ * EX_OK after a 220 with nothing behind it. A refusal is reported like
+ * any reply (e->code set: 454 gives EX_TEMPFAIL, 5xx EX_UNAVAILABLE). Any
+ * byte the server sent after its 220 (before the handshake) is discarded
+ * and the session ends with EX_PROTOCOL: it would be a command injection. */
+int smtp_starttls(struct smtp_session *s, struct perr *e);
 
 struct smtp_job {
 	const char *from;        /* envelope sender, ASCII domain; "" = null sender */

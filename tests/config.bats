@@ -168,24 +168,10 @@ EOC
 	grep -q '^C: EHLO cli.example' "$SINK_DIR/session.log"
 }
 
-@test "tls on is refused (not yet supported) and nothing is sent in the clear" {
-	write_config "tls on"
-	send r@example.org
-	[ "$status" -eq 69 ]
-	[[ "$output" == *TLS* ]]
-	[ ! -s "$SINK_DIR/session.log" ] || ! grep -q '^\* connect' "$SINK_DIR/session.log"
-}
-
 @test "auth on is refused (not yet supported)" {
 	write_config "auth on" "user joe"
 	send r@example.org
 	[ "$status" -eq 69 ]
 	[[ "$output" == *authentication* ]]
 	[ "$(sink_count)" -eq 0 ]
-}
-
-@test "--tls on the command line is refused too" {
-	write_config
-	send --tls r@example.org
-	[ "$status" -eq 69 ]
 }

@@ -4,37 +4,27 @@
 # test's resolv.conf (pointing at tests/fakedns.py) and hosts file in place
 # of the machine's. Needs root and iproute2.
 load common
+load netns
 
 FAKEDNS="$BATS_TEST_DIRNAME/fakedns.py"
 
 setup() {
 	common_setup
-	NS=
 	DNS_PID=
-	if [[ $EUID -ne 0 ]] || ! command -v ip >/dev/null; then
-		echo "these tests need root and iproute2 (network namespaces); contrib/quickstart.sh installs iproute2" >&2
-		return 1
-	fi
-	NS="postie-t-$$-$BATS_TEST_NUMBER"
+	netns_add postie-t || return 1
 	NS_ETC="/etc/netns/$NS"
 	mkdir -p "$NS_ETC"
 	printf '%s\n' 'nameserver 127.0.0.1' 'options attempts:1 timeout:2' \
 		>"$NS_ETC/resolv.conf"
 	# an empty hosts file: no name of the machine's /etc/hosts leaks in
 	: >"$NS_ETC/hosts"
-	ip netns add "$NS"
-	ip -n "$NS" link set lo up
 }
 
 teardown() {
 	stop_pid "$DNS_PID"
 	DNS_PID=
 	common_teardown
-	if [[ -n $NS ]]; then
-		ip netns del "$NS" 2>/dev/null || true
-		rm -rf "$NS_ETC"
-		rmdir /etc/netns 2>/dev/null || true
-	fi
+	netns_del
 }
 
 # dns_start (nxdomain|servfail): fakedns.py on 127.0.0.1:53 in the namespace.

@@ -10,14 +10,17 @@ Usage:
               [--script FILE] [--no-pipelining] [--chunking] [--size N]
               [--no-8bitmime] [--smtputf8] [--dsn] [--no-esmtp]
               [--ehlo-extra WORD]... [--unix PATH]
+              [--cert FILE [--key FILE]] [--starttls] [--tls]
+              [--client-ca FILE] [--tls-min VERSION] [--tls-max VERSION]
+              [--ciphers STRING]
 
 The server binds a free port (port 0) on --host (an address, not a name),
 or the AF_UNIX socket --unix PATH, then writes the port number (or "unix")
 to --port-file atomically.  It runs until SIGTERM or SIGINT and exits 0.
 
 EHLO (LHLO with --lmtp) advertises PIPELINING, 8BITMIME, SIZE [N],
-ENHANCEDSTATUSCODES, and CHUNKING, SMTPUTF8, DSN only when asked for,
-plus every --ehlo-extra word.  --no-esmtp answers EHLO with
+ENHANCEDSTATUSCODES, and STARTTLS (with --starttls, until TLS is active),
+CHUNKING, SMTPUTF8, DSN only when asked for, plus every --ehlo-extra word.  --no-esmtp answers EHLO with
 "502 5.5.1 command not implemented".  MAIL/RCPT parameters are checked
 against what the EHLO reply actually advertised (SIZE=, BODY= need
 8BITMIME, SMTPUTF8, RET=/ENVID=/NOTIFY=/ORCPT= need DSN, AUTH= needs AUTH;
@@ -27,23 +30,73 @@ than it, gets "552 5.3.4 message size exceeds fixed limit".
 "BDAT <n> [LAST]" is implemented; without CHUNKING advertised it is
 answered 503 (its n bytes are still consumed).
 
+TLS (Python's ssl module; needs --cert):
+  --cert FILE       the server certificate chain (PEM); its key too unless
+                    --key is given
+  --key FILE        the server's private key (PEM)
+  --starttls        advertise STARTTLS in EHLO/LHLO and implement it
+  --tls             implicit TLS ("smtps"): the TLS handshake starts with
+                    the first byte, the greeting follows it
+  --client-ca FILE  request a client certificate and require one that FILE
+                    (PEM CA certificates) verifies; without it no client
+                    certificate is requested
+  --tls-min VERSION, --tls-max VERSION
+                    lowest/highest protocol version allowed, an
+                    ssl.TLSVersion name: TLSv1, TLSv1_1, TLSv1_2, TLSv1_3
+  --ciphers STRING  OpenSSL cipher list (ctx.set_ciphers); it only limits
+                    TLS 1.2 and older, so combine it with --tls-max TLSv1_2
+STARTTLS answers "220 2.0.0 ready to start TLS" with --starttls, "454
+4.7.0 TLS not available" without it, "501 5.5.4 syntax: STARTTLS" when
+given an argument; script rules (step STARTTLS) can replace that reply.
+Whenever the reply actually sent (reply or raw) has code 220 and --cert
+was given, the server-side TLS handshake starts right after it; with any
+other code nothing changes.  So
+  STARTTLS * raw 220 go ahead\\r\\n250 injected\\r\\n
+sends both lines in ONE write and then starts TLS as if only the 220 had
+been sent: the STARTTLS response injection a client must detect (it
+must not take anything received before the handshake as a reply; cf.
+RFC 3207 4.2).  Plaintext the client sent after STARTTLS is discarded.
+After the handshake the session starts over (EHLO/LHLO needed again, the
+previous EHLO forgotten) and EHLO no longer offers STARTTLS.  Once TLS is
+active, STARTTLS always gets "503 5.5.1 TLS already active" and rules do
+not apply to it.  The handshake times out after 10 s.
+
 Files written to --dir:
   msg-N.eml    each accepted message, byte for byte (DATA dot-unstuffed,
                BDAT chunks concatenated); N counts accepted messages from 1
   msg-N.env    "MAIL FROM:..." as sent, then one "RCPT TO:..." line per
                accepted recipient
+  msg-N.tls    how message N travelled: "tls VERSION CIPHER" (as in
+               "tls TLSv1.3 TLS_AES_256_GCM_SHA384") or "plain"
   session.log  "* connect N", "C: line", "S: line", "C: <N bytes of data>",
-               "* drop N", "* stall N", "* close N" for all connections
+               "* drop N", "* stall N", "* close N" for all connections;
+               with TLS also "* tls VERSION CIPHER" when a handshake
+               completes (e.g. "* tls TLSv1.3 TLS_AES_256_GCM_SHA384"),
+               then "* client-cert CN=NAME" if the client presented a
+               certificate, "* tls-failed REASON" when a handshake fails
+               (REASON: OpenSSL's, e.g. SSLV3_ALERT_BAD_CERTIFICATE (what
+               a GnuTLS client that rejects the certificate sends),
+               TLSV1_ALERT_UNKNOWN_CA, PEER_DID_NOT_RETURN_A_CERTIFICATE,
+               WRONG_VERSION_NUMBER, or else the exception, e.g.
+               "ConnectionResetError: ..." or "connection lost"),
+               "* tls-discard N"
+               when N plaintext bytes followed STARTTLS.  Lines "C:" and
+               "S:" show the decrypted traffic.  A client that rejects the
+               server certificate only after its handshake shows up as
+               "* tls ..." followed by "* close N".
   reads.log    one line per network read: the command lines in it joined
                with " | ", message data shown as "<N bytes>", an incomplete
-               trailing line as "<N bytes partial>"
+               trailing line as "<N bytes partial>" (over TLS: one line per
+               decrypted chunk; handshakes are not shown)
 
 Fault injection (--script FILE), one rule per line, "#" starts a comment
 line, blank lines are ignored:
   STEP MATCH ACTION [TEXT]
 STEP:   GREETING EHLO HELO LHLO MAIL RCPT DATA DATA-END BDAT QUIT RSET
+        STARTTLS
         (DATA is the reply to the DATA command; DATA-END the reply after
-        the message data or BDAT LAST; BDAT the reply to a non-LAST chunk)
+        the message data or BDAT LAST; BDAT the reply to a non-LAST chunk;
+        STARTTLS the reply to STARTTLS, see TLS above)
 MATCH:  "*" or a substring (no spaces) of the command line.  For DATA-END
         it is searched in the MAIL and accepted RCPT lines (SMTP) or in
         each accepted RCPT line (LMTP: the rule replaces that recipient's
@@ -61,17 +114,21 @@ least one recipient got a 2xx reply, listing only those in msg-N.env.
 
 import argparse
 import asyncio
+import asyncio.sslproto as sslproto
 import collections
 import os
 import re
 import signal
+import ssl
 import sys
 
 from aiosmtpd.smtp import SMTP, Envelope
 
 HOSTNAME = 'smtpsink.test'
 STEPS = ('GREETING', 'EHLO', 'HELO', 'LHLO', 'MAIL', 'RCPT', 'DATA',
-         'DATA-END', 'BDAT', 'QUIT', 'RSET')
+         'DATA-END', 'BDAT', 'QUIT', 'RSET', 'STARTTLS')
+TLS_VERSIONS = ('TLSv1', 'TLSv1_1', 'TLSv1_2', 'TLSv1_3')
+TLS_HANDSHAKE_TIMEOUT = 10
 BDAT_RE = re.compile(rb'BDAT[ \t]+([0-9]+)([ \t]+LAST)?[ \t]*', re.I)
 ESCAPE_RE = re.compile(rb'\\(x[0-9a-fA-F]{2}|[rnt\\])')
 ESCAPES = {b'r': b'\r', b'n': b'\n', b't': b'\t', b'\\': b'\\'}
@@ -207,6 +264,7 @@ class Sink:
         self.protocols = set()
         self.session_log = self.open_log('session.log')
         self.reads_log = self.open_log('reads.log')
+        self.tls_context = make_tls_context(opts) if opts.cert else None
 
     def open_log(self, name):
         return open(os.path.join(self.dir, name), 'a', encoding='utf-8',
@@ -224,24 +282,60 @@ class Sink:
                 return rule.action
         return ('reply', default)
 
-    def ehlo_lines(self):
+    def ehlo_lines(self, tls_active):
         o = self.opts
         ext = [] if o.no_pipelining else ['PIPELINING']
         ext += [] if o.no_8bitmime else ['8BITMIME']
         ext.append(f'SIZE {o.size}' if o.size is not None else 'SIZE')
         ext.append('ENHANCEDSTATUSCODES')
+        ext += ['STARTTLS'] if o.starttls and not tls_active else []
         ext += ['CHUNKING'] if o.chunking else []
         ext += ['SMTPUTF8'] if o.smtputf8 else []
         ext += ['DSN'] if o.dsn else []
         lines = [HOSTNAME] + ext + o.ehlo_extra
         return [f'250-{l}' for l in lines[:-1]] + [f'250 {lines[-1]}']
 
-    def record(self, content, mail_line, rcpt_lines):
+    def record(self, content, mail_line, rcpt_lines, tls):
+        """Write msg-N.*; tls is "tls VERSION CIPHER" or None (plain)."""
         self.count += 1
         base = os.path.join(self.dir, f'msg-{self.count}')
         lines = [l for l in [mail_line] + rcpt_lines if l is not None]
         write_atomic(base + '.env', b''.join(l + b'\n' for l in lines))
+        write_atomic(base + '.tls', ((tls or 'plain') + '\n').encode())
         write_atomic(base + '.eml', content)
+
+
+def make_tls_context(opts):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(opts.cert, opts.key)
+    if opts.client_ca:
+        ctx.load_verify_locations(cafile=opts.client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if opts.tls_min:
+        ctx.minimum_version = ssl.TLSVersion[opts.tls_min]
+    if opts.tls_max:
+        ctx.maximum_version = ssl.TLSVersion[opts.tls_max]
+    if opts.ciphers:
+        ctx.set_ciphers(opts.ciphers)
+    return ctx
+
+
+def tls_failure(error):
+    """Short reason for a failed handshake."""
+    reason = getattr(error, 'reason', None)
+    if reason:
+        return str(reason)
+    detail = str(error)
+    return type(error).__name__ + (f': {detail}' if detail else '')
+
+
+def subject_cn(cert):
+    """The subject CN(s) of a getpeercert() dict as "CN=name[,CN=...]"."""
+    names = [value for rdn in cert.get('subject', ()) for key, value in rdn
+             if key == 'commonName']
+    return ','.join(f'CN={n}' for n in names) or 'CN='
 
 
 class Transaction(Envelope):
@@ -269,6 +363,9 @@ class SinkSMTP(SMTP):
         self.greeted = False
         self.raw_readuntil = None
         self.rx_buf, self.rx_mode, self.rx_left = b'', 'cmd', 0
+        self.tls_info = None        # "tls VERSION CIPHER" once TLS is up
+        self.tls_task = None
+        self.lost = False
 
     # --- connection and stream plumbing ---
 
@@ -278,11 +375,95 @@ class SinkSMTP(SMTP):
         self.sink.protocols.add(self)
         self.sink.log(f'* connect {self.conn}')
         super().connection_made(transport)
+        if self.sink.opts.tls:
+            # Now, before the transport reads anything in plaintext.
+            self.begin_tls()
 
     def connection_lost(self, error):
+        # After a failed handshake both we and asyncio's SSL layer may
+        # report the loss; only the first counts.
+        if self.lost:
+            return
+        self.lost = True
         self.sink.protocols.discard(self)
         self.sink.log(f'* close {self.conn}')
         super().connection_lost(error)
+
+    def eof_received(self):
+        keep_open = super().eof_received()
+        # True means nothing on TLS (and asyncio warns about it).
+        return False if self.tls_task is not None else keep_open
+
+    async def _handle_client(self):
+        if self.sink.opts.tls and not await self.tls_done():
+            return
+        await super()._handle_client()
+
+    def begin_tls(self):
+        """Put a server-side TLS layer between the socket and us, at once.
+
+        This is loop.start_tls() done synchronously: the socket's next
+        read already goes to the TLS layer, so not a byte of the client's
+        handshake can end up in the plaintext stream, and bytes in the
+        plaintext stream cannot be mistaken for decrypted ones.  Plaintext
+        already read is thrown away (RFC 3207 4.2).  Replies sent before
+        the handshake completes still go out in plaintext.  The handshake
+        is awaited by a task of its own (tls_done() waits for it), so its
+        outcome is logged even if the client's EOF cancels the command
+        handler right after the handshake.
+        """
+        raw = self.transport
+        left = len(self._reader._buffer)
+        self._reader._buffer.clear()
+        self.rx_buf, self.rx_mode, self.rx_left = b'', 'cmd', 0
+        self._over_ssl = True   # StreamReaderProtocol.eof_received: no True
+        waiter = self.loop.create_future()
+        layer = sslproto.SSLProtocol(
+            self.loop, self, self.sink.tls_context, waiter,
+            server_side=True, call_connection_made=False,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
+        tls = layer._get_app_transport()
+        raw.set_protocol(layer)
+        layer.connection_made(raw)
+        self.tls_task = self.loop.create_task(
+            self.finish_tls(raw, tls, waiter, left))
+
+    async def tls_done(self):
+        """Wait for the handshake begin_tls() started; True if it worked."""
+        return await asyncio.shield(self.tls_task)
+
+    async def finish_tls(self, raw, tls, waiter, left):
+        """Log the handshake's outcome; on success re-wire aiosmtpd and the
+        stream reader/writer to the TLS transport.  This protocol keeps
+        receiving data_received() calls (decrypted), so the logs go on."""
+        if left:
+            self.sink.log(f'* tls-discard {left}')
+        error = None
+        try:
+            await waiter
+        except Exception as exc:    # whatever went wrong: log it
+            error = tls_failure(exc)
+        if error is None and tls.get_extra_info('ssl_object') is None:
+            error = 'connection lost'
+        if error is not None:
+            self.sink.log(f'* tls-failed {error}')
+            if not raw.is_closing():
+                raw.close()
+            # The SSL layer does not report a loss during the handshake.
+            self.loop.call_soon(self.connection_lost, None)
+            return False
+        self.transport = tls
+        self._transport = tls
+        self._writer._transport = tls
+        self._reader._transport = tls
+        obj = tls.get_extra_info('ssl_object')
+        self.session.ssl = tls.get_extra_info('peercert') or {}
+        self.tls_info = f'tls {obj.version()} {obj.cipher()[0]}'
+        self.sink.log('* ' + self.tls_info)
+        cert = obj.getpeercert()
+        if cert:
+            self.sink.log(f'* client-cert {subject_cn(cert)}')
+        return True
 
     def _client_connected_cb(self, reader, writer):
         super()._client_connected_cb(reader, writer)
@@ -465,7 +646,7 @@ class SinkSMTP(SMTP):
         elif step == 'EHLO' and self.sink.opts.no_esmtp:
             default = ['502 5.5.1 command not implemented']
         else:
-            default = self.sink.ehlo_lines()
+            default = self.sink.ehlo_lines(self.tls_info is not None)
         action = self.sink.plan(step, text(self.cmdline), default)
         await self.perform(action)
         if reply_code(action).startswith('2'):
@@ -502,6 +683,36 @@ class SinkSMTP(SMTP):
         default = '501 5.5.4 syntax: RSET' if arg else '250 2.0.0 ok'
         if (await self.respond('RSET', [default])).startswith('2'):
             self._set_rset_state()
+
+    async def smtp_STARTTLS(self, arg):
+        if self.tls_info is not None:
+            await self.push('503 5.5.1 TLS already active')
+            return
+        if arg:
+            default = '501 5.5.4 syntax: STARTTLS'
+        elif self.sink.opts.starttls:
+            default = '220 2.0.0 ready to start TLS'
+        else:
+            default = '454 4.7.0 TLS not available'
+        action = self.sink.plan('STARTTLS', text(self.cmdline), [default])
+        if reply_code(action) != '220':
+            await self.perform(action)
+            return
+        if self.sink.tls_context is None:
+            await self.perform(action)
+            self.sink.log('* tls-failed no certificate (--cert)')
+            await self.perform(('drop', None))
+        # Switch first, so that the client's handshake cannot race the
+        # switch; the reply still goes out in plaintext.
+        self.begin_tls()
+        await self.perform(action)
+        if not await self.tls_done():
+            await self.stall()
+        # RFC 3207 4.2: start over, forget the EHLO.
+        self._set_rset_state()
+        self.session.host_name = None
+        self.session.extended_smtp = False
+        self.ext = {}
 
     async def smtp_QUIT(self, arg):
         await self.respond('QUIT', ['221 2.0.0 bye'])
@@ -573,7 +784,8 @@ class SinkSMTP(SMTP):
         action = self.sink.plan('DATA-END', '\n'.join(map(text, lines)),
                                 [default])
         if reply_code(action).startswith('2'):
-            self.sink.record(content, env.mail_line, env.rcpt_lines)
+            self.sink.record(content, env.mail_line, env.rcpt_lines,
+                             self.tls_info)
         await self.perform(action)
 
 
@@ -606,7 +818,7 @@ class SinkLMTP(SinkSMTP):
             if reply_code(action).startswith('2'):
                 accepted.append(line)
         if accepted:
-            self.sink.record(content, env.mail_line, accepted)
+            self.sink.record(content, env.mail_line, accepted, self.tls_info)
         for action in actions:
             await self.perform(action)
 
@@ -653,14 +865,27 @@ def parse_args(argv):
     p.add_argument('--dsn', action='store_true')
     p.add_argument('--no-esmtp', action='store_true')
     p.add_argument('--ehlo-extra', action='append', default=[])
-    return p.parse_args(argv)
+    p.add_argument('--cert')
+    p.add_argument('--key')
+    p.add_argument('--starttls', action='store_true')
+    p.add_argument('--tls', action='store_true')
+    p.add_argument('--client-ca')
+    p.add_argument('--tls-min', choices=TLS_VERSIONS)
+    p.add_argument('--tls-max', choices=TLS_VERSIONS)
+    p.add_argument('--ciphers')
+    opts = p.parse_args(argv)
+    if (opts.starttls or opts.tls) and not opts.cert:
+        p.error('--starttls and --tls need --cert')
+    return opts
 
 
 def main(argv):
     opts = parse_args(argv)
     try:
         rules = load_script(opts.script) if opts.script else []
-    except (OSError, ValueError) as error:
+        if opts.cert:
+            make_tls_context(opts)
+    except (OSError, ValueError, ssl.SSLError) as error:
         print(f'smtpsink: {error}', file=sys.stderr)
         return 2
     os.makedirs(opts.dir, exist_ok=True)

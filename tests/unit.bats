@@ -14,3 +14,4 @@ run_unit() {
 @test "unit: aliases file" { run_unit aliases; }
 @test "unit: message spool, header edits, wire form" { run_unit msg; }
 @test "unit: SMTP reply and capability parsers" { run_unit smtp; }
+@test "unit: TLS sessions against an in-process GnuTLS server" { run_unit tls; }

@@ -7,25 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct tally {
-	int n, failed;
-};
-
-static void report(struct tally *t, int ok, const char *desc, const char *got, const char *want)
-{
-	t->n++;
-	if (ok) {
-		printf("ok %d - %s\n", t->n, desc);
-	} else {
-		t->failed++;
-		printf("not ok %d - %s: got [%s], want [%s]\n", t->n, desc, got, want);
-	}
-}
-
-static void check_str(struct tally *t, const char *desc, const char *got, const char *want)
-{
-	report(t, strcmp(got, want) == 0, desc, got, want);
-}
+#include "tap.h"
 
 /* "name|local|domain" per address ("~" for NULL), joined by " ; ". */
 static char *render(const struct addrlist *l)
@@ -122,7 +104,7 @@ static const struct {
 	{ "<a@x> <b@y>", "ERR 65: invalid address list \"<a@x> <b@y>\": unexpected '<'" },
 };
 
-static void test_parse(struct tally *t)
+static void test_parse(void)
 {
 	for (size_t i = 0; i < sizeof parse_cases / sizeof parse_cases[0]; i++) {
 		struct addrlist l = { NULL, 0, 0 };
@@ -138,7 +120,7 @@ static void test_parse(struct tally *t)
 		for (char *c = desc; *c; c++)
 			if ((unsigned char)*c < 0x20)
 				*c = '?';
-		check_str(t, desc, got, parse_cases[i].want);
+		check_str(desc, got, parse_cases[i].want);
 		free(got);
 		addrlist_free(&l);
 	}
@@ -146,7 +128,7 @@ static void test_parse(struct tally *t)
 
 /* An error in a long input quotes only its first 100 octets; a failed
  * parse leaves what the list held before untouched. */
-static void test_parse_extra(struct tally *t)
+static void test_parse_extra(void)
 {
 	struct addrlist l = { NULL, 0, 0 };
 	struct perr e;
@@ -160,15 +142,15 @@ static void test_parse_extra(struct tally *t)
 	int rc = addr_parse_list(in.s, &l, &e);
 	got = xasprintf("%d %s", rc, e.msg);
 	want = xasprintf("65 invalid address list \"%.100s...\": unexpected '@'", in.s);
-	check_str(t, "long input quoted to 100 octets", got, want);
+	check_str("long input quoted to 100 octets", got, want);
 	free(got);
 	free(want);
 	got = render(&l);
-	check_str(t, "failed parse rolls back the list", got, "~|keep|x");
+	check_str("failed parse rolls back the list", got, "~|keep|x");
 	free(got);
 	rc = addr_parse_list("n1@x, n2@y", &l, &e);
 	got = render(&l);
-	check_str(t, "parse appends to a list", got, "~|keep|x ; ~|n1|x ; ~|n2|y");
+	check_str("parse appends to a list", got, "~|keep|x ; ~|n1|x ; ~|n2|y");
 	free(got);
 	addrlist_free(&l);
 	buf_free(&in);
@@ -194,13 +176,13 @@ static const struct {
 	{ "user", "[192.0.2.1]", "user@[192.0.2.1]" },
 };
 
-static void test_envelope(struct tally *t)
+static void test_envelope(void)
 {
 	for (size_t i = 0; i < sizeof env_cases / sizeof env_cases[0]; i++) {
 		struct addr a = { NULL, (char *)env_cases[i].local, (char *)env_cases[i].domain };
 		char *got = addr_envelope(&a), desc[96];
 		snprintf(desc, sizeof desc, "envelope '%s'", env_cases[i].want);
-		check_str(t, desc, got, env_cases[i].want);
+		check_str(desc, got, env_cases[i].want);
 		free(got);
 	}
 }
@@ -233,7 +215,7 @@ static const struct {
 	{ "a..\xc3\xbc", "ERR 65: invalid domain 'a..\xc3\xbc': empty label" },
 };
 
-static void test_idn(struct tally *t)
+static void test_idn(void)
 {
 	for (size_t i = 0; i < sizeof idn_cases / sizeof idn_cases[0]; i++) {
 		struct perr e;
@@ -241,7 +223,7 @@ static void test_idn(struct tally *t)
 		int rc = addr_domain_ascii(idn_cases[i].in, &out, &e);
 		got = rc ? xasprintf("ERR %d: %s", rc, e.msg) : xstrdup(out);
 		snprintf(desc, sizeof desc, "domain_ascii '%s'", idn_cases[i].in);
-		check_str(t, desc, got, idn_cases[i].want);
+		check_str(desc, got, idn_cases[i].want);
 		free(got);
 		free(out);
 	}
@@ -259,7 +241,7 @@ static const struct {
 	  "ERR 65: invalid domain '\xe2\x92\x88.example': string contains a disallowed character" },
 };
 
-static void test_envelope_ascii(struct tally *t)
+static void test_envelope_ascii(void)
 {
 	for (size_t i = 0; i < sizeof enva_cases / sizeof enva_cases[0]; i++) {
 		struct addr a = { NULL, (char *)enva_cases[i].local, (char *)enva_cases[i].domain };
@@ -268,7 +250,7 @@ static void test_envelope_ascii(struct tally *t)
 		int rc = addr_envelope_ascii(&a, &out, &e);
 		got = rc ? xasprintf("ERR %d: %s", rc, e.msg) : xstrdup(out);
 		snprintf(desc, sizeof desc, "envelope_ascii '%s'", enva_cases[i].want);
-		check_str(t, desc, got, enva_cases[i].want);
+		check_str(desc, got, enva_cases[i].want);
 		free(got);
 		free(out);
 	}
@@ -295,12 +277,12 @@ static const struct {
 	{ "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "=?UTF-8?B?5pel5pys6Kqe?=" },
 };
 
-static void test_phrase(struct tally *t)
+static void test_phrase(void)
 {
 	for (size_t i = 0; i < sizeof phrase_cases / sizeof phrase_cases[0]; i++) {
 		char *got = addr_phrase(phrase_cases[i].in), desc[96];
 		snprintf(desc, sizeof desc, "phrase '%s'", phrase_cases[i].want);
-		check_str(t, desc, got, phrase_cases[i].want);
+		check_str(desc, got, phrase_cases[i].want);
 		free(got);
 	}
 }
@@ -410,7 +392,7 @@ static char *decode_words(const char *s, size_t *nwords, char *why, size_t whyle
 	return buf_steal(&out);
 }
 
-static void roundtrip(struct tally *t, const char *desc, const char *name, size_t min_words, char want_enc)
+static void roundtrip(const char *desc, const char *name, size_t min_words, char want_enc)
 {
 	char *enc = addr_phrase(name), why[256] = "";
 	size_t words;
@@ -418,14 +400,14 @@ static void roundtrip(struct tally *t, const char *desc, const char *name, size_
 	int ok = dec && strcmp(dec, name) == 0 && words >= min_words && enc[8] == want_enc;
 	char *got = xasprintf("%s; %zu words; %s", dec ? dec : why, words, enc);
 	char *want = xasprintf("%s; >= %zu words; %c encoding", name, min_words, want_enc);
-	report(t, ok, desc, got, want);
+	check(desc, ok, got, want);
 	free(got);
 	free(want);
 	free(dec);
 	free(enc);
 }
 
-static void test_phrase_long(struct tally *t)
+static void test_phrase_long(void)
 {
 	struct buf a, b, c, d;
 	buf_init(&a);
@@ -443,11 +425,11 @@ static void test_phrase_long(struct tally *t)
 	for (int i = 0; i < 6; i++)
 		buf_adds(&d, "Rechenzentrum ");
 	buf_adds(&d, "M\xc3\xbcnchen");
-	roundtrip(t, "phrase 80-octet umlauts: words <= 75, decode back", a.s, 2, 'B');
-	roundtrip(t, "phrase 3-octet chars split on boundaries", b.s, 3, 'B');
-	roundtrip(t, "phrase 4-octet chars split on boundaries", c.s, 3, 'B');
-	roundtrip(t, "phrase long mostly-ASCII name in Q words", d.s, 2, 'Q');
-	roundtrip(t, "phrase short Q name decodes back", "Caf\xc3\xa9 Society Members", 1, 'Q');
+	roundtrip("phrase 80-octet umlauts: words <= 75, decode back", a.s, 2, 'B');
+	roundtrip("phrase 3-octet chars split on boundaries", b.s, 3, 'B');
+	roundtrip("phrase 4-octet chars split on boundaries", c.s, 3, 'B');
+	roundtrip("phrase long mostly-ASCII name in Q words", d.s, 2, 'Q');
+	roundtrip("phrase short Q name decodes back", "Caf\xc3\xa9 Society Members", 1, 'Q');
 	buf_free(&a);
 	buf_free(&b);
 	buf_free(&c);
@@ -456,7 +438,7 @@ static void test_phrase_long(struct tally *t)
 
 /* ---- lists ---- */
 
-static void test_lists(struct tally *t)
+static void test_lists(void)
 {
 	struct addrlist l = { NULL, 0, 0 };
 	char *got;
@@ -469,31 +451,28 @@ static void test_lists(struct tally *t)
 	addrlist_add(&l, NULL, "a", "x.Example");
 	addrlist_dedup(&l);
 	got = render(&l);
-	check_str(t, "dedup: local exact, domain ignoring case, first kept", got,
+	check_str("dedup: local exact, domain ignoring case, first kept", got,
 	          "First|a|x.example ; ~|A|x.example ; ~|a|~ ; ~|b|y");
 	free(got);
 	addrlist_free(&l);
 	got = xasprintf("%zu %s", l.n, l.v ? "set" : "NULL");
-	check_str(t, "addrlist_free empties the list", got, "0 NULL");
+	check_str("addrlist_free empties the list", got, "0 NULL");
 	free(got);
 	got = xasprintf("%d%d%d%d", addr_is_8bit("abc"), addr_is_8bit("a\xc3\xbc"),
 	                addr_is_8bit(""), addr_is_8bit("\x7f"));
-	check_str(t, "addr_is_8bit", got, "0100");
+	check_str("addr_is_8bit", got, "0100");
 	free(got);
 }
 
 int main(void)
 {
-	struct tally t = { 0, 0 };
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	test_parse(&t);
-	test_parse_extra(&t);
-	test_envelope(&t);
-	test_idn(&t);
-	test_envelope_ascii(&t);
-	test_phrase(&t);
-	test_phrase_long(&t);
-	test_lists(&t);
-	printf("# %d cases, %d failed\n", t.n, t.failed);
-	return t.failed ? 1 : 0;
+	test_parse();
+	test_parse_extra();
+	test_envelope();
+	test_idn();
+	test_envelope_ascii();
+	test_phrase();
+	test_phrase_long();
+	test_lists();
+	return tap_done();
 }

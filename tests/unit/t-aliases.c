@@ -9,20 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-struct tally {
-	int n, failed;
-};
-
-static void check_str(struct tally *t, const char *desc, const char *got, const char *want)
-{
-	t->n++;
-	if (strcmp(got, want) == 0) {
-		printf("ok %d - %s\n", t->n, desc);
-	} else {
-		t->failed++;
-		printf("not ok %d - %s: got [%s], want [%s]\n", t->n, desc, got, want);
-	}
-}
+#include "tap.h"
 
 /* Envelope forms joined by ", ", or "ERR <status>: <message>". */
 static char *render(const struct addrlist *l)
@@ -127,7 +114,7 @@ static char *run_case(const char *file, const char *rcpts)
 }
 
 /* A chain 25 deep is refused even without a cycle. */
-static void test_depth(struct tally *t)
+static void test_depth(void)
 {
 	struct buf f;
 	char *got;
@@ -136,17 +123,17 @@ static void test_depth(struct tally *t)
 		buf_printf(&f, "n%d: n%d\n", i, i + 1);
 	buf_adds(&f, "n25: end@x\n");
 	got = run_case(f.s, "n6");
-	check_str(t, "chain of 20 expands", got, "end@x");
+	check_str("chain of 20 expands", got, "end@x");
 	free(got);
 	got = run_case(f.s, "n0");
-	check_str(t, "chain deeper than 20 refused", got,
+	check_str("chain deeper than 20 refused", got,
 	          "ERR 78: aliases t.aliases: alias loop involving 'n20'");
 	free(got);
 	buf_free(&f);
 }
 
 /* Lines of any length. */
-static void test_long_line(struct tally *t)
+static void test_long_line(void)
 {
 	struct buf f, want;
 	char *got;
@@ -159,13 +146,13 @@ static void test_long_line(struct tally *t)
 	}
 	buf_addc(&f, '\n');
 	got = run_case(f.s, "big");
-	check_str(t, "a 40 kB line", got, want.s);
+	check_str("a 40 kB line", got, want.s);
 	free(got);
 	buf_free(&f);
 	buf_free(&want);
 }
 
-static void test_load(struct tally *t)
+static void test_load(void)
 {
 	char path[] = "/tmp/t-aliases-XXXXXX";
 	struct aliases *al = NULL;
@@ -175,14 +162,14 @@ static void test_load(struct tally *t)
 	int fd = mkstemp(path);
 	static const char text[] = "root: a@x\nbad line\n";
 	if (fd < 0 || write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1)) {
-		check_str(t, "aliases_load setup", "cannot write temp file", "");
+		check_str("aliases_load setup", "cannot write temp file", "");
 		return;
 	}
 	close(fd);
 	aliases_load(path, &al, &e);
 	got = xasprintf("%d %s", e.ex, e.msg);
 	char *want = xasprintf("78 %s:2: missing ':' after the alias name", path);
-	check_str(t, "aliases_load: file:line in errors", got, want);
+	check_str("aliases_load: file:line in errors", got, want);
 	free(got);
 	free(want);
 	fd = open(path, O_WRONLY | O_TRUNC);
@@ -196,7 +183,7 @@ static void test_load(struct tally *t)
 		got = render(&l);
 	else
 		got = xasprintf("ERR %d: %s", e.ex, e.msg);
-	check_str(t, "aliases_load: good file", got, "a@x");
+	check_str("aliases_load: good file", got, "a@x");
 	free(got);
 	addrlist_free(&l);
 	aliases_free(al);
@@ -204,23 +191,20 @@ static void test_load(struct tally *t)
 	al = NULL;
 	aliases_load("/nonexistent/postie-aliases", &al, &e);
 	got = xasprintf("%d %s %s", e.ex, e.msg, al ? "set" : "NULL");
-	check_str(t, "aliases_load: missing file", got,
+	check_str("aliases_load: missing file", got,
 	          "66 cannot open aliases file /nonexistent/postie-aliases: No such file or directory NULL");
 	free(got);
 }
 
 int main(void)
 {
-	struct tally t = { 0, 0 };
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	for (size_t i = 0; i < NELEM(cases); i++) {
 		char *got = run_case(cases[i].file, cases[i].rcpts);
-		check_str(&t, cases[i].desc, got, cases[i].want);
+		check_str(cases[i].desc, got, cases[i].want);
 		free(got);
 	}
-	test_depth(&t);
-	test_long_line(&t);
-	test_load(&t);
-	printf("# %d cases, %d failed\n", t.n, t.failed);
-	return t.failed ? 1 : 0;
+	test_depth();
+	test_long_line();
+	test_load();
+	return tap_done();
 }

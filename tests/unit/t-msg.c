@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <regex.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +17,7 @@
 #include "conf.h"
 #include "util.h"
 
-static char why[4096];
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	return 1;
-}
+#include "tap.h"
 
 /* A printable rendering of bytes for diagnostics (first 300). */
 static char *show(const char *p, size_t n)
@@ -1194,12 +1183,7 @@ static int t_big_bounded(void)
 
 /* ---- driver ---- */
 
-struct fcase {
-	const char *desc;
-	int (*fn)(void);
-};
-
-static const struct fcase fcases[] = {
+static const struct tap_case fcases[] = {
 	{ "20 MiB body in bounded memory, exact wire form, 64 KiB chunks", t_big_bounded },
 	{ "empty input refused", t_empty },
 	{ "input of only an mbox From_ line refused as empty", t_only_from_line },
@@ -1246,20 +1230,8 @@ static const struct fcase fcases[] = {
 
 int main(void)
 {
-	int n = 0, bad = 0;
-	for (size_t i = 0; i < sizeof fcases / sizeof fcases[0]; i++) {
-		why[0] = '\0';
-		int rc = fcases[i].fn();
-		bad += rc != 0;
-		printf("%sok %d - %s%s%s\n", rc ? "not " : "", ++n, fcases[i].desc,
-		       rc ? ": " : "", rc ? why : "");
-	}
-	for (size_t i = 0; i < sizeof goldens / sizeof goldens[0]; i++) {
-		why[0] = '\0';
-		int rc = run_golden(&goldens[i]);
-		bad += rc != 0;
-		printf("%sok %d - %s%s%s\n", rc ? "not " : "", ++n, goldens[i].desc,
-		       rc ? ": " : "", rc ? why : "");
-	}
-	return bad ? 1 : 0;
+	run_cases(fcases, NELEM(fcases));
+	for (size_t i = 0; i < NELEM(goldens); i++)
+		report(goldens[i].desc, run_golden(&goldens[i]));
+	return tap_done();
 }

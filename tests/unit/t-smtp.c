@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,26 +17,7 @@
 #include "msg.h"
 #include "util.h"
 
-static char why[4096];
-static int n_run, n_bad;
-
-static void report(const char *desc, int bad)
-{
-	n_run++;
-	n_bad += bad != 0;
-	printf("%sok %d - %s%s%s\n", bad ? "not " : "", n_run, desc, bad ? ": " : "",
-	       bad ? why : "");
-}
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	return 1;
-}
+#include "tap.h"
 
 /* ---- smtp_parse_line ---- */
 
@@ -868,10 +848,7 @@ static int t_serverinfo(void)
 	return bad;
 }
 
-static const struct fcase {
-	const char *desc;
-	int (*fn)(void);
-} fcases[] = {
+static const struct tap_case fcases[] = {
 	{ "parse_line: an embedded NUL is malformed", t_line_nul },
 	{ "parse_line: the length bounds the line", t_line_length },
 	{ "read_reply: three replies in one read", t_two_replies_one_read },
@@ -886,36 +863,18 @@ static const struct fcase {
 
 int main(void)
 {
-	char desc[256];
 	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < sizeof line_cases / sizeof line_cases[0]; i++) {
-		why[0] = '\0';
-		snprintf(desc, sizeof desc, "parse_line '%s'", line_cases[i].in);
-		report(desc, run_line_case(&line_cases[i]));
-	}
-	for (size_t i = 0; i < sizeof enh_cases / sizeof enh_cases[0]; i++) {
-		why[0] = '\0';
-		snprintf(desc, sizeof desc, "parse_enh %d '%s'", enh_cases[i].code, enh_cases[i].text);
-		report(desc, run_enh_case(&enh_cases[i]));
-	}
-	for (size_t i = 0; i < sizeof caps_cases / sizeof caps_cases[0]; i++) {
-		why[0] = '\0';
-		snprintf(desc, sizeof desc, "parse_caps: %s", caps_cases[i].desc);
-		report(desc, run_caps_case(&caps_cases[i]));
-	}
-	for (size_t i = 0; i < sizeof reply_cases / sizeof reply_cases[0]; i++) {
-		why[0] = '\0';
-		snprintf(desc, sizeof desc, "read_reply: %s", reply_cases[i].desc);
-		report(desc, run_reply_case(&reply_cases[i]));
-	}
-	for (size_t i = 0; i < sizeof fcases / sizeof fcases[0]; i++) {
-		why[0] = '\0';
-		report(fcases[i].desc, fcases[i].fn());
-	}
-	for (size_t i = 0; i < sizeof tx_cases / sizeof tx_cases[0]; i++) {
-		why[0] = '\0';
-		snprintf(desc, sizeof desc, "send_mail: %s", tx_cases[i].desc);
-		report(desc, run_tx_case(&tx_cases[i]));
-	}
-	return n_bad ? 1 : 0;
+	for (size_t i = 0; i < NELEM(line_cases); i++)
+		reportf(run_line_case(&line_cases[i]), "parse_line '%s'", line_cases[i].in);
+	for (size_t i = 0; i < NELEM(enh_cases); i++)
+		reportf(run_enh_case(&enh_cases[i]), "parse_enh %d '%s'", enh_cases[i].code,
+		        enh_cases[i].text);
+	for (size_t i = 0; i < NELEM(caps_cases); i++)
+		reportf(run_caps_case(&caps_cases[i]), "parse_caps: %s", caps_cases[i].desc);
+	for (size_t i = 0; i < NELEM(reply_cases); i++)
+		reportf(run_reply_case(&reply_cases[i]), "read_reply: %s", reply_cases[i].desc);
+	run_cases(fcases, NELEM(fcases));
+	for (size_t i = 0; i < NELEM(tx_cases); i++)
+		reportf(run_tx_case(&tx_cases[i]), "send_mail: %s", tx_cases[i].desc);
+	return tap_done();
 }

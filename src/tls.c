@@ -1,0 +1,625 @@
+/* tls.c - the GnuTLS client session. The socket stays non-blocking: the
+ * handshake waits through net_wait() against one deadline, and records
+ * pass through net.c's transport hook, so line reads, corked writes and
+ * timeouts work the same over TLS as over TCP. Verification is GnuTLS's
+ * own (gnutls_certificate_verify_peers3: chain, dates, host name, CRLs,
+ * stapled OCSP); this file only turns its verdict into words. */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <idn2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define BYE_TIMEOUT 2   /* seconds to spend sending close_notify */
+
+struct tls {
+	gnutls_session_t s;
+	gnutls_certificate_credentials_t cred;
+	struct conn *c;
+	int err;            /* the last fatal GnuTLS error of a read or write */
+	int cert_refused;   /* lost after a certificate request we could not meet */
+	char errtext[256];
+	int broken;         /* no close_notify: the session failed */
+	int verified;
+	char result[600];   /* tls_verify_result() */
+};
+
+/* ---- small formatting helpers ---- */
+
+static void fmt_time(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+	if (t == (time_t)-1 || !gmtime_r(&t, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(out, n, "(unknown)");
+}
+
+/* "AB:CD:..." of a digest of the DER certificate. */
+static int fingerprint(const gnutls_datum_t *der, gnutls_digest_algorithm_t alg, char *out, size_t n)
+{
+	unsigned char md[64];
+	size_t len = sizeof md;
+	if (gnutls_fingerprint(alg, der, md, &len) < 0 || len * 3 > n)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		snprintf(out + 3 * i, 4, i + 1 < len ? "%02X:" : "%02X", md[i]);
+	return 0;
+}
+
+static int is_ip_literal(const char *h)
+{
+	unsigned char a[16];
+	return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+}
+
+/* The server's leaf certificate, or NULL. */
+static gnutls_x509_crt_t leaf_cert(const struct tls *t, gnutls_datum_t *der)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *list = gnutls_certificate_get_peers(t->s, &n);
+	gnutls_x509_crt_t crt;
+	if (!list || n == 0 || gnutls_certificate_type_get(t->s) != GNUTLS_CRT_X509)
+		return NULL;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, &list[0], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return NULL;
+	}
+	if (der)
+		*der = list[0];
+	return crt;
+}
+
+static char *crt_dn(gnutls_x509_crt_t crt, int issuer)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	int r = issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &d, 0) : gnutls_x509_crt_get_dn3(crt, &d, 0);
+	if (r < 0)
+		return xstrdup("(none)");
+	char *s = xstrndup((const char *)d.data, d.size);
+	gnutls_free(d.data);
+	return s;
+}
+
+/* The names a certificate is for: DNS and IP subject alternative names,
+ * else its common name. */
+static void crt_names(gnutls_x509_crt_t crt, struct buf *b)
+{
+	for (unsigned i = 0;; i++) {
+		char name[256];
+		size_t n = sizeof name - 1;
+		unsigned type;
+		int r = gnutls_x509_crt_get_subject_alt_name2(crt, i, name, &n, &type, NULL);
+		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (r < 0)
+			continue;
+		if (r == GNUTLS_SAN_DNSNAME) {
+			name[n] = '\0';
+		} else if (r == GNUTLS_SAN_IPADDRESS && (n == 4 || n == 16)) {
+			char ip[INET6_ADDRSTRLEN];
+			if (!inet_ntop(n == 4 ? AF_INET : AF_INET6, name, ip, sizeof ip))
+				continue;
+			snprintf(name, sizeof name, "%s", ip);
+		} else {
+			continue;
+		}
+		if (b->len)
+			buf_adds(b, ", ");
+		buf_adds(b, name);
+	}
+	if (!b->len) {
+		char cn[256];
+		size_t n = sizeof cn;
+		if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &n) >= 0)
+			buf_adds(b, cn);
+		else
+			buf_adds(b, "(no name)");
+	}
+}
+
+/* ---- the transport under net.c ---- */
+
+static long tr_read(void *ctx, void *p, size_t n)
+{
+	struct tls *t = ctx;
+	for (;;) {
+		ssize_t r = gnutls_record_recv(t->s, p, n);
+		if (r >= 0)
+			return (long)r;
+		switch (r) {
+		case GNUTLS_E_AGAIN:
+			errno = EAGAIN;
+			return -1;
+		case GNUTLS_E_INTERRUPTED:
+			errno = EINTR;
+			return -1;
+		case GNUTLS_E_PREMATURE_TERMINATION: /* closed without close_notify */
+		case GNUTLS_E_PULL_ERROR:
+			t->broken = 1;
+			/* In TLS 1.3 a server refuses a missing client certificate
+			 * only after the client's handshake is done, and often just
+			 * hangs up: say so rather than "connection lost". */
+			if (gnutls_certificate_client_get_request_status(t->s) &&
+			    !gnutls_certificate_get_ours(t->s)) {
+				t->cert_refused = 1;
+				errno = EPROTO;
+				return -1;
+			}
+			if (r == GNUTLS_E_PREMATURE_TERMINATION)
+				return 0;
+			errno = ECONNRESET;
+			return -1;
+		case GNUTLS_E_REHANDSHAKE:
+			/* A TLS 1.2 server asking to renegotiate: decline, carry on. */
+			gnutls_alert_send(t->s, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+			continue;
+		default:
+			if (!gnutls_error_is_fatal((int)r))
+				continue;
+			t->err = (int)r;
+			t->broken = 1;
+			errno = EPROTO;
+			return -1;
+		}
+	}
+}
+
+static long tr_write(void *ctx, const void *p, size_t n)
+{
+	struct tls *t = ctx;
+	ssize_t r = gnutls_record_send(t->s, p, n);
+	if (r >= 0)
+		return (long)r;
+	if (r == GNUTLS_E_AGAIN) {
+		errno = EAGAIN;
+	} else if (r == GNUTLS_E_INTERRUPTED) {
+		errno = EINTR;
+	} else if (r == GNUTLS_E_PUSH_ERROR) {
+		t->broken = 1;
+		errno = EPIPE;
+	} else {
+		t->err = (int)r;
+		t->broken = 1;
+		errno = EPROTO;
+	}
+	return -1;
+}
+
+static size_t tr_pending(void *ctx)
+{
+	struct tls *t = ctx;
+	return gnutls_record_check_pending(t->s);
+}
+
+/* An error in words, with the alert the peer sent if that was it. */
+static const char *describe(gnutls_session_t s, int err, char *out, size_t n)
+{
+	if (err == GNUTLS_E_FATAL_ALERT_RECEIVED || err == GNUTLS_E_WARNING_ALERT_RECEIVED)
+		snprintf(out, n, "the server sent the TLS alert \"%s\"",
+		         gnutls_alert_get_name(gnutls_alert_get(s)));
+	else
+		snprintf(out, n, "%s", gnutls_strerror(err));
+	return out;
+}
+
+static const char *tr_error(void *ctx)
+{
+	struct tls *t = ctx;
+	if (t->cert_refused)
+		return "the server asked for a client certificate, none is configured "
+		       "(tls_cert_file and tls_key_file), and it closed the session";
+	return describe(t->s, t->err, t->errtext, sizeof t->errtext);
+}
+
+static void tls_free(struct tls *t)
+{
+	if (t->s)
+		gnutls_deinit(t->s);
+	if (t->cred)
+		gnutls_certificate_free_credentials(t->cred);
+	free(t);
+}
+
+/* Send close_notify (without waiting for the server's), then free. */
+static void tr_close(void *ctx)
+{
+	struct tls *t = ctx;
+	if (!t->broken) {
+		long long deadline = net_deadline(BYE_TIMEOUT);
+		for (;;) {
+			int r = gnutls_bye(t->s, GNUTLS_SHUT_WR);
+			if ((r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) ||
+			    net_wait(t->c, gnutls_record_get_direction(t->s), deadline) <= 0)
+				break;
+		}
+	}
+	tls_free(t);
+}
+
+/* ---- setting up ---- */
+
+static int load_credentials(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	int r;
+	if (gnutls_certificate_allocate_credentials(&t->cred) < 0)
+		return perr_set(e, EX_SOFTWARE, "cannot set up TLS credentials");
+	if (o->trust_file && strcmp(o->trust_file, "system") == 0) {
+		r = gnutls_certificate_set_x509_system_trust(t->cred);
+		/* Only fatal when the store is what decides. */
+		if (r <= 0 && o->required && o->certcheck && !o->fingerprint)
+			return perr_set(e, EX_CONFIG, "cannot load the system's trusted certificates (%s); "
+			                "install ca-certificates or set tls_trust_file",
+			                r < 0 ? gnutls_strerror(r) : "none found");
+	} else if (o->trust_file) {
+		r = gnutls_certificate_set_x509_trust_file(t->cred, o->trust_file, GNUTLS_X509_FMT_PEM);
+		if (r <= 0)
+			return perr_set(e, EX_CONFIG, "tls_trust_file %s: %s", o->trust_file,
+			                r < 0 ? gnutls_strerror(r) : "no certificates found in it");
+	}
+	if (o->crl_file) {
+		r = gnutls_certificate_set_x509_crl_file(t->cred, o->crl_file, GNUTLS_X509_FMT_PEM);
+		if (r < 0)
+			return perr_set(e, EX_CONFIG, "tls_crl_file %s: %s", o->crl_file, gnutls_strerror(r));
+	}
+	if (o->cert_file && o->key_file) {
+		r = gnutls_certificate_set_x509_key_file2(t->cred, o->cert_file, o->key_file,
+		                                          GNUTLS_X509_FMT_PEM, NULL, 0);
+		if (r < 0)
+			return perr_set(e, EX_CONFIG, "cannot use tls_cert_file %s with tls_key_file %s: %s",
+			                o->cert_file, o->key_file, gnutls_strerror(r));
+	}
+	return EX_OK;
+}
+
+static int set_server_name(struct tls *t, const char *host, struct perr *e)
+{
+	char *ascii = NULL;
+	if (!host || !*host || is_ip_literal(host))
+		return EX_OK;   /* RFC 6066 3: no SNI for addresses */
+	const char *name = host;
+	for (const char *p = host; *p; p++)
+		if ((unsigned char)*p >= 0x80) {
+			int r = idn2_to_ascii_8z(host, &ascii, IDN2_NONTRANSITIONAL);
+			if (r != IDN2_OK)
+				return perr_set(e, EX_CONFIG, "cannot convert host name '%s' for TLS: %s",
+				                host, idn2_strerror(r));
+			name = ascii;
+			break;
+		}
+	int r = gnutls_server_name_set(t->s, GNUTLS_NAME_DNS, name, strlen(name));
+	free(ascii);
+	if (r < 0)
+		return perr_set(e, EX_SOFTWARE, "cannot set the TLS server name: %s", gnutls_strerror(r));
+	return EX_OK;
+}
+
+static int new_session(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	const char *errpos = NULL;
+	int r = gnutls_init(&t->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+	if (r < 0)
+		return perr_set(e, EX_SOFTWARE, "cannot start a TLS session: %s", gnutls_strerror(r));
+	if (o->priorities && *o->priorities)
+		r = gnutls_priority_set_direct(t->s, o->priorities, &errpos);
+	else
+		r = gnutls_set_default_priority(t->s);
+	if (r == GNUTLS_E_INVALID_REQUEST && errpos)
+		return perr_set(e, EX_CONFIG, "tls_priorities '%s' is not a valid GnuTLS priority string "
+		                "(the error is at '%s')", o->priorities, errpos);
+	if (r < 0)
+		return perr_set(e, EX_CONFIG, "tls_priorities '%s': %s", o->priorities ? o->priorities : "",
+		                gnutls_strerror(r));
+	if ((r = gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, t->cred)) < 0)
+		return perr_set(e, EX_SOFTWARE, "cannot set TLS credentials: %s", gnutls_strerror(r));
+	if (o->min_dh_prime_bits > 0)
+		gnutls_dh_set_prime_bits(t->s, (unsigned)o->min_dh_prime_bits);
+	gnutls_transport_set_int(t->s, net_fd(t->c));
+	return set_server_name(t, o->host, e);
+}
+
+static int handshake(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	long long deadline = net_deadline(o->timeout);
+	const char *peer = net_peer_name(t->c);
+	char why[300];
+	for (;;) {
+		int r = gnutls_handshake(t->s);
+		if (r == GNUTLS_E_SUCCESS)
+			return EX_OK;
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			int w = net_wait(t->c, gnutls_record_get_direction(t->s), deadline);
+			if (w == 0)
+				return perr_set(e, EX_TEMPFAIL, "timeout after %d s in the TLS handshake with %s",
+				                o->timeout, peer);
+			if (w < 0)
+				return perr_set(e, EX_TEMPFAIL, "TLS handshake with %s: %s", peer, strerror(errno));
+			continue;
+		}
+		if (!gnutls_error_is_fatal(r))
+			continue;
+		if ((r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PREMATURE_TERMINATION) &&
+		    gnutls_certificate_client_get_request_status(t->s) && !o->cert_file)
+			return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: the server asked "
+			                "for a client certificate, none is configured (tls_cert_file "
+			                "and tls_key_file), and it closed the connection", peer);
+		if (r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PREMATURE_TERMINATION)
+			return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: the server closed "
+			                "the connection", peer);
+		return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: %s", peer,
+		                describe(t->s, r, why, sizeof why));
+	}
+}
+
+/* ---- verification ---- */
+
+/* Why GnuTLS's verdict is "no", in words, into b. */
+static void explain(const struct tls_opts *o, unsigned status, gnutls_x509_crt_t crt,
+                    struct buf *b)
+{
+	char when[64];
+	time_t now = time(NULL);
+#define ADD(...) do { if (b->len) buf_adds(b, "; "); buf_printf(b, __VA_ARGS__); } while (0)
+	if (status & GNUTLS_CERT_REVOKED)
+		ADD("the certificate has been revoked%s", o->crl_file ? " (tls_crl_file lists it)"
+		                                                       : " (OCSP)");
+	if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
+		char *issuer = crt ? crt_dn(crt, 1) : xstrdup("unknown");
+		ADD("the certificate is not signed by a trusted authority (issuer %s; trusted: %s)",
+		    issuer, !o->trust_file ? "none" : strcmp(o->trust_file, "system") == 0
+		            ? "the system trust store" : o->trust_file);
+		free(issuer);
+	}
+	if (status & GNUTLS_CERT_EXPIRED) {
+		time_t exp = crt ? gnutls_x509_crt_get_expiration_time(crt) : (time_t)-1;
+		fmt_time(exp, when, sizeof when);
+		if (exp != (time_t)-1 && exp < now)
+			ADD("the certificate has expired on %s", when);
+		else
+			ADD("a certificate in the chain has expired");
+	}
+	if (status & GNUTLS_CERT_NOT_ACTIVATED) {
+		time_t act = crt ? gnutls_x509_crt_get_activation_time(crt) : (time_t)-1;
+		fmt_time(act, when, sizeof when);
+		if (act != (time_t)-1 && act > now)
+			ADD("the certificate is not valid before %s", when);
+		else
+			ADD("a certificate in the chain is not yet valid");
+	}
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
+		struct buf names;
+		buf_init(&names);
+		if (crt)
+			crt_names(crt, &names);
+		ADD("the certificate is for %s, not for %s (tls_host_override sets the name to check)",
+		    names.len ? names.s : "another host", o->host);
+		buf_free(&names);
+	}
+	if (status & GNUTLS_CERT_INVALID_OCSP_STATUS)
+		ADD("the OCSP response the server stapled is not valid for this certificate");
+	if (status & GNUTLS_CERT_MISSING_OCSP_STATUS)
+		ADD("the certificate requires a stapled OCSP response and the server sent none");
+	if (status & (GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED | GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE))
+		ADD("the revocation data (CRL or OCSP response) is out of date or not yet valid");
+	unsigned known = GNUTLS_CERT_INVALID | GNUTLS_CERT_REVOKED | GNUTLS_CERT_SIGNER_NOT_FOUND |
+	                 GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED | GNUTLS_CERT_UNEXPECTED_OWNER |
+	                 GNUTLS_CERT_INVALID_OCSP_STATUS | GNUTLS_CERT_MISSING_OCSP_STATUS |
+	                 GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
+	                 GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE;
+	if (!b->len || (status & ~known)) {
+		gnutls_datum_t d = { NULL, 0 };
+		if (gnutls_certificate_verification_status_print(status & (~known | GNUTLS_CERT_INVALID),
+		                                                 GNUTLS_CRT_X509, &d, 0) >= 0 && d.data) {
+			ADD("%s", (const char *)d.data);
+			gnutls_free(d.data);
+		} else {
+			ADD("verification status 0x%x", status);
+		}
+	}
+#undef ADD
+}
+
+/* A pin: the leaf's digest must match; its dates still count. */
+static void check_pin(struct tls *t, const struct tls_opts *o, gnutls_x509_crt_t crt,
+                      const gnutls_datum_t *der, struct buf *why)
+{
+	size_t bytes = (strlen(o->fingerprint) + 1) / 3;
+	gnutls_digest_algorithm_t alg = bytes == 32 ? GNUTLS_DIG_SHA256 : bytes == 20 ? GNUTLS_DIG_SHA1
+	                                                                            : GNUTLS_DIG_MD5;
+	const char *name = bytes == 32 ? "SHA-256" : bytes == 20 ? "SHA-1" : "MD5";
+	char fp[200], when[64];
+	time_t now = time(NULL);
+	if (fingerprint(der, alg, fp, sizeof fp) < 0) {
+		buf_adds(why, "cannot compute the certificate's fingerprint");
+		return;
+	}
+	if (strcmp(fp, o->fingerprint) != 0) {
+		buf_printf(why, "the certificate's %s fingerprint %s does not match tls_fingerprint", name, fp);
+		return;
+	}
+	time_t act = gnutls_x509_crt_get_activation_time(crt);
+	time_t exp = gnutls_x509_crt_get_expiration_time(crt);
+	if (exp != (time_t)-1 && exp < now) {
+		fmt_time(exp, when, sizeof when);
+		buf_printf(why, "the certificate matches tls_fingerprint but has expired on %s", when);
+	} else if (act != (time_t)-1 && act > now) {
+		fmt_time(act, when, sizeof when);
+		buf_printf(why, "the certificate matches tls_fingerprint but is not valid before %s", when);
+	} else {
+		t->verified = 1;
+	}
+}
+
+static int verify(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	gnutls_datum_t der = { NULL, 0 };
+	gnutls_x509_crt_t crt = leaf_cert(t, &der);
+	struct buf why;
+	buf_init(&why);
+	if (!o->certcheck) {
+		snprintf(t->result, sizeof t->result, "not checked (tls_certcheck off)");
+	} else if (!crt) {
+		buf_adds(&why, "the server sent no X.509 certificate");
+	} else if (o->fingerprint) {
+		check_pin(t, o, crt, &der, &why);
+	} else {
+		unsigned status = 0;
+		int r = gnutls_certificate_verify_peers3(t->s, o->host && *o->host ? o->host : NULL, &status);
+		if (r < 0)
+			buf_printf(&why, "%s", gnutls_strerror(r));
+		else if (status != 0)
+			explain(o, status, crt, &why);
+		else if (!o->host || !*o->host)
+			buf_adds(&why, "there is no host name to check it against (set tls_host_override)");
+		else
+			t->verified = 1;
+	}
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (o->certcheck)
+		snprintf(t->result, sizeof t->result, "%s", t->verified ? "verified" : why.s);
+	buf_free(&why);
+	if (t->verified || !o->certcheck)
+		return EX_OK;
+	log_info("TLS certificate of %s not verified: %s", net_peer_name(t->c), t->result);
+	if (!o->required)
+		return EX_OK;
+	gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+	t->broken = 1;
+	return perr_set(e, EX_UNAVAILABLE, "cannot verify the TLS certificate of %s: %s",
+	                net_peer_name(t->c), t->result);
+}
+
+int tls_start(struct conn *c, const struct tls_opts *o, struct tls **out, struct perr *e)
+{
+	struct tls *t = xcalloc(1, sizeof *t);
+	t->c = c;
+	*out = NULL;
+	perr_clear(e);
+	if (load_credentials(t, o, e) || new_session(t, o, e) || handshake(t, o, e)) {
+		tls_free(t);
+		return e->ex;
+	}
+	/* gnutls_dh_set_prime_bits() covers primes the server sends, not the
+	 * RFC 7919 groups negotiated by name, so check what was used. */
+	int bits = gnutls_dh_get_prime_bits(t->s);
+	if (o->min_dh_prime_bits > 0 && bits > 0 && bits < o->min_dh_prime_bits) {
+		perr_set(e, EX_PROTOCOL, "TLS handshake with %s: the Diffie-Hellman prime has %d bits, "
+		         "fewer than tls_min_dh_prime_bits %d", net_peer_name(c), bits,
+		         o->min_dh_prime_bits);
+		gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_INSUFFICIENT_SECURITY);
+		tls_free(t);
+		return e->ex;
+	}
+	struct net_transport tr = { tr_read, tr_write, tr_pending, tr_error, tr_close, t };
+	net_set_transport(c, &tr);
+	*out = t;
+	return verify(t, o, e);
+}
+
+int tls_verified(const struct tls *t)
+{
+	return t->verified;
+}
+
+const char *tls_verify_result(const struct tls *t)
+{
+	return t->result;
+}
+
+const char *tls_version(const struct tls *t)
+{
+	const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->s));
+	return v ? v : "unknown";
+}
+
+int tls_channel_binding(const struct tls *t, const char **type, struct buf *data)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	int v13 = gnutls_protocol_get_version(t->s) == GNUTLS_TLS1_3;
+	gnutls_channel_binding_t cb = v13 ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE;
+	if (gnutls_session_channel_binding(t->s, cb, &d) < 0 || !d.data)
+		return -1;
+	*type = v13 ? "tls-exporter" : "tls-unique";
+	buf_reset(data);
+	buf_add(data, d.data, d.size);
+	wipe(d.data, d.size);
+	gnutls_free(d.data);
+	return 0;
+}
+
+/* ---- what the session is ---- */
+
+/* One "label: value" per fact, through emit. */
+static void facts(const struct tls *t, void (*emit)(void *, const char *, const char *), void *ctx)
+{
+	const char *suite = gnutls_ciphersuite_get(t->s);
+	char *desc = gnutls_session_get_desc(t->s);
+	char buf[200], from[64], to[64];
+	gnutls_datum_t der;
+	gnutls_x509_crt_t crt = leaf_cert(t, &der);
+
+	emit(ctx, "Protocol", tls_version(t));
+	emit(ctx, "Cipher suite", suite ? suite : desc ? desc : "unknown");
+	if (desc && suite)
+		emit(ctx, "Session", desc);
+	gnutls_free(desc);
+	if (crt) {
+		char *subject = crt_dn(crt, 0), *issuer = crt_dn(crt, 1);
+		struct buf names;
+		buf_init(&names);
+		crt_names(crt, &names);
+		emit(ctx, "Certificate subject", subject);
+		emit(ctx, "Certificate names", names.s);
+		emit(ctx, "Certificate issuer", issuer);
+		fmt_time(gnutls_x509_crt_get_activation_time(crt), from, sizeof from);
+		fmt_time(gnutls_x509_crt_get_expiration_time(crt), to, sizeof to);
+		snprintf(buf, sizeof buf, "%s to %s", from, to);
+		emit(ctx, "Valid", buf);
+		if (fingerprint(&der, GNUTLS_DIG_SHA256, buf, sizeof buf) == 0)
+			emit(ctx, "SHA-256 fingerprint", buf);
+		if (fingerprint(&der, GNUTLS_DIG_SHA1, buf, sizeof buf) == 0)
+			emit(ctx, "SHA-1 fingerprint", buf);
+		free(subject);
+		free(issuer);
+		buf_free(&names);
+		gnutls_x509_crt_deinit(crt);
+	} else {
+		emit(ctx, "Certificate", "none");
+	}
+	emit(ctx, "Verification", t->verified ? "passed" : t->result);
+	const gnutls_datum_t *mine = gnutls_certificate_get_ours(t->s);
+	emit(ctx, "Client certificate", mine ? "sent" : "not sent");
+}
+
+static void print_fact(void *ctx, const char *label, const char *value)
+{
+	char l[64];
+	snprintf(l, sizeof l, "%s:", label);
+	fprintf(ctx, "    %-22s %s\n", l, value);
+}
+
+void tls_print_info(const struct tls *t, FILE *out)
+{
+	fprintf(out, "TLS session:\n");
+	facts(t, print_fact, out);
+}
+
+static void log_fact(void *ctx, const char *label, const char *value)
+{
+	(void)ctx;
+	log_info("TLS %s: %s", label, value);
+}
+
+void tls_log_info(const struct tls *t)
+{
+	if (log_verbose())
+		facts(t, log_fact, NULL);
+}
