@@ -59,6 +59,7 @@ static const struct conf_keyword kwtab[] = {
 	{ "password", "[secret]", "password for authentication", 0, K_STR, OFF(password), NULL },
 	{ "passwordeval", "[cmd]", "command that prints the password", 0, K_STR, OFF(passwordeval), NULL },
 	{ "ntlmdomain", "[domain]", "domain for the NTLM method", 0, K_STR, OFF(ntlmdomain), NULL },
+	{ "auth_without_tls", "[(on|off)]", "allow mechanisms that send the password itself without verified TLS", 0, K_BOOL, OFF(auth_without_tls), NULL },
 	{ "tls", "[(on|off)]", "require TLS", 0, K_BOOL, OFF(tls), NULL },
 	{ "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", 0, K_BOOL, OFF(tls_starttls), NULL },
 	{ "tls_trust_file", "[file]", "trusted CA certificates (PEM), or \"system\"", 0, K_FILE, OFF(tls_trust_file), NULL },

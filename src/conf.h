@@ -39,6 +39,7 @@ struct account {
 	char *password;
 	char *passwordeval;
 	char *ntlmdomain;
+	int auth_without_tls; /* allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS */
 
 	int tls;             /* TLS_* */
 	int tls_starttls;    /* default 1 */

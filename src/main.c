@@ -2,6 +2,7 @@
  * config -> message -> envelope -> SMTP session -> exit status. */
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gsasl.h>
 #include <idn2.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,7 +120,7 @@ static void version(void)
 	printf("postie %s\n", PACKAGE_VERSION);
 	printf("TLS library: GnuTLS %s\n", gnutls_check_version(NULL));
 	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
-	printf("SASL library: none (authentication not enabled in this version)\n");
+	printf("SASL library: GNU SASL %s\n", gsasl_check_version(NULL));
 	printf("System configuration file: /etc/postierc, else /etc/msmtprc\n");
 	printf("User configuration file: $XDG_CONFIG_HOME/postie/config or ~/.postierc,\n"
 	       "  else ~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config\n");
@@ -252,9 +253,6 @@ static int apply_overrides(const struct cli *c, struct account *a, struct perr *
 static int refuse_unsupported(const struct account *a, struct perr *e)
 {
 	const char *where = a->file ? a->file : "the command line";
-	if (a->auth && ascii_casecmp(a->auth, "off") != 0)
-		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for authentication, which this "
-		                "version of postie cannot do yet; refusing to send", a->name, where);
 	if (a->proxy_host)
 		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for a SOCKS proxy, which this "
 		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
@@ -443,7 +441,7 @@ static int deliver(const struct cli *c, struct job *j, struct perr *e)
 
 	memset(&o, 0, sizeof o);
 	o.sent = -1;
-	if (session_open(j->acc, &s, e)) {
+	if (session_open(j->acc, 1, &s, e)) {
 		ex = e->ex;
 		fail(e);
 	} else {
@@ -471,7 +469,7 @@ static int deliver(const struct cli *c, struct job *j, struct perr *e)
 static int serverinfo(const struct account *a, struct perr *e)
 {
 	struct smtp_session s;
-	int r = session_open(a, &s, e);
+	int r = session_open(a, 0, &s, e);
 	if (r == 0)
 		session_print_info(&s, stdout);
 	else if (s.tls_state)   /* verification failed: still show the certificate */

@@ -7,14 +7,18 @@
  *                  plain text, as an MTA's opportunistic TLS does
  *   tls on         STARTTLS required: not offered 69, refused per reply,
  *                  handshake failure 76, verification failure 69
- *   tls_starttls off  TLS from the first byte, verified */
+ *   tls_starttls off  TLS from the first byte, verified
+ * then AUTH (auth.c), which sends a password itself only over verified
+ * TLS unless auth_without_tls is on. */
 #include "session.h"
 
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
+#include "util.h"
 
 enum tls_mode session_tls_mode(const struct account *a)
 {
@@ -112,7 +116,7 @@ static int attempt(const struct account *a, enum tls_mode mode, struct smtp_sess
 	return smtp_ehlo(s, e);
 }
 
-int session_open(const struct account *a, struct smtp_session *s, struct perr *e)
+int session_open(const struct account *a, int authenticate, struct smtp_session *s, struct perr *e)
 {
 	enum tls_mode mode = session_tls_mode(a);
 	int retry_plain = 0;
@@ -123,6 +127,8 @@ int session_open(const struct account *a, struct smtp_session *s, struct perr *e
 		perr_clear(e);
 		r = attempt(a, TM_OFF, s, &retry_plain, e);
 	}
+	if (r == EX_OK && authenticate && a->auth && ascii_casecmp(a->auth, "off") != 0)
+		r = auth_run(s, a, e);
 	return r;
 }
 

@@ -1,6 +1,6 @@
 /* session.h - a ready SMTP/LMTP session for an account: connect, TLS as
  * the account asks (off, opportunistic STARTTLS, required STARTTLS or
- * implicit TLS), EHLO. Authentication plugs in here next. */
+ * implicit TLS), EHLO, and AUTH when the account asks for it. */
 #ifndef POSTIE_SESSION_H
 #define POSTIE_SESSION_H
 
@@ -17,10 +17,11 @@ enum tls_mode {
 };
 enum tls_mode session_tls_mode(const struct account *a);
 
-/* Open s for account a. On failure s may still hold a connection (with a
- * TLS session whose certificate failed verification, for --serverinfo);
+/* Open s for account a, and authenticate when asked to and the account
+ * has auth. On failure s may still hold a connection (with a TLS session
+ * whose certificate failed verification, for --serverinfo);
  * smtp_quit()/smtp_session_free() clean up either way. */
-int session_open(const struct account *a, struct smtp_session *s, struct perr *e);
+int session_open(const struct account *a, int authenticate, struct smtp_session *s, struct perr *e);
 
 /* --serverinfo: the TLS facts (when TLS is up), then the SMTP ones. */
 void session_print_info(const struct smtp_session *s, FILE *out);

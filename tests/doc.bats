@@ -86,7 +86,12 @@ conf_keywords() {
 @test "doc: every keyword entry in postierc.5 is a keyword the parser knows" {
 	local kws tags unknown=()
 	kws=$(conf_keywords)
-	tags=$(section postierc.5 KEYWORDS | sed -n 's/^       \([a-z][a-z0-9_]*\)\( .*\)\{0,1\}$/\1/p')
+	# an entry's tag: a word at the tag indent whose next line is indented
+	# as an entry's body (a paragraph line is followed by one like itself)
+	tags=$(section postierc.5 KEYWORDS | awk '
+		prev != "" && /^              [^ ]/ { print prev }
+		{ prev = "" }
+		/^       [a-z][a-z0-9_]*( |$)/ { split($0, w, " "); prev = w[1] }')
 	[ -n "$tags" ]
 	for t in $tags; do
 		grep -qx -- "$t" <<<"$kws" || unknown+=("$t")

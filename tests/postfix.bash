@@ -3,9 +3,15 @@
 #   postfix_start PKI_DIR [DIR]  start an instance under DIR (default
 #                                $BATS_FILE_TMPDIR/postfix, else a mktemp
 #                                dir) that relays everything it accepts to
-#                                a recording sink (sink_start, tests/sink.bash)
-#   postfix_stop                 stop Postfix and the sink (safe to repeat)
+#                                a recording sink (sink_start, tests/sink.bash);
+#                                with POSTFIX_SASL=1 also Dovecot SASL and
+#                                two AUTH listeners (see "SMTP AUTH" below)
+#   postfix_start_sasl PKI_DIR [DIR]
+#                                the same as POSTFIX_SASL=1 postfix_start
+#   postfix_stop                 stop Postfix, Dovecot and the sink (safe
+#                                to repeat)
 #   postfix_log                  print Postfix's log (for failing tests)
+#   postfix_dovecot_log          print Dovecot's log (for failing tests)
 #   postfix_wait_relayed TEXT    wait (up to 20 s) for a relayed message
 #                                containing TEXT; print its msg-N.eml path
 #   postfix_queue_empty          true when nothing is queued (postqueue -p)
@@ -25,7 +31,40 @@
 # main.cf and master.cf, queue/, data/, maillog, start.log) and
 # POSTFIX_MASTER_PID.
 #
-# Extension points, read by postfix_start (e.g. for Dovecot SASL later):
+# SMTP AUTH (POSTFIX_SASL=1 or postfix_start_sasl): a private Dovecot
+# (dovecot -c $POSTFIX_DIR/dovecot/dovecot.conf; base_dir, state_dir and
+# log in that directory; /etc/dovecot and a system Dovecot are not used)
+# serves Postfix's smtpd_sasl_type=dovecot on the socket
+# $POSTFIX_DIR/queue/private/auth (postfix:postfix 0660).  It offers
+# auth_mechanisms PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 (in
+# Dovecot's order, which Postfix's EHLO repeats), answers failed logins
+# quickly (auth_failure_delay = 0, no auth penalty; a failed AUTH still
+# takes about half a second), and knows two users, both with the
+# password $POSTFIX_SASL_PASSWORD (stored {PLAIN}, so every mechanism
+# works):
+#   $POSTFIX_SASL_USER (tester)         authenticates
+#   $POSTFIX_SASL_LOCKED_USER (locked)  always refused (a deny passdb), even
+#                                       with the right password
+# Two more listeners, exported like the others:
+#   POSTFIX_SUB_PORT   submission: STARTTLS required
+#                      (smtpd_tls_security_level=encrypt), AUTH offered only
+#                      after it (smtpd_tls_auth_only=yes)
+#   POSTFIX_SUBS_PORT  submissions: implicit TLS (smtpd_tls_wrappermode=yes)
+#                      with AUTH
+# On both, mynetworks is empty and smtpd_relay_restrictions and
+# smtpd_recipient_restrictions are permit_sasl_authenticated, reject: mail
+# is relayed (to the sink, as above) only after a successful AUTH; else
+# RCPT gets "554 5.7.1 <rcpt>: Recipient address rejected: Access denied".
+# Postfix's Received: then says "(Authenticated sender: USER)"
+# (smtpd_sasl_authenticated_header=yes) and "with ESMTPSA", and its
+# "QID: client=..." log line ends "sasl_method=MECH, sasl_username=USER".
+# The other three listeners do not offer AUTH.
+# Also exported: POSTFIX_DOVECOT_PID (Dovecot's master, a process group
+# leader), and the log is $POSTFIX_DIR/dovecot/dovecot.log (auth_verbose).
+# Dovecot runs as root; its auth process as the system's dovecot user
+# ("dovecot" and "dovenull" must exist: Debian's dovecot-core makes them).
+#
+# Extension points, read by postfix_start:
 #   POSTFIX_MAIN_CF_EXTRA    text appended to main.cf after the base lines
 #                            (a later line for a parameter wins)
 #   POSTFIX_MASTER_CF_EXTRA  text appended to master.cf (more listeners;
@@ -43,11 +82,21 @@ POSTFIX_PORT="${POSTFIX_PORT:-}"
 POSTFIX_TLS_PORT="${POSTFIX_TLS_PORT:-}"
 POSTFIX_CERT_PORT="${POSTFIX_CERT_PORT:-}"
 POSTFIX_MASTER_PID="${POSTFIX_MASTER_PID:-}"
+POSTFIX_SASL="${POSTFIX_SASL:-}"
+POSTFIX_SUB_PORT="${POSTFIX_SUB_PORT:-}"
+POSTFIX_SUBS_PORT="${POSTFIX_SUBS_PORT:-}"
+POSTFIX_DOVECOT_PID="${POSTFIX_DOVECOT_PID:-}"
+# The accounts the private Dovecot knows (fixed: tests may write them out).
+POSTFIX_SASL_USER=tester
+POSTFIX_SASL_LOCKED_USER=locked
+POSTFIX_SASL_PASSWORD=s3cret-Pa55
 POSTFIX_MAIN_CF_EXTRA="${POSTFIX_MAIN_CF_EXTRA:-}"
 POSTFIX_MASTER_CF_EXTRA="${POSTFIX_MASTER_CF_EXTRA:-}"
 POSTFIX_SMTPD_OPTS="${POSTFIX_SMTPD_OPTS:-}"
 # Debian's command_directory; root's PATH need not include /usr/sbin.
 POSTFIX_SBIN="${POSTFIX_SBIN:-/usr/sbin}"
+POSTFIX_DOVECOT="${POSTFIX_DOVECOT:-/usr/sbin/dovecot}"
+POSTFIX_DOVEADM="${POSTFIX_DOVEADM:-/usr/bin/doveadm}"
 
 # postfix_free_ports N: N distinct TCP ports that were free on 127.0.0.1
 # (all bound at once, then released for Postfix to take).
@@ -112,6 +161,18 @@ smtpd_tls_received_header = yes
 smtpd_tls_loglevel = 1
 smtpd_tls_session_cache_database =
 EOF
+	if [[ $POSTFIX_SASL == 1 ]]; then
+		cat <<EOF
+
+# SMTP AUTH through the private Dovecot; enabled per listener
+# (smtpd_sasl_auth_enable) in master.cf.  The path is relative to
+# queue_directory.
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_sasl_security_options = noanonymous
+smtpd_sasl_authenticated_header = yes
+EOF
+	fi
 	if [[ -n $POSTFIX_MAIN_CF_EXTRA ]]; then
 		printf '\n# POSTFIX_MAIN_CF_EXTRA\n%s\n' "$POSTFIX_MAIN_CF_EXTRA"
 	fi
@@ -121,6 +182,17 @@ EOF
 _postfix_smtpd_opts() {
 	local o
 	for o in $POSTFIX_SMTPD_OPTS; do printf '  %s\n' "$o"; done
+}
+
+# _postfix_sasl_opts: master.cf option lines of an AUTH listener.
+_postfix_sasl_opts() {
+	cat <<EOF
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o mynetworks=
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+EOF
 }
 
 # _postfix_master_cf: master.cf with the three listeners and the services
@@ -147,6 +219,25 @@ EOF
   -o smtpd_tls_req_ccert=yes
 EOF
 	_postfix_smtpd_opts
+	if [[ $POSTFIX_SASL == 1 ]]; then
+		# Only an authenticated client may relay; 127.0.0.1 is not
+		# trusted here (mynetworks empty).
+		cat <<EOF
+127.0.0.1:$POSTFIX_SUB_PORT inet n - n - - smtpd
+  -o syslog_name=postfix-test/submission
+  -o smtpd_tls_security_level=encrypt
+EOF
+		_postfix_sasl_opts
+		_postfix_smtpd_opts
+		cat <<EOF
+127.0.0.1:$POSTFIX_SUBS_PORT inet n - n - - smtpd
+  -o syslog_name=postfix-test/submissions
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+EOF
+		_postfix_sasl_opts
+		_postfix_smtpd_opts
+	fi
 	cat <<EOF
 cleanup   unix  n - n - 0 cleanup
 qmgr      unix  n - n 300 1 qmgr
@@ -253,8 +344,182 @@ _postfix_listening() {
 	done
 }
 
+# _postfix_dovecot_conf DIR: dovecot.conf for a Dovecot that only serves
+# SASL to the instance in $POSTFIX_DIR, with everything of its own in DIR.
+_postfix_dovecot_conf() {
+	local d="$1"
+	cat <<EOF
+# Generated by tests/postfix.bash: a private Dovecot serving SASL only.
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+instance_name = postfix-test-dovecot
+# No IMAP, POP3 or other listener of its own; "listen" must not be empty.
+protocols = none
+listen = 127.0.0.1
+ssl = no
+# Postfix decides (smtpd_tls_auth_only) when AUTH is offered.
+disable_plaintext_auth = no
+auth_mechanisms = plain login scram-sha-256 scram-sha-1 cram-md5
+auth_failure_delay = 0
+auth_verbose = yes
+
+# Users listed here are refused whatever their password.
+passdb {
+  driver = passwd-file
+  deny = yes
+  args = $d/locked
+}
+# Passwords in the clear ({PLAIN}): Dovecot derives what SCRAM and
+# CRAM-MD5 need from them.
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $d/passwd
+}
+
+# No growing delays after failed logins from one address (anvil's auth
+# penalty: up to 15 s); the tests fail logins on purpose.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+
+service auth {
+  unix_listener $POSTFIX_DIR/queue/private/auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+EOF
+}
+
+# _postfix_dovecot_is PID: true when PID is a live Dovecot master that
+# leads its own process group (what "dovecot" does when it daemonizes).
+_postfix_dovecot_is() {
+	local line rest state pgrp
+	[[ $1 =~ ^[0-9]+$ ]] || return 1
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+	[[ $line == "$1 (dovecot) "* ]] || return 1
+	rest="${line##*) }"
+	read -r state _ pgrp _ <<<"$rest"
+	[[ $state != Z && $pgrp == "$1" ]]
+}
+
+# _postfix_pid_file FILE: the number on FILE's first line ("" if none).
+_postfix_pid_file() {
+	local line=
+	{ read -r line <"$1"; } 2>/dev/null
+	line="${line//[^0-9]/}"
+	echo "$line"
+}
+
+# _postfix_dovecot_start DIR: start Dovecot with its files in DIR; wait
+# until its auth socket answers; set POSTFIX_DOVECOT_PID.
+_postfix_dovecot_start() {
+	local d="$1" sock="$POSTFIX_DIR/queue/private/auth" i pid=
+	local conf="$d/dovecot.conf"
+	if [[ ! -x $POSTFIX_DOVECOT ]]; then
+		echo "postfix_start: no $POSTFIX_DOVECOT (Debian: dovecot-core)" >&2
+		return 1
+	fi
+	if [[ ! -x $POSTFIX_DOVEADM ]]; then
+		echo "postfix_start: no $POSTFIX_DOVEADM (Debian: dovecot-core)" >&2
+		return 1
+	fi
+	# Unix socket paths are limited to 107 bytes; the longest Dovecot
+	# makes in base_dir is run/anvil-auth-penalty.
+	if ((${#d} + 23 > 107 || ${#sock} > 107)); then
+		echo "postfix_start: $d is too long a path for Dovecot's sockets;" \
+			"give postfix_start a shorter DIR" >&2
+		return 1
+	fi
+	rm -rf "$d"
+	mkdir -p "$d" && chmod 755 "$d" || return 1
+	# Read by the auth process (user dovecot): world-readable test data.
+	printf '%s:{PLAIN}%s::::::\n' \
+		"$POSTFIX_SASL_USER" "$POSTFIX_SASL_PASSWORD" \
+		"$POSTFIX_SASL_LOCKED_USER" "$POSTFIX_SASL_PASSWORD" >"$d/passwd" &&
+		printf '%s\n' "$POSTFIX_SASL_LOCKED_USER" >"$d/locked" &&
+		chmod 644 "$d/passwd" "$d/locked" || return 1
+	_postfix_dovecot_conf "$d" >"$conf" || return 1
+	# It daemonizes (setsid) and writes run/master.pid; 3>&-: bats waits
+	# for anything holding its fd 3.
+	if ! timeout 20 "$POSTFIX_DOVECOT" -c "$conf" \
+		</dev/null >>"$d/start.log" 2>&1 3>&-; then
+		echo "postfix_start: dovecot -c $conf failed:" >&2
+		cat "$d/start.log" >&2
+		postfix_dovecot_log >&2
+		return 1
+	fi
+	for ((i = 0; i < 200; i++)); do
+		if [[ -z $pid && -s $d/run/master.pid ]]; then
+			pid="$(_postfix_pid_file "$d/run/master.pid")"
+			POSTFIX_DOVECOT_PID="$pid"
+			export POSTFIX_DOVECOT_PID
+		fi
+		[[ -n $pid && -S $sock ]] && break
+		sleep 0.05
+	done
+	if [[ -z $pid ]] || ! _postfix_dovecot_is "$pid" || [[ ! -S $sock ]]; then
+		echo "postfix_start: Dovecot did not come up (master ${pid:-?}," \
+			"socket $sock)" >&2
+		cat "$d/start.log" >&2
+		postfix_dovecot_log >&2
+		return 1
+	fi
+	# Prove the passdb and start the auth process: a real PLAIN login on
+	# the socket Postfix will use.
+	if ! timeout 10 "$POSTFIX_DOVEADM" -c "$conf" auth test -a "$sock" \
+		"$POSTFIX_SASL_USER" "$POSTFIX_SASL_PASSWORD" \
+		</dev/null >"$d/auth-test.log" 2>&1 3>&-; then
+		echo "postfix_start: Dovecot does not authenticate" \
+			"$POSTFIX_SASL_USER:" >&2
+		cat "$d/auth-test.log" >&2
+		postfix_dovecot_log >&2
+		return 1
+	fi
+}
+
+# _postfix_dovecot_stop: stop the Dovecot that postfix_start started (safe
+# to repeat).  SIGTERM to its process group (the master's PID): the
+# master alone takes a second to shut its children down.
+_postfix_dovecot_stop() {
+	local pid="${POSTFIX_DOVECOT_PID:-}" d="${POSTFIX_DIR:-}" i live=
+	POSTFIX_DOVECOT_PID=
+	[[ -z $d ]] || d="$d/dovecot"
+	if [[ -z $pid && -n $d && -s $d/run/master.pid ]]; then
+		pid="$(_postfix_pid_file "$d/run/master.pid")"
+	fi
+	if [[ -n $pid ]] && _postfix_dovecot_is "$pid"; then
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			live="$(_postfix_live "$pid")"
+			[[ -z $live ]] && break
+			sleep 0.05
+		done
+		if [[ -n $live ]]; then
+			echo "postfix_stop: Dovecot still running after 5 s, killing:" \
+				"${live//$'\n'/ }" >&2
+			# shellcheck disable=SC2086 # a list of PIDs
+			kill -KILL $live 2>/dev/null || true
+		fi
+	fi
+	[[ -z $d ]] || rm -f "$d/run/master.pid"
+}
+
+# postfix_start_sasl PKI_DIR [DIR]: postfix_start with Dovecot SASL and
+# the AUTH listeners (POSTFIX_SASL=1, kept for later calls).
+postfix_start_sasl() {
+	POSTFIX_SASL=1
+	export POSTFIX_SASL
+	postfix_start "$@"
+}
+
 postfix_start() {
 	local pki="${1:?postfix_start PKI_DIR [DIR]}" dir="${2:-}" ports i f try
+	local nports=3 listeners
 	if [[ -n $POSTFIX_MASTER_PID ]]; then
 		echo "postfix_start: already running (master $POSTFIX_MASTER_PID)" >&2
 		return 1
@@ -289,13 +554,22 @@ postfix_start() {
 		sink_start || return 1
 	fi
 
+	# Dovecot first: its socket is in place before any smtpd needs it.
+	if [[ $POSTFIX_SASL == 1 ]]; then
+		nports=5
+		_postfix_dovecot_start "$POSTFIX_DIR/dovecot" || { postfix_stop; return 1; }
+	fi
+
 	# A free port may be taken before the master binds it; then the master
 	# fails (it logs that to syslog only: its own log service is not up
 	# yet) and we try again with other ports.
 	for ((try = 1; ; try++)); do
-		ports="$(postfix_free_ports 3)" || { postfix_stop; return 1; }
-		read -r POSTFIX_PORT POSTFIX_TLS_PORT POSTFIX_CERT_PORT <<<"$ports"
-		export POSTFIX_PORT POSTFIX_TLS_PORT POSTFIX_CERT_PORT
+		ports="$(postfix_free_ports "$nports")" || { postfix_stop; return 1; }
+		read -r POSTFIX_PORT POSTFIX_TLS_PORT POSTFIX_CERT_PORT \
+			POSTFIX_SUB_PORT POSTFIX_SUBS_PORT <<<"$ports"
+		export POSTFIX_PORT POSTFIX_TLS_PORT POSTFIX_CERT_PORT \
+			POSTFIX_SUB_PORT POSTFIX_SUBS_PORT
+		listeners="$ports"
 		_postfix_main_cf "$pki" >"$POSTFIX_DIR/etc/main.cf"
 		_postfix_master_cf >"$POSTFIX_DIR/etc/master.cf"
 		# Postfix rereads a config file that changed within the last
@@ -326,13 +600,14 @@ postfix_start() {
 	POSTFIX_MASTER_PID="$(sed -n '1s/[^0-9]//gp' "$POSTFIX_DIR/queue/pid/master.pid" 2>/dev/null)"
 	export POSTFIX_MASTER_PID
 	for ((i = 0; i < 300; i++)); do
-		_postfix_listening "$POSTFIX_PORT" "$POSTFIX_TLS_PORT" "$POSTFIX_CERT_PORT" && break
+		# shellcheck disable=SC2086 # a list of ports
+		_postfix_listening $listeners && break
 		sleep 0.05
 	done
+	# shellcheck disable=SC2086 # a list of ports
 	if [[ -z $POSTFIX_MASTER_PID ]] || [[ -z $(_postfix_live "$POSTFIX_MASTER_PID") ]] ||
-		! _postfix_listening "$POSTFIX_PORT" "$POSTFIX_TLS_PORT" "$POSTFIX_CERT_PORT"; then
-		echo "postfix_start: Postfix is not listening on" \
-			"$POSTFIX_PORT $POSTFIX_TLS_PORT $POSTFIX_CERT_PORT" >&2
+		! _postfix_listening $listeners; then
+		echo "postfix_start: Postfix is not listening on $listeners" >&2
 		cat "$POSTFIX_DIR/start.log" >&2
 		postfix_log >&2
 		postfix_stop
@@ -380,7 +655,19 @@ postfix_stop() {
 	fi
 	# Stopped: a later call must not take a reused PID for the master.
 	[[ -z $dir ]] || rm -f "$dir/queue/pid/master.pid"
+	_postfix_dovecot_stop
 	sink_stop
+}
+
+postfix_dovecot_log() {
+	local f="${POSTFIX_DIR:-}/dovecot/dovecot.log"
+	if [[ -z ${POSTFIX_DIR:-} ]]; then
+		echo "postfix_dovecot_log: no Postfix instance" >&2
+		return 1
+	fi
+	echo "--- Dovecot log $f ---"
+	cat "$f" 2>/dev/null
+	echo "--- end of Dovecot log ---"
 }
 
 postfix_log() {

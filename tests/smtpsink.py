@@ -13,6 +13,9 @@ Usage:
               [--cert FILE [--key FILE]] [--starttls] [--tls]
               [--client-ca FILE] [--tls-min VERSION] [--tls-max VERSION]
               [--ciphers STRING]
+              [--auth "MECH ..."] [--auth-user U] [--auth-password P]
+              [--auth-token T] [--auth-realm R] [--auth-required]
+              [--auth-tls-only] [--auth-bad-server-proof]
 
 The server binds a free port (port 0) on --host (an address, not a name),
 or the AF_UNIX socket --unix PATH, then writes the port number (or "unix")
@@ -20,13 +23,15 @@ to --port-file atomically.  It runs until SIGTERM or SIGINT and exits 0.
 
 EHLO (LHLO with --lmtp) advertises PIPELINING, 8BITMIME, SIZE [N],
 ENHANCEDSTATUSCODES, and STARTTLS (with --starttls, until TLS is active),
-CHUNKING, SMTPUTF8, DSN only when asked for, plus every --ehlo-extra word.  --no-esmtp answers EHLO with
-"502 5.5.1 command not implemented".  MAIL/RCPT parameters are checked
-against what the EHLO reply actually advertised (SIZE=, BODY= need
-8BITMIME, SMTPUTF8, RET=/ENVID=/NOTIFY=/ORCPT= need DSN, AUTH= needs AUTH;
-any other KEY[=VALUE] needs an advertised extension named KEY), otherwise
-"555 5.5.4".  MAIL SIZE=x above the advertised limit, or a message larger
-than it, gets "552 5.3.4 message size exceeds fixed limit".
+AUTH (with --auth, see AUTH below), CHUNKING, SMTPUTF8, DSN only when
+asked for, plus every --ehlo-extra word, in this order.  --no-esmtp
+answers EHLO with "502 5.5.1 command not implemented".  MAIL/RCPT
+parameters are checked against what the EHLO reply actually advertised
+(SIZE=, BODY= need 8BITMIME, SMTPUTF8, RET=/ENVID=/NOTIFY=/ORCPT= need
+DSN, AUTH= needs AUTH; any other KEY[=VALUE] needs an advertised extension
+named KEY), otherwise "555 5.5.4".  MAIL SIZE=x above the advertised
+limit, or a message larger than it, gets "552 5.3.4 message size exceeds
+fixed limit".
 "BDAT <n> [LAST]" is implemented; without CHUNKING advertised it is
 answered 503 (its n bytes are still consumed).
 
@@ -61,6 +66,68 @@ previous EHLO forgotten) and EHLO no longer offers STARTTLS.  Once TLS is
 active, STARTTLS always gets "503 5.5.1 TLS already active" and rules do
 not apply to it.  The handshake times out after 10 s.
 
+AUTH (RFC 4954; SASL done by the sink itself, Python stdlib only):
+  --auth "MECH ..."   advertise "AUTH MECH ..." exactly so (the given
+                      order and spelling) and accept those mechanisms;
+                      without it AUTH is neither offered nor accepted
+  --auth-user U, --auth-password P
+                      the one account (default tester / secret)
+  --auth-token T      the valid OAuth 2.0 bearer token (default test-token)
+  --auth-realm R      DIGEST-MD5's realm (default smtpsink.test)
+  --auth-required     MAIL before a successful AUTH gets
+                      "530 5.7.0 Authentication required"
+  --auth-tls-only     offer and accept AUTH only once TLS is active
+  --auth-bad-server-proof
+                      the server's proof (DIGEST-MD5 rspauth, SCRAM v=) is
+                      wrong, so a client must abort (with "*")
+Implemented: PLAIN (RFC 4616), LOGIN (334 VXNlcm5hbWU6 "Username:", 334
+UGFzc3dvcmQ6 "Password:"), CRAM-MD5 (RFC 2195; challenge
+"<RANDOM.TIME@smtpsink.test>"), DIGEST-MD5 (RFC 2831: challenge
+realm="R",nonce="...",qop="auth",charset=utf-8,algorithm=md5-sess; the
+response is checked (nc must be 00000001, digest-uri any "smtp/HOST"),
+then "334 rspauth=..." and an empty client reply), SCRAM-SHA-1,
+SCRAM-SHA-256 (RFC 5802/7677: random salt, i=4096, no SASLprep; the
+server-final "v=..." comes in a 334 that the client answers with an
+empty line), SCRAM-SHA-1-PLUS and SCRAM-SHA-256-PLUS (channel binding
+"p=tls-unique" only, which needs TLS 1.2 or older: tls-exporter cannot be
+computed by Python 3.11 and fails "cannot check tls-exporter"), EXTERNAL
+(RFC 4422 A: needs a client certificate, see --client-ca; the authzid
+must be empty or the certificate's CN, which is the AUTHID), XOAUTH2
+("user=U\\x01auth=Bearer T\\x01\\x01"; a bad token or user gets the
+challenge {"status":"401","schemes":"bearer","scope":
+"https://mail.google.com/"}, then after the client's (empty) reply 535)
+and OAUTHBEARER (RFC 7628, "n,a=U,\\x01host=H\\x01port=P\\x01auth=Bearer
+T\\x01\\x01", a= optional; failure challenge {"status":"invalid_token",
+"schemes":"bearer","scope":"https://mail.google.com/"}, expected reply
+"\\x01", then 535).  SCRAM's gs2 flag: -PLUS needs "p=tls-unique"; the
+others take "n", or "y" unless the EHLO offered the -PLUS variant
+(RFC 5802 6: a downgrade); a= must be empty or the user.
+"AUTH MECH BASE64" and "AUTH MECH =" (empty) give an initial response
+(SASL-IR); CRAM-MD5 and DIGEST-MD5 refuse one with "501 5.5.2 MECH takes
+no initial response", for LOGIN it is the user name.  Replies:
+  235 2.7.0 Authentication successful
+  535 5.7.8 Authentication credentials invalid   (any failed check)
+  501 5.7.0 Authentication cancelled             (the client sent "*")
+  501 5.5.2 Cannot decode base64
+  501 5.5.4 Syntax: AUTH mechanism [initial-response]
+  503 5.5.1 send HELO/EHLO first
+  538 5.7.11 Encryption required for requested authentication mechanism
+                                  (--auth-tls-only, before TLS)
+  503 5.5.1 Already authenticated
+  503 5.5.1 AUTH not permitted during a mail transaction
+  503 5.5.1 Authentication not enabled   (the EHLO reply had no AUTH)
+  504 5.5.4 Unrecognized authentication type
+                                  (not in the EHLO's AUTH line, or in it
+                                  but not implemented, e.g. GSSAPI)
+The mechanisms accepted are those of the AUTH line of the EHLO reply
+actually sent (a scripted EHLO reply can offer others).  STARTTLS forgets
+a successful AUTH (RFC 3207 4.2); EHLO and RSET do not.
+Script step AUTH: "AUTH MATCH ACTION", MATCH searched in the AUTH command
+line, replaces the reply to the AUTH command itself, before any check, and
+no exchange happens: "AUTH CRAM-MD5 reply 504 5.5.4 no", "AUTH PLAIN reply
+454 4.7.0 temporary failure", "AUTH * reply 535 5.7.8 locked".  A 2xx
+reply counts as success (AUTHID "-").
+
 Files written to --dir:
   msg-N.eml    each accepted message, byte for byte (DATA dot-unstuffed,
                BDAT chunks concatenated); N counts accepted messages from 1
@@ -68,6 +135,8 @@ Files written to --dir:
                accepted recipient
   msg-N.tls    how message N travelled: "tls VERSION CIPHER" (as in
                "tls TLSv1.3 TLS_AES_256_GCM_SHA384") or "plain"
+  msg-N.auth   "MECH AUTHID" of the AUTH of the session that sent message
+               N (e.g. "PLAIN tester"), or "none"
   session.log  "* connect N", "C: line", "S: line", "C: <N bytes of data>",
                "* drop N", "* stall N", "* close N" for all connections;
                with TLS also "* tls VERSION CIPHER" when a handshake
@@ -83,7 +152,17 @@ Files written to --dir:
                when N plaintext bytes followed STARTTLS.  Lines "C:" and
                "S:" show the decrypted traffic.  A client that rejects the
                server certificate only after its handshake shows up as
-               "* tls ..." followed by "* close N".
+               "* tls ..." followed by "* close N".  AUTH adds
+               "* sasl C: MSG" for each decoded client message (the
+               initial response too), "* sasl S: MSG" for each decoded
+               334 challenge (after its "S: 334 ..." line), MSG with
+               control characters and bytes that are not UTF-8 as \\xHH
+               and a backslash as \\\\ (PLAIN: "* sasl C:
+               \\x00tester\\x00secret"), "* digest-uri URI" (DIGEST-MD5),
+               then "* auth ok MECH AUTHID" or "* auth-failed MECH
+               REASON" (MECH "-" when missing; e.g. "wrong password",
+               "unknown user U", "cancelled", "not advertised",
+               "cannot check tls-exporter", "scripted 454").
   reads.log    one line per network read: the command lines in it joined
                with " | ", message data shown as "<N bytes>", an incomplete
                trailing line as "<N bytes partial>" (over TLS: one line per
@@ -93,10 +172,11 @@ Fault injection (--script FILE), one rule per line, "#" starts a comment
 line, blank lines are ignored:
   STEP MATCH ACTION [TEXT]
 STEP:   GREETING EHLO HELO LHLO MAIL RCPT DATA DATA-END BDAT QUIT RSET
-        STARTTLS
+        STARTTLS AUTH
         (DATA is the reply to the DATA command; DATA-END the reply after
         the message data or BDAT LAST; BDAT the reply to a non-LAST chunk;
-        STARTTLS the reply to STARTTLS, see TLS above)
+        STARTTLS the reply to STARTTLS, see TLS above; AUTH the reply
+        to the AUTH command, see AUTH above)
 MATCH:  "*" or a substring (no spaces) of the command line.  For DATA-END
         it is searched in the MAIL and accepted RCPT lines (SMTP) or in
         each accepted RCPT line (LMTP: the rule replaces that recipient's
@@ -115,18 +195,24 @@ least one recipient got a 2xx reply, listing only those in msg-N.env.
 import argparse
 import asyncio
 import asyncio.sslproto as sslproto
+import base64
+import binascii
 import collections
+import hashlib
+import hmac
 import os
 import re
+import secrets
 import signal
 import ssl
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, Envelope
 
 HOSTNAME = 'smtpsink.test'
 STEPS = ('GREETING', 'EHLO', 'HELO', 'LHLO', 'MAIL', 'RCPT', 'DATA',
-         'DATA-END', 'BDAT', 'QUIT', 'RSET', 'STARTTLS')
+         'DATA-END', 'BDAT', 'QUIT', 'RSET', 'STARTTLS', 'AUTH')
 TLS_VERSIONS = ('TLSv1', 'TLSv1_1', 'TLSv1_2', 'TLSv1_3')
 TLS_HANDSHAKE_TIMEOUT = 10
 BDAT_RE = re.compile(rb'BDAT[ \t]+([0-9]+)([ \t]+LAST)?[ \t]*', re.I)
@@ -217,6 +303,93 @@ def parse_ehlo(lines):
     return ext
 
 
+# --- SASL (SMTP AUTH, RFC 4954) ---
+
+AUTH_OK = '235 2.7.0 Authentication successful'
+AUTH_BAD = '535 5.7.8 Authentication credentials invalid'
+AUTH_CANCELLED = '501 5.7.0 Authentication cancelled'
+AUTH_BAD_BASE64 = '501 5.5.2 Cannot decode base64'
+SCRAM_ITERATIONS = 4096
+OAUTH_SCOPE = 'https://mail.google.com/'
+XOAUTH2_ERROR = ('{"status":"401","schemes":"bearer","scope":"%s"}'
+                 % OAUTH_SCOPE)
+OAUTHBEARER_ERROR = ('{"status":"invalid_token","schemes":"bearer",'
+                     '"scope":"%s"}' % OAUTH_SCOPE)
+DIGEST_DIRECTIVE_RE = re.compile(
+    r'\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^",\s]*)\s*')
+
+
+class AuthError(Exception):
+    """A failed AUTH exchange: REASON is logged, REPLY sent."""
+
+    def __init__(self, reason, reply=AUTH_BAD):
+        super().__init__(reason)
+        self.reason, self.reply = reason, reply
+
+
+def sasl_text(data):
+    """A SASL message for the log: control characters as \\xHH, a
+    backslash as \\\\, bytes that are not UTF-8 as \\xHH."""
+    out = []
+    for ch in data.decode('utf-8', 'surrogateescape'):
+        code = ord(ch)
+        if 0xdc80 <= code <= 0xdcff:
+            out.append(f'\\x{code - 0xdc00:02x}')
+        elif code < 0x20 or code == 0x7f:
+            out.append(f'\\x{code:02x}')
+        elif ch == '\\':
+            out.append('\\\\')
+        else:
+            out.append(ch)
+    return ''.join(out)
+
+
+def utf8(data):
+    return data.decode('utf-8', 'surrogateescape')
+
+
+def b64decode(data):
+    """Strict base64 (RFC 4954: no line breaks, padding required)."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthError('bad base64', AUTH_BAD_BASE64) from None
+
+
+def b64encode(data):
+    return base64.b64encode(data).decode('ascii')
+
+
+def saslname(value):
+    """RFC 5802 saslname: "=2C" is ",", "=3D" is "="; anything else after
+    "=" is malformed."""
+    if re.search(r'=(?!2C|3D)', value):
+        raise AuthError(f'malformed saslname {value!r}')
+    return value.replace('=2C', ',').replace('=3D', '=')
+
+
+def digest_directives(message):
+    """RFC 2831 "key=value, key="quoted"" list as a dict, or AuthError."""
+    out, pos = {}, 0
+    while pos < len(message):
+        if message[pos] in ', \t':
+            pos += 1
+            continue
+        m = DIGEST_DIRECTIVE_RE.match(message, pos)
+        if not m:
+            raise AuthError(f'malformed directive at {message[pos:]!r}')
+        key, value = m.group(1).lower(), m.group(2)
+        if value.startswith('"'):
+            value = re.sub(r'\\(.)', r'\1', value[1:-1])
+        if key in out:
+            raise AuthError(f'directive {key} given twice')
+        out[key] = value
+        pos = m.end()
+        if pos < len(message) and message[pos] != ',':
+            raise AuthError(f'malformed directive at {message[pos:]!r}')
+    return out
+
+
 class Rule:
     def __init__(self, step, match, action, arg):
         self.step, self.match = step, match
@@ -277,10 +450,13 @@ class Sink:
         self.reads_log.write(' | '.join(items) + '\n')
 
     def plan(self, step, subject, default):
+        return self.find_rule(step, subject) or ('reply', default)
+
+    def find_rule(self, step, subject):
         for rule in self.rules:
             if rule.applies(step, subject):
                 return rule.action
-        return ('reply', default)
+        return None
 
     def ehlo_lines(self, tls_active):
         o = self.opts
@@ -289,19 +465,25 @@ class Sink:
         ext.append(f'SIZE {o.size}' if o.size is not None else 'SIZE')
         ext.append('ENHANCEDSTATUSCODES')
         ext += ['STARTTLS'] if o.starttls and not tls_active else []
+        if o.auth and (tls_active or not o.auth_tls_only):
+            ext.append('AUTH ' + ' '.join(o.auth))
         ext += ['CHUNKING'] if o.chunking else []
         ext += ['SMTPUTF8'] if o.smtputf8 else []
         ext += ['DSN'] if o.dsn else []
         lines = [HOSTNAME] + ext + o.ehlo_extra
         return [f'250-{l}' for l in lines[:-1]] + [f'250 {lines[-1]}']
 
-    def record(self, content, mail_line, rcpt_lines, tls):
-        """Write msg-N.*; tls is "tls VERSION CIPHER" or None (plain)."""
+    def record(self, content, mail_line, rcpt_lines, tls, auth):
+        """Write msg-N.*; tls is "tls VERSION CIPHER" or None (plain),
+        auth (MECH, AUTHID) or None."""
         self.count += 1
         base = os.path.join(self.dir, f'msg-{self.count}')
         lines = [l for l in [mail_line] + rcpt_lines if l is not None]
         write_atomic(base + '.env', b''.join(l + b'\n' for l in lines))
         write_atomic(base + '.tls', ((tls or 'plain') + '\n').encode())
+        auth_line = ' '.join(auth) if auth else 'none'
+        write_atomic(base + '.auth', (auth_line + '\n').encode(
+            'utf-8', 'surrogateescape'))
         write_atomic(base + '.eml', content)
 
 
@@ -364,6 +546,9 @@ class SinkSMTP(SMTP):
         self.raw_readuntil = None
         self.rx_buf, self.rx_mode, self.rx_left = b'', 'cmd', 0
         self.tls_info = None        # "tls VERSION CIPHER" once TLS is up
+        self.ssl_object = None      # its ssl.SSLObject
+        self.peer_cn = None         # the client certificate's first CN
+        self.auth = None            # (MECH, AUTHID) after AUTH succeeded
         self.tls_task = None
         self.lost = False
 
@@ -458,11 +643,15 @@ class SinkSMTP(SMTP):
         self._reader._transport = tls
         obj = tls.get_extra_info('ssl_object')
         self.session.ssl = tls.get_extra_info('peercert') or {}
+        self.ssl_object = obj
         self.tls_info = f'tls {obj.version()} {obj.cipher()[0]}'
         self.sink.log('* ' + self.tls_info)
         cert = obj.getpeercert()
         if cert:
             self.sink.log(f'* client-cert {subject_cn(cert)}')
+            names = [value for rdn in cert.get('subject', ())
+                     for key, value in rdn if key == 'commonName']
+            self.peer_cn = names[0] if names else ''
         return True
 
     def _client_connected_cb(self, reader, writer):
@@ -593,6 +782,8 @@ class SinkSMTP(SMTP):
         """Return (default reply, SMTPUTF8 requested)."""
         if not self.session.host_name:
             return '503 5.5.1 send HELO/EHLO first', False
+        if self.sink.opts.auth_required and self.auth is None:
+            return '530 5.7.0 Authentication required', False
         if self.envelope.mail_line is not None:
             return '503 5.5.1 nested MAIL command', False
         parsed = parse_path(arg, 'FROM:')
@@ -708,11 +899,333 @@ class SinkSMTP(SMTP):
         await self.perform(action)
         if not await self.tls_done():
             await self.stall()
-        # RFC 3207 4.2: start over, forget the EHLO.
+        # RFC 3207 4.2: start over, forget the EHLO (and an AUTH).
         self._set_rset_state()
         self.session.host_name = None
         self.session.extended_smtp = False
         self.ext = {}
+        self.auth = None
+
+    # --- AUTH (RFC 4954) ---
+
+    async def smtp_AUTH(self, arg):
+        words = (arg or '').split()
+        mech = words[0].upper() if words else '-'
+        action = self.sink.find_rule('AUTH', text(self.cmdline))
+        if action is not None:
+            code = reply_code(action)
+            if code.startswith('2'):
+                self.auth = (mech, '-')
+                self.sink.log(f'* auth ok {mech} -')
+            elif action[0] in ('reply', 'raw'):
+                self.sink.log(f'* auth-failed {mech} scripted {code}')
+            await self.perform(action)
+            return
+        try:
+            authid = await self.authenticate(mech, words)
+        except AuthError as error:
+            self.sink.log(f'* auth-failed {mech} {error.reason}')
+            await self.push(error.reply)
+            return
+        self.auth = (mech, authid)
+        self.sink.log(f'* auth ok {mech} {authid}')
+        await self.push(AUTH_OK)
+
+    async def authenticate(self, mech, words):
+        """Check the AUTH command, run the exchange; return the AUTHID."""
+        o = self.sink.opts
+        if not words or len(words) > 2:
+            raise AuthError('syntax', '501 5.5.4 Syntax: AUTH mechanism '
+                                      '[initial-response]')
+        if not self.session.host_name:
+            raise AuthError('no EHLO', '503 5.5.1 send HELO/EHLO first')
+        if o.auth_tls_only and self.tls_info is None:
+            raise AuthError('no TLS', '538 5.7.11 Encryption required for '
+                                      'requested authentication mechanism')
+        if self.auth is not None:
+            raise AuthError('already authenticated',
+                            '503 5.5.1 Already authenticated')
+        if self.envelope.mail_line is not None:
+            raise AuthError('in a mail transaction',
+                            '503 5.5.1 AUTH not permitted during a mail '
+                            'transaction')
+        if 'AUTH' not in self.ext:
+            raise AuthError('AUTH not advertised',
+                            '503 5.5.1 Authentication not enabled')
+        offered = [m.upper() for m in self.ext['AUTH'].split()]
+        unknown = '504 5.5.4 Unrecognized authentication type'
+        if mech not in offered:
+            raise AuthError('not advertised', unknown)
+        handler = self.sasl_handlers().get(mech)
+        if handler is None:
+            raise AuthError('not implemented', unknown)
+        initial = None
+        if len(words) > 1:
+            initial = b'' if words[1] == '=' else b64decode(words[1])
+            self.sink.log('* sasl C: ' + sasl_text(initial))
+        return await handler(mech, initial)
+
+    def sasl_handlers(self):
+        return {
+            'PLAIN': self.sasl_plain, 'LOGIN': self.sasl_login,
+            'CRAM-MD5': self.sasl_cram_md5, 'DIGEST-MD5': self.sasl_digest_md5,
+            'SCRAM-SHA-1': self.sasl_scram, 'SCRAM-SHA-256': self.sasl_scram,
+            'SCRAM-SHA-1-PLUS': self.sasl_scram,
+            'SCRAM-SHA-256-PLUS': self.sasl_scram,
+            'EXTERNAL': self.sasl_external, 'XOAUTH2': self.sasl_xoauth2,
+            'OAUTHBEARER': self.sasl_oauthbearer,
+        }
+
+    async def sasl_step(self, challenge):
+        """Send "334 base64(challenge)", return the decoded client reply."""
+        await self.push('334 ' + b64encode(challenge))
+        self.sink.log('* sasl S: ' + sasl_text(challenge))
+        line = (await self._reader.readuntil(b'\n')).rstrip(b'\r\n')
+        if line == b'*':
+            raise AuthError('cancelled', AUTH_CANCELLED)
+        data = b64decode(line)
+        self.sink.log('* sasl C: ' + sasl_text(data))
+        return data
+
+    async def client_first(self, initial):
+        """The client's first message: the initial response or a reply to
+        an empty challenge."""
+        return initial if initial is not None else await self.sasl_step(b'')
+
+    @staticmethod
+    def server_first(mech, initial):
+        if initial is not None:
+            raise AuthError('initial response to a server-first mechanism',
+                            f'501 5.5.2 {mech} takes no initial response')
+
+    def check_password(self, user, password):
+        o = self.sink.opts
+        if user != o.auth_user:
+            raise AuthError(f'unknown user {user}')
+        if password != o.auth_password:
+            raise AuthError('wrong password')
+
+    @staticmethod
+    def check_authzid(authzid, authid):
+        if authzid and authzid != authid:
+            raise AuthError(f'authzid {authzid} is not {authid}')
+
+    async def sasl_plain(self, mech, initial):
+        message = await self.client_first(initial)
+        parts = utf8(message).split('\0')
+        if len(parts) != 3:
+            raise AuthError('malformed message')
+        authzid, user, password = parts
+        self.check_password(user, password)
+        self.check_authzid(authzid, user)
+        return user
+
+    async def sasl_login(self, mech, initial):
+        if initial is None:
+            initial = await self.sasl_step(b'Username:')
+        user = utf8(initial)
+        password = utf8(await self.sasl_step(b'Password:'))
+        self.check_password(user, password)
+        return user
+
+    async def sasl_cram_md5(self, mech, initial):
+        self.server_first(mech, initial)
+        challenge = (f'<{secrets.randbelow(1 << 31)}.{int(time.time())}'
+                     f'@{HOSTNAME}>').encode()
+        user, _, digest = utf8(await self.sasl_step(challenge)).rpartition(' ')
+        if not user:
+            raise AuthError('malformed message')
+        if user != self.sink.opts.auth_user:
+            raise AuthError(f'unknown user {user}')
+        password = self.sink.opts.auth_password.encode()
+        if digest != hmac.new(password, challenge, 'md5').hexdigest():
+            raise AuthError('wrong digest')
+        return user
+
+    async def sasl_digest_md5(self, mech, initial):
+        o = self.sink.opts
+        self.server_first(mech, initial)
+        nonce = secrets.token_urlsafe(18)
+        challenge = (f'realm="{o.auth_realm}",nonce="{nonce}",qop="auth",'
+                     f'charset=utf-8,algorithm=md5-sess')
+        d = digest_directives(utf8(await self.sasl_step(challenge.encode())))
+        for key in ('username', 'nonce', 'cnonce', 'nc', 'digest-uri',
+                    'response'):
+            if key not in d:
+                raise AuthError(f'no {key}')
+        uri = d['digest-uri']
+        self.sink.log(f'* digest-uri {uri}')
+        service, _, host = uri.partition('/')
+        if service != 'smtp' or not host:
+            raise AuthError(f'digest-uri {uri} is not smtp/HOST')
+        user, realm = d['username'], d.get('realm', '')
+        if realm != o.auth_realm:
+            raise AuthError(f'realm {realm} is not {o.auth_realm}')
+        if d['nonce'] != nonce:
+            raise AuthError('nonce mismatch')
+        if d['nc'] != '00000001':
+            raise AuthError(f'nc {d["nc"]} is not 00000001')
+        qop = d.get('qop', 'auth')
+        if qop != 'auth':
+            raise AuthError(f'qop {qop} is not auth')
+        if user != o.auth_user:
+            raise AuthError(f'unknown user {user}')
+        authzid = d.get('authzid', '')
+
+        def md5(data):
+            return hashlib.md5(data.encode('utf-8', 'surrogateescape')
+                               if isinstance(data, str) else data).digest()
+
+        a1 = (md5(f'{user}:{realm}:{o.auth_password}')
+              + f':{nonce}:{d["cnonce"]}'.encode()
+              + (f':{authzid}'.encode() if authzid else b''))
+
+        def response(a2):
+            return md5(f'{md5(a1).hex()}:{nonce}:{d["nc"]}:{d["cnonce"]}:'
+                       f'{qop}:{md5(a2).hex()}').hex()
+
+        if d['response'].lower() != response(f'AUTHENTICATE:{uri}'):
+            raise AuthError('wrong response')
+        self.check_authzid(authzid, user)
+        rspauth = response(f':{uri}')
+        if o.auth_bad_server_proof:
+            rspauth = ('1' if rspauth[0] == '0' else '0') + rspauth[1:]
+        if await self.sasl_step(f'rspauth={rspauth}'.encode()):
+            raise AuthError('non-empty reply to rspauth')
+        return user
+
+    async def sasl_scram(self, mech, initial):
+        o = self.sink.opts
+        plus = mech.endswith('-PLUS')
+        hash_name = 'sha256' if mech.startswith('SCRAM-SHA-256') else 'sha1'
+        first = utf8(await self.client_first(initial))
+        m = re.fullmatch(r'(n|y|p=[A-Za-z0-9.-]+),(a=[^,]*)?,(.*)', first,
+                         re.S)
+        if not m:
+            raise AuthError('malformed client-first message')
+        flag, bare = m.group(1), m.group(3)
+        authzid = saslname(m.group(2)[2:]) if m.group(2) else ''
+        gs2_header = first[:len(first) - len(bare)]
+        cb_data = b''
+        if plus:
+            cb_type = flag[2:]
+            if not flag.startswith('p='):
+                raise AuthError(f'{mech} without channel binding ({flag})')
+            if cb_type == 'tls-exporter':
+                raise AuthError('cannot check tls-exporter')
+            if cb_type != 'tls-unique':
+                raise AuthError(f'unsupported channel binding {cb_type}')
+            if self.ssl_object is None:
+                raise AuthError('tls-unique without TLS')
+            if self.ssl_object.version() == 'TLSv1.3':
+                raise AuthError('tls-unique is not defined for TLSv1.3')
+            cb_data = self.ssl_object.get_channel_binding('tls-unique')
+        elif flag.startswith('p='):
+            raise AuthError(f'channel binding {flag} with {mech}')
+        elif flag == 'y' and (f'{mech}-PLUS'
+                              in self.ext['AUTH'].upper().split()):
+            raise AuthError(f'flag y but {mech}-PLUS was offered (downgrade)')
+        attrs = bare.split(',')
+        if attrs[0].startswith('m='):
+            raise AuthError('unsupported mandatory extension')
+        if len(attrs) < 2 or attrs[0][:2] != 'n=' or attrs[1][:2] != 'r=' \
+                or not attrs[1][2:]:
+            raise AuthError('malformed client-first message')
+        user, client_nonce = saslname(attrs[0][2:]), attrs[1][2:]
+        if user != o.auth_user:
+            raise AuthError(f'unknown user {user}')
+        self.check_authzid(authzid, user)
+        nonce = client_nonce + secrets.token_urlsafe(18)
+        salt = secrets.token_bytes(16)
+        server_first = f'r={nonce},s={b64encode(salt)},i={SCRAM_ITERATIONS}'
+        final = utf8(await self.sasl_step(server_first.encode()))
+        m = re.fullmatch(r'(c=([^,]*),r=([^,]*)(?:,[^,]*)*?),p=([^,]*)', final)
+        if not m:
+            raise AuthError('malformed client-final message')
+        without_proof, binding, final_nonce, proof = m.groups()
+        if final_nonce != nonce:
+            raise AuthError('nonce mismatch')
+        if b64decode(binding) != gs2_header.encode() + cb_data:
+            raise AuthError('channel binding mismatch')
+        salted = hashlib.pbkdf2_hmac(hash_name, o.auth_password.encode(),
+                                     salt, SCRAM_ITERATIONS)
+
+        def mac(key, data):
+            return hmac.new(key, data, hash_name).digest()
+
+        client_key = mac(salted, b'Client Key')
+        stored_key = hashlib.new(hash_name, client_key).digest()
+        auth_message = f'{bare},{server_first},{without_proof}'.encode()
+        signature = mac(stored_key, auth_message)
+        proof = b64decode(proof)
+        if len(proof) != len(signature) or hashlib.new(
+                hash_name, bytes(a ^ b for a, b in zip(proof, signature))
+        ).digest() != stored_key:
+            raise AuthError('wrong proof')
+        server_signature = mac(mac(salted, b'Server Key'), auth_message)
+        if o.auth_bad_server_proof:
+            server_signature = bytes([server_signature[0] ^ 1]) \
+                + server_signature[1:]
+        if await self.sasl_step(b'v=' + b64encode(server_signature).encode()):
+            raise AuthError('non-empty reply to server-final message')
+        return user
+
+    async def sasl_external(self, mech, initial):
+        authzid = utf8(await self.client_first(initial))
+        if self.peer_cn is None:
+            raise AuthError('no client certificate')
+        self.check_authzid(authzid, self.peer_cn)
+        return self.peer_cn
+
+    async def oauth_failure(self, reason, error, expect):
+        """The bearer token failed: send the error challenge, then 535."""
+        reply = await self.sasl_step(error.encode())
+        if reply != expect:
+            reason += (f' (then {sasl_text(reply)!r}, '
+                       f'not {sasl_text(expect)!r})')
+        raise AuthError(reason)
+
+    async def sasl_xoauth2(self, mech, initial):
+        o = self.sink.opts
+        message = utf8(await self.client_first(initial))
+        m = re.fullmatch('user=([^\x01]*)\x01auth=([^\x01]*)\x01\x01', message)
+        if not m:
+            raise AuthError('malformed message')
+        user, auth = m.groups()
+        scheme, _, token = auth.partition(' ')
+        if scheme.lower() != 'bearer':
+            raise AuthError(f'auth scheme {scheme} is not Bearer')
+        if user != o.auth_user:
+            await self.oauth_failure(f'unknown user {user}', XOAUTH2_ERROR,
+                                     b'')
+        if token != o.auth_token:
+            await self.oauth_failure('wrong token', XOAUTH2_ERROR, b'')
+        return user
+
+    async def sasl_oauthbearer(self, mech, initial):
+        o = self.sink.opts
+        message = utf8(await self.client_first(initial))
+        m = re.fullmatch('([ny]),(a=[^,]*)?,\x01(.*)\x01\x01', message, re.S)
+        if not m:
+            raise AuthError('malformed message')
+        authzid = saslname(m.group(2)[2:]) if m.group(2) else ''
+        pairs = {}
+        for pair in m.group(3).split('\x01'):
+            key, eq, value = pair.partition('=')
+            if not eq or not re.fullmatch('[A-Za-z]+', key):
+                raise AuthError('malformed message')
+            pairs[key] = value
+        scheme, _, token = pairs.get('auth', '').partition(' ')
+        if scheme.lower() != 'bearer':
+            raise AuthError('no auth=Bearer')
+        user = authzid or o.auth_user
+        if user != o.auth_user:
+            await self.oauth_failure(f'unknown user {user}',
+                                     OAUTHBEARER_ERROR, b'\x01')
+        if token != o.auth_token:
+            await self.oauth_failure('wrong token', OAUTHBEARER_ERROR,
+                                     b'\x01')
+        return user
 
     async def smtp_QUIT(self, arg):
         await self.respond('QUIT', ['221 2.0.0 bye'])
@@ -785,7 +1298,7 @@ class SinkSMTP(SMTP):
                                 [default])
         if reply_code(action).startswith('2'):
             self.sink.record(content, env.mail_line, env.rcpt_lines,
-                             self.tls_info)
+                             self.tls_info, self.auth)
         await self.perform(action)
 
 
@@ -818,7 +1331,8 @@ class SinkLMTP(SinkSMTP):
             if reply_code(action).startswith('2'):
                 accepted.append(line)
         if accepted:
-            self.sink.record(content, env.mail_line, accepted, self.tls_info)
+            self.sink.record(content, env.mail_line, accepted, self.tls_info,
+                             self.auth)
         for action in actions:
             await self.perform(action)
 
@@ -873,7 +1387,18 @@ def parse_args(argv):
     p.add_argument('--tls-min', choices=TLS_VERSIONS)
     p.add_argument('--tls-max', choices=TLS_VERSIONS)
     p.add_argument('--ciphers')
+    p.add_argument('--auth', type=str.split, default=[])
+    p.add_argument('--auth-user', default='tester')
+    p.add_argument('--auth-password', default='secret')
+    p.add_argument('--auth-token', default='test-token')
+    p.add_argument('--auth-realm', default=HOSTNAME)
+    p.add_argument('--auth-required', action='store_true')
+    p.add_argument('--auth-tls-only', action='store_true')
+    p.add_argument('--auth-bad-server-proof', action='store_true')
     opts = p.parse_args(argv)
+    for mech in opts.auth:
+        if not re.fullmatch(r'[A-Za-z0-9_-]{1,20}', mech):
+            p.error(f'--auth: bad mechanism name {mech!r}')
     if (opts.starttls or opts.tls) and not opts.cert:
         p.error('--starttls and --tls need --cert')
     return opts

@@ -15,3 +15,4 @@ run_unit() {
 @test "unit: message spool, header edits, wire form" { run_unit msg; }
 @test "unit: SMTP reply and capability parsers" { run_unit smtp; }
 @test "unit: TLS sessions against an in-process GnuTLS server" { run_unit tls; }
+@test "unit: SASL mechanism choice, netrc, password sources" { run_unit auth; }

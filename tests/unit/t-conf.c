@@ -326,7 +326,7 @@ static const char *const samples[][2] = {
 	{ "proxy_port", "1080" }, { "socket", "/run/s" }, { "timeout", "30" }, { "protocol", "lmtp" },
 	{ "domain", "d.example" }, { "from", "a@b" }, { "from_full_name", "\"A B\"" },
 	{ "allow_from_override", "off" }, { "auth", "plain" }, { "user", "u" }, { "password", "p" },
-	{ "passwordeval", "echo p" }, { "ntlmdomain", "n" }, { "tls", "on" }, { "tls_starttls", "off" },
+	{ "passwordeval", "echo p" }, { "ntlmdomain", "n" }, { "auth_without_tls", "on" }, { "tls", "on" }, { "tls_starttls", "off" },
 	{ "tls_trust_file", "/etc/ca.pem" }, { "tls_crl_file", "/c" },
 	{ "tls_fingerprint", "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF" }, { "tls_key_file", "/k" },
 	{ "tls_cert_file", "/c" }, { "tls_certcheck", "off" }, { "tls_priorities", "NORMAL" },
@@ -393,7 +393,7 @@ static void test_keyword_table(void)
 	static const char *const current[] = {
 		"defaults", "account", "eval", "host", "port", "source_ip", "proxy_host", "proxy_port", "socket",
 		"timeout", "protocol", "domain", "from", "from_full_name", "allow_from_override", "auth", "user",
-		"password", "passwordeval", "ntlmdomain", "tls", "tls_starttls", "tls_trust_file", "tls_crl_file",
+		"password", "passwordeval", "ntlmdomain", "auth_without_tls", "tls", "tls_starttls", "tls_trust_file", "tls_crl_file",
 		"tls_fingerprint", "tls_key_file", "tls_cert_file", "tls_certcheck", "tls_priorities",
 		"tls_host_override", "tls_min_dh_prime_bits", "dsn_notify", "dsn_return", "set_from_header",
 		"set_date_header", "set_msgid_header", "set_to_header", "remove_bcc_headers", "logfile",

@@ -1,0 +1,25 @@
+/* secret.h - where a password (or OAuth token) comes from, in this order:
+ * the password keyword, passwordeval, ~/.netrc then /etc/netrc, a prompt
+ * on /dev/tty. Secrets are wiped before their memory is freed and never
+ * appear in messages. */
+#ifndef POSTIE_SECRET_H
+#define POSTIE_SECRET_H
+
+#include "conf.h"
+#include "status.h"
+
+/* The password for user at host (the account's host). *out is allocated;
+ * free it with secret_free(). *source names where it came from
+ * ("password", "passwordeval", "~/.netrc", "/etc/netrc", "terminal").
+ * EX_CONFIG when passwordeval fails or prints nothing (its stderr is
+ * shown), or when there is no source at all (the message says which
+ * keyword to set). */
+int secret_get(const struct account *a, char **out, const char **source, struct perr *e);
+void secret_free(char *s);
+
+/* Look host (case-insensitively) and user (NULL: any) up in the text of
+ * a netrc file: the first "machine" entry that matches, else "default".
+ * Returns 1 and sets *password (allocated) when found, else 0. */
+int netrc_lookup(const char *text, const char *host, const char *user, char **password);
+
+#endif
