@@ -387,3 +387,16 @@ no_secret_in() {
 	[[ $stderr != *"$PW"* ]]
 	nothing_sent
 }
+
+@test "a long token does not fit the AUTH line: it follows the server's empty 334" {
+	long=$(head -c 600 /dev/zero | tr '\0' 'k')
+	auth_sink "XOAUTH2" --auth-token "$long"
+	auth_config "auth xoauth2" "passwordeval echo $long"
+	send
+	[ "$status" -eq 0 ]
+	delivered_with XOAUTH2
+	grep -qx 'C: AUTH XOAUTH2' "$SINK_DIR/session.log"
+	grep -qx 'S: 334 ' "$SINK_DIR/session.log"
+	# no client line longer than the 512 octets of RFC 4954 carries AUTH
+	! grep -qE '^C: AUTH .{510,}' "$SINK_DIR/session.log" || false
+}
