@@ -16,6 +16,30 @@
 #                                containing TEXT; print its msg-N.eml path
 #   postfix_queue_empty          true when nothing is queued (postqueue -p)
 #   postfix_free_ports N         print N free TCP ports on 127.0.0.1
+#   postfix_log_lines            how many lines the log has now (a mark)
+#   postfix_wait_log ERE [MARK]  wait (up to 10 s) for log lines after line
+#                                MARK that match ERE; print them
+#
+# For bats files that send with postie through the instance (with
+# common.bash loaded: unix_text; the sink's sink_count):
+#   postfix_test_setup PREFIX    per test: MARK (unique text for the test's
+#                                message), LOG_MARK (log lines so far) and,
+#                                with SASL, DOVECOT_LOG and DOVECOT_MARK
+#   postfix_test_teardown        after a failed test, print postie's status
+#                                and output and the logs since those marks
+#   postfix_postierc PORT [LINE...]
+#                                write ~/.postierc for the listener on PORT
+#                                (from sender@example.org, timeout 20), then
+#                                the LINEs
+#   postfix_send MARK            bats "run" postie: a message carrying MARK
+#                                to rcpt@example.net
+#   postfix_relayed MARK         wait for that message at the sink, check
+#                                its body and envelope; set MSG (its path),
+#                                RECEIVED (Postfix's Received:, unfolded) and
+#                                QID (Postfix's queue id)
+#   postfix_nothing_relayed MARK BEFORE
+#                                nothing queued and nothing new at the sink
+#                                (BEFORE: sink_count before the test sent)
 #
 # Listeners, all on 127.0.0.1, exported after postfix_start:
 #   POSTFIX_PORT       STARTTLS offered (smtpd_tls_security_level=may)
@@ -726,4 +750,92 @@ postfix_wait_log() {
 	done
 	echo "postfix_wait_log: no log line after line $mark matches: $ere" >&2
 	return 1
+}
+
+# Helpers for bats files that send with postie through the instance.  One
+# instance serves a whole file, so every test marks its message (MARK) and
+# looks only for that mark and at the log lines after its start.
+
+# postfix_test_setup PREFIX: per-test marks: MARK (PREFIX, the test's
+# number and randomness: unique text for this test's message), LOG_MARK
+# (Postfix's log lines so far) and, with SASL, DOVECOT_LOG (Dovecot's
+# log) and DOVECOT_MARK (its lines so far).
+postfix_test_setup() {
+	# shellcheck disable=SC2034 # for the test
+	MARK="$1-$BATS_TEST_NUMBER-$$-$RANDOM"
+	LOG_MARK="$(postfix_log_lines)"
+	if [[ $POSTFIX_SASL == 1 ]]; then
+		DOVECOT_LOG="$POSTFIX_DIR/dovecot/dovecot.log"
+		DOVECOT_MARK="$(wc -l <"$DOVECOT_LOG")"
+	fi
+}
+
+# postfix_test_teardown: after a failed test, print postie's status and
+# output and what Postfix (and Dovecot) logged since postfix_test_setup;
+# bats shows it with the failure.
+postfix_test_teardown() {
+	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+		echo "# postie: status ${status:-?}, output: ${output:-}"
+		tail -n "+$((${LOG_MARK:-0} + 1))" "$POSTFIX_DIR/maillog"
+		if [[ -n ${DOVECOT_LOG:-} ]]; then
+			echo "--- Dovecot ---"
+			tail -n "+$((${DOVECOT_MARK:-0} + 1))" "$DOVECOT_LOG"
+		fi
+	fi
+}
+
+# postfix_postierc PORT [LINE...]: ~/.postierc with one account for the
+# instance's listener on PORT, from sender@example.org, then the LINEs
+# (a later line for a setting wins).
+postfix_postierc() {
+	local port="$1" l
+	shift
+	{
+		echo "account default"
+		echo "host 127.0.0.1"
+		echo "port $port"
+		echo "from sender@example.org"
+		echo "timeout 20"
+		for l in "$@"; do echo "$l"; done
+	} >"$HOME/.postierc"
+	chmod 600 "$HOME/.postierc"
+}
+
+# postfix_send MARK: postie (bats "run", so status and output are set)
+# submits to rcpt@example.net a message with MARK as its subject and
+# "body MARK" as its body.
+postfix_send() {
+	run timeout 60 "$POSTIE" rcpt@example.net \
+		< <(printf 'Subject: %s\n\nbody %s\n' "$1" "$1")
+}
+
+# postfix_relayed MARK: wait for Postfix's copy of postfix_send's message
+# at the sink; check its body and envelope; set MSG (its msg-N.eml path),
+# RECEIVED (Postfix's Received: header, unfolded) and QID (Postfix's queue
+# id).
+postfix_relayed() {
+	MSG="$(postfix_wait_relayed "$1")"
+	grep -qx "body $1" <(unix_text "$MSG")
+	grep -qx 'RCPT TO:<rcpt@example.net>' "${MSG%.eml}.env"
+	grep -q '^MAIL FROM:<sender@example.org>' "${MSG%.eml}.env"
+	# Postfix prepends its Received: header, so the first one is its.
+	RECEIVED="$(unix_text "$MSG" | awk '
+		/^$/ { exit }
+		on && /^[ \t]/ { sub(/^[ \t]+/, " "); printf "%s", $0; next }
+		on { exit }
+		/^Received:/ { on = 1; printf "%s", $0 }')"
+	echo "# Received: ${RECEIVED#Received: }"
+	[[ $RECEIVED =~ \ by\ postfix\.test\ .*\ id\ ([0-9A-Za-z]+) ]]
+	# shellcheck disable=SC2034 # for the test
+	QID="${BASH_REMATCH[1]}"
+}
+
+# postfix_nothing_relayed MARK BEFORE: Postfix holds nothing, the sink
+# still has BEFORE messages (sink_count) and none of its files holds MARK.
+# The queue is checked first, so a message accepted meanwhile would show
+# in the sink.
+postfix_nothing_relayed() {
+	postfix_queue_empty
+	[ "$(sink_count)" -eq "$2" ]
+	! grep -rqF "$1" "$SINK_DIR" || false
 }

@@ -18,58 +18,12 @@ teardown_file() { postfix_stop; }
 
 setup() {
 	common_setup
-	MARK="postfix-bats-$BATS_TEST_NUMBER-$$-$RANDOM"
-	LOG_MARK="$(postfix_log_lines)"
+	postfix_test_setup postfix-bats
 }
 
 # Not common_teardown: the sink belongs to the file, not to the test.
 # On failure, bats shows this output: Postfix's view of the test.
-teardown() {
-	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
-		echo "# postie: status ${status:-?}, output: ${output:-}"
-		tail -n "+$((${LOG_MARK:-0} + 1))" "$POSTFIX_DIR/maillog"
-	fi
-}
-
-# postie_config PORT [config lines...]: ~/.postierc for Postfix on PORT.
-postie_config() {
-	local port="$1" l
-	shift
-	{
-		echo "account default"
-		echo "host 127.0.0.1"
-		echo "port $port"
-		echo "from sender@example.org"
-		echo "timeout 20"
-		for l in "$@"; do echo "$l"; done
-	} >"$HOME/.postierc"
-	chmod 600 "$HOME/.postierc"
-}
-
-# send: postie submits a message carrying $MARK to rcpt@example.net.
-send() {
-	run timeout 60 "$POSTIE" rcpt@example.net \
-		< <(printf 'Subject: %s\n\nbody %s\n' "$MARK" "$MARK")
-}
-
-# relayed: wait for Postfix's copy of this test's message at the sink;
-# check body and envelope; set MSG (its path), RECEIVED (Postfix's
-# Received: header unfolded) and QID (Postfix's queue id).
-relayed() {
-	MSG="$(postfix_wait_relayed "$MARK")"
-	grep -qx "body $MARK" <(unix_text "$MSG")
-	grep -qx 'RCPT TO:<rcpt@example.net>' "${MSG%.eml}.env"
-	grep -q '^MAIL FROM:<sender@example.org>' "${MSG%.eml}.env"
-	# Postfix prepends its Received: header, so the first one is its.
-	RECEIVED="$(unix_text "$MSG" | awk '
-		/^$/ { exit }
-		on && /^[ \t]/ { sub(/^[ \t]+/, " "); printf "%s", $0; next }
-		on { exit }
-		/^Received:/ { on = 1; printf "%s", $0 }')"
-	echo "# Received: ${RECEIVED#Received: }"
-	[[ $RECEIVED =~ \ by\ postfix\.test\ .*\ id\ ([0-9A-Za-z]+) ]]
-	QID="${BASH_REMATCH[1]}"
-}
+teardown() { postfix_test_teardown; }
 
 # Postfix's Received: shows the message came over TLS: ESMTPS and the
 # protocol and cipher, e.g. "(using TLSv1.3 with cipher ...)".
@@ -85,33 +39,33 @@ accepted_on() {
 }
 
 @test "control: plain SMTP (tls off) is delivered and Received shows no TLS" {
-	postie_config "$POSTFIX_PORT" "tls off"
-	send
+	postfix_postierc "$POSTFIX_PORT" "tls off"
+	postfix_send "$MARK"
 	[ "$status" -eq 0 ]
-	relayed
+	postfix_relayed "$MARK"
 	[[ $RECEIVED != *"using TLS"* ]]
 	[[ $RECEIVED == *" with ESMTP id $QID"* ]]
 	accepted_on starttls
 }
 
 @test "STARTTLS to Postfix with the test CA: delivered, Received shows TLS" {
-	postie_config "$POSTFIX_PORT" "tls on" "tls_trust_file $PKI/ca.pem"
-	send
+	postfix_postierc "$POSTFIX_PORT" "tls on" "tls_trust_file $PKI/ca.pem"
+	postfix_send "$MARK"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
-	relayed
+	postfix_relayed "$MARK"
 	received_over_tls
 	accepted_on starttls
 	postfix_wait_log "starttls/smtpd\[[0-9]+\]: .*TLS connection established from" "$LOG_MARK"
 }
 
 @test "implicit TLS (tls_starttls off) to Postfix's wrapper-mode port: delivered over TLS" {
-	postie_config "$POSTFIX_TLS_PORT" "tls on" "tls_starttls off" \
+	postfix_postierc "$POSTFIX_TLS_PORT" "tls on" "tls_starttls off" \
 		"tls_trust_file $PKI/ca.pem"
-	send
+	postfix_send "$MARK"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
-	relayed
+	postfix_relayed "$MARK"
 	received_over_tls
 	accepted_on implicit
 	# The client never sent STARTTLS: TLS came first.
@@ -121,12 +75,12 @@ accepted_on() {
 }
 
 @test "client certificate: Postfix requires one and verifies postie's (CN tester)" {
-	postie_config "$POSTFIX_CERT_PORT" "tls on" "tls_trust_file $PKI/ca.pem" \
+	postfix_postierc "$POSTFIX_CERT_PORT" "tls on" "tls_trust_file $PKI/ca.pem" \
 		"tls_cert_file $PKI/client.pem" "tls_key_file $PKI/client-key.pem"
-	send
+	postfix_send "$MARK"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
-	relayed
+	postfix_relayed "$MARK"
 	received_over_tls
 	[[ $RECEIVED == *'(Client CN "tester", Issuer "postie test CA" (verified OK))'* ]]
 	accepted_on clientcert
@@ -136,26 +90,23 @@ accepted_on() {
 @test "client certificate required but not configured: postie fails, nothing relayed" {
 	local before
 	before="$(sink_count)"
-	postie_config "$POSTFIX_CERT_PORT" "tls on" "tls_trust_file $PKI/ca.pem"
-	send
+	postfix_postierc "$POSTFIX_CERT_PORT" "tls on" "tls_trust_file $PKI/ca.pem"
+	postfix_send "$MARK"
 	# Postfix finishes the TLS 1.3 handshake, then answers 421: 75
 	[ "$status" -eq 75 ]
 	# postie passes on Postfix's reason.
 	[[ $output == *"421 4.7.1 "*"No client certificate presented"* ]]
 	# Postfix refused the session for the missing certificate...
 	postfix_wait_log "clientcert/smtpd\[[0-9]+\]: NOQUEUE: abort: TLS from .*: No client certificate presented" "$LOG_MARK"
-	# ...and queued nothing: the queue is checked first, so a message
-	# accepted and relayed meanwhile would show in the sink count.
-	postfix_queue_empty
-	[ "$(sink_count)" -eq "$before" ]
-	! grep -rqF "$MARK" "$SINK_DIR" || false
+	# ...and queued and relayed nothing.
+	postfix_nothing_relayed "$MARK" "$before"
 }
 
 @test "opportunistic: no tls line, STARTTLS offered: postie uses it, Received shows TLS" {
-	postie_config "$POSTFIX_PORT" "tls_trust_file $PKI/ca.pem"
-	send
+	postfix_postierc "$POSTFIX_PORT" "tls_trust_file $PKI/ca.pem"
+	postfix_send "$MARK"
 	[ "$status" -eq 0 ]
-	relayed
+	postfix_relayed "$MARK"
 	received_over_tls
 	accepted_on starttls
 }

@@ -8,158 +8,12 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	pki_make "$BATS_FILE_TMPDIR/pki"
-	# The client side for the tests below: python3 -c 'import ac; ...'
-	cat >"$BATS_FILE_TMPDIR/ac.py" <<'PY'
-"""SMTP AUTH client side for sinkauth.bats: line-level, hand-computed."""
-import base64, hashlib, hmac, os, secrets, socket, ssl
-PORT = int(os.environ['SINK_PORT'])
-PKI = os.environ.get('PKI', '')
-LOG = os.path.join(os.environ.get('SINK_DIR', '.'), 'session.log')
-
-
-def b64(data):
-    return base64.b64encode(data).decode()
-
-
-def unb64(reply):
-    """The decoded payload of a "334 ..." reply."""
-    assert reply[0].startswith('334 '), reply
-    return base64.b64decode(reply[0][4:], validate=True)
-
-
-class Client:
-    def __init__(self, tls=False, cert=None, tls_max=None, greet=True):
-        self.sock = socket.create_connection(('127.0.0.1', PORT), timeout=10)
-        self.buf = b''
-        if tls:
-            self.wrap(cert, tls_max)
-        if greet:
-            assert self.reply()[0].startswith('220 ')
-
-    def wrap(self, cert=None, tls_max=None):
-        ctx = ssl.create_default_context(cafile=f'{PKI}/ca.pem')
-        if cert:
-            ctx.load_cert_chain(f'{PKI}/{cert}.pem', f'{PKI}/{cert}-key.pem')
-        if tls_max:
-            ctx.maximum_version = ssl.TLSVersion[tls_max]
-        self.sock = ctx.wrap_socket(self.sock, server_hostname='localhost')
-
-    def starttls(self, cert=None, tls_max=None):
-        assert self.cmd('STARTTLS')[0].startswith('220 ')
-        self.wrap(cert, tls_max)
-
-    def reply(self):
-        lines = []
-        for _ in range(100):
-            while b'\n' not in self.buf:
-                data = self.sock.recv(4096)
-                if not data:
-                    raise EOFError(f'EOF after {lines!r}')
-                self.buf += data
-            line, _, self.buf = self.buf.partition(b'\n')
-            lines.append(line.rstrip(b'\r').decode())
-            if lines[-1][3:4] != '-':
-                return lines
-        raise ValueError('endless reply')
-
-    def cmd(self, line):
-        self.sock.sendall(line.encode() + b'\r\n')
-        return self.reply()
-
-    def send64(self, data):
-        """Answer a 334 challenge with DATA (bytes)."""
-        return self.cmd(b64(data))
-
-    def ehlo(self):
-        lines = self.cmd('EHLO client.example')
-        assert lines[-1].startswith('250 '), lines
-        return [l[4:] for l in lines[1:]]
-
-    def auth_line(self):
-        return [l for l in self.ehlo() if l.startswith('AUTH')]
-
-    def send(self):
-        assert self.cmd('MAIL FROM:<a@example.org>')[0].startswith('250')
-        assert self.cmd('RCPT TO:<b@example.org>')[0].startswith('250')
-        assert self.cmd('DATA')[0].startswith('354')
-        assert self.cmd('Subject: t\r\n\r\nbody\r\n.')[0].startswith('250')
-
-
-def scram(c, mech, user='tester', password='secret', gs2=None, cb=b'',
-          ir=True):
-    """Run SCRAM; return (final reply, whether the server proved itself).
-    A server-final message that does not verify is answered with "*"."""
-    name = 'sha256' if mech.startswith('SCRAM-SHA-256') else 'sha1'
-    if gs2 is None:
-        gs2 = 'p=tls-unique,,' if mech.endswith('-PLUS') else 'n,,'
-    bare = f'n={user},r={secrets.token_urlsafe(12)}'
-    first = (gs2 + bare).encode()
-    if ir:
-        r = c.cmd(f'AUTH {mech} {b64(first)}')
-    else:
-        r = c.cmd(f'AUTH {mech}')
-        assert r == ['334 '], r
-        r = c.send64(first)
-    if not r[0].startswith('334 '):
-        return r, None
-    server_first = unb64(r).decode()
-    attrs = dict(a.split('=', 1) for a in server_first.split(','))
-    assert attrs['r'].startswith(bare.split('r=')[1]) and int(attrs['i']) == 4096
-    salted = hashlib.pbkdf2_hmac(name, password.encode(),
-                                 base64.b64decode(attrs['s']), 4096)
-    mac = lambda k, d: hmac.new(k, d, name).digest()
-    client_key = mac(salted, b'Client Key')
-    stored_key = hashlib.new(name, client_key).digest()
-    without_proof = f'c={b64(gs2.encode() + cb)},r={attrs["r"]}'
-    message = f'{bare},{server_first},{without_proof}'.encode()
-    proof = bytes(a ^ b for a, b in zip(client_key, mac(stored_key, message)))
-    r = c.send64(f'{without_proof},p={b64(proof)}'.encode())
-    if not r[0].startswith('334 '):
-        return r, None
-    want = 'v=' + b64(mac(mac(salted, b'Server Key'), message))
-    ok = unb64(r).decode() == want
-    return (c.cmd('') if ok else c.cmd('*')), ok
-
-
-def digest_md5(c, user='tester', password='secret', realm='smtpsink.test',
-               uri='smtp/localhost', authzid=''):
-    """Run DIGEST-MD5; return (final reply, whether rspauth verified)."""
-    r = c.cmd('AUTH DIGEST-MD5')
-    challenge = unb64(r).decode()
-    nonce = challenge.split('nonce="')[1].split('"')[0]
-    cnonce, nc, qop = secrets.token_hex(8), '00000001', 'auth'
-    md5 = lambda d: hashlib.md5(d.encode() if isinstance(d, str) else d).digest()
-    a1 = md5(f'{user}:{realm}:{password}') + f':{nonce}:{cnonce}'.encode() \
-        + (f':{authzid}'.encode() if authzid else b'')
-    kd = lambda a2: md5(f'{md5(a1).hex()}:{nonce}:{nc}:{cnonce}:{qop}:'
-                        f'{md5(a2).hex()}').hex()
-    resp = (f'charset=utf-8,username="{user}",realm="{realm}",'
-            f'nonce="{nonce}",nc={nc},cnonce="{cnonce}",'
-            f'digest-uri="{uri}",response={kd("AUTHENTICATE:" + uri)},qop=auth')
-    if authzid:
-        resp += f',authzid="{authzid}"'
-    r = c.send64(resp.encode())
-    if not r[0].startswith('334 '):
-        return r, None
-    ok = unb64(r).decode() == 'rspauth=' + kd(':' + uri)
-    return (c.cmd('') if ok else c.cmd('*')), ok
-
-
-def log():
-    with open(LOG, encoding='utf-8') as f:
-        return f.read().splitlines()
-
-
-def sasl_lines():
-    """The "* sasl", "* auth", "* digest-uri" lines of session.log."""
-    return [l for l in log() if l.startswith(('* sasl ', '* auth',
-                                              '* digest-uri'))]
-PY
 }
 
 setup() {
 	export TMPDIR="$BATS_TEST_TMPDIR"
-	export PYTHONPATH="$BATS_FILE_TMPDIR"
+	# py scripts "import smtpclient" (tests/smtpclient.py).
+	export PYTHONPATH="$BATS_TEST_DIRNAME" PYTHONDONTWRITEBYTECODE=1
 }
 teardown() { sink_stop; }
 
@@ -178,7 +32,7 @@ auth_log() {
 @test "EHLO offers AUTH exactly as --auth says; PLAIN, LOGIN, CRAM-MD5 through smtplib; msg-N.auth" {
 	sink_start --auth "PLAIN LOGIN CRAM-MD5"
 	py '
-import ac, smtplib
+import smtpclient as ac, smtplib
 c = ac.Client()
 assert c.ehlo() == ["PIPELINING", "8BITMIME", "SIZE", "ENHANCEDSTATUSCODES",
                     "AUTH PLAIN LOGIN CRAM-MD5"], c.ehlo()
@@ -229,7 +83,7 @@ LOG
 @test "PLAIN, LOGIN, CRAM-MD5 with wrong credentials: 535 5.7.8, the reason logged; a session may try again" {
 	sink_start --auth "CRAM-MD5 LOGIN PLAIN" --auth-user usr --auth-password 'pa\ss'
 	py '
-import ac, smtplib
+import smtpclient as ac, smtplib
 s = smtplib.SMTP("127.0.0.1", ac.PORT)
 s.ehlo()
 for mech, user, password in (("PLAIN", "usr", "wrong"), ("LOGIN", "usr", "x"),
@@ -263,7 +117,7 @@ assert c.cmd("AUTH PLAIN " + ac.b64(b"usr\0usr\0pa\\ss"))[0].startswith("235 ")'
 @test "SCRAM-SHA-1 and SCRAM-SHA-256: proofs both ways, with and without initial response, saslname escapes" {
 	sink_start --auth "SCRAM-SHA-256 SCRAM-SHA-1" --auth-user 'a,b=c' --auth-password 'pä ss'
 	py '
-import ac
+import smtpclient as ac
 for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
     for ir in (True, False):
         c = ac.Client()
@@ -306,7 +160,7 @@ LOG
 	sink_tls --starttls --tls-max TLSv1_2 \
 		--auth "SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1"
 	py '
-import ac
+import smtpclient as ac
 def session():
     c = ac.Client()
     c.ehlo()
@@ -346,7 +200,7 @@ LOG
 @test "SCRAM: y is fine without -PLUS offered; over TLS 1.3 a -PLUS attempt fails, tls-exporter cannot be checked" {
 	sink_tls --tls --auth "SCRAM-SHA-256 SCRAM-SHA-256-PLUS SCRAM-SHA-1"
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client(tls=True)
 c.ehlo()
 assert c.sock.version() == "TLSv1.3"
@@ -365,7 +219,7 @@ LOG
 @test "DIGEST-MD5: response checked, rspauth sent, digest-uri logged; --auth-realm; no initial response" {
 	sink_start --auth "DIGEST-MD5 CRAM-MD5" --auth-realm example.net
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 c.ehlo()
 assert ac.digest_md5(c, realm="example.net", uri="smtp/127.0.0.1") == (
@@ -411,7 +265,7 @@ LOG
 @test "--auth-bad-server-proof: a client that checks the server's proof cancels" {
 	sink_start --auth "SCRAM-SHA-256 DIGEST-MD5" --auth-bad-server-proof
 	py '
-import ac
+import smtpclient as ac
 cancelled = (["501 5.7.0 Authentication cancelled"], False)
 c = ac.Client()
 c.ehlo()
@@ -428,7 +282,7 @@ LOG
 @test "XOAUTH2: token accepted; a bad one gets the JSON challenge, the empty reply, then 535" {
 	sink_start --auth "XOAUTH2" --auth-user me@example.org --auth-token T0k3n
 	py '
-import ac
+import smtpclient as ac
 good = b"user=me@example.org\x01auth=Bearer T0k3n\x01\x01"
 c = ac.Client()
 c.ehlo()
@@ -463,7 +317,7 @@ LOG
 @test "OAUTHBEARER: token accepted; a bad one gets the JSON challenge, the client's \\x01, then 535" {
 	sink_start --auth "OAUTHBEARER PLAIN" --auth-token T0k3n
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 c.ehlo()
 msg = b"n,a=tester,\x01host=localhost\x01port=25\x01auth=Bearer T0k3n\x01\x01"
@@ -495,7 +349,7 @@ LOG
 @test "EXTERNAL: the client certificate's CN, an authzid that must match it; no certificate, no success" {
 	sink_tls --tls --client-ca "$PKI/ca.pem" --auth EXTERNAL
 	py '
-import ac
+import smtpclient as ac
 for first in ("AUTH EXTERNAL =", "AUTH EXTERNAL dGVzdGVy", "AUTH EXTERNAL"):
     c = ac.Client(tls=True, cert="client")
     c.ehlo()
@@ -523,7 +377,7 @@ LOG
 	sink_stop
 	sink_tls --starttls --auth EXTERNAL
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 c.ehlo()
 assert c.cmd("AUTH EXTERNAL =")[0].startswith("535 ")
@@ -536,7 +390,7 @@ assert c.cmd("AUTH EXTERNAL =") == ["535 5.7.8 Authentication credentials invali
 @test "--auth-tls-only: no AUTH in EHLO before TLS, AUTH then is 538; STARTTLS forgets an AUTH" {
 	sink_tls --starttls --auth "PLAIN LOGIN" --auth-tls-only
 	py '
-import ac
+import smtpclient as ac
 plain = "AUTH PLAIN " + ac.b64(b"\0tester\0secret")
 c = ac.Client()
 assert c.auth_line() == []
@@ -552,7 +406,7 @@ c.send()'
 	sink_stop
 	sink_tls --starttls --auth PLAIN --auth-required
 	py '
-import ac
+import smtpclient as ac
 plain = "AUTH PLAIN " + ac.b64(b"\0tester\0secret")
 c = ac.Client()
 assert c.auth_line() == ["AUTH PLAIN"]       # without --auth-tls-only
@@ -570,7 +424,7 @@ c.send()'
 @test "--auth-required: MAIL before AUTH is 530; MAIL AUTH= needs AUTH offered" {
 	sink_start --auth "PLAIN" --auth-required
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 c.ehlo()
 assert c.cmd("MAIL FROM:<a@example.org>") == ["530 5.7.0 Authentication required"]
@@ -582,7 +436,7 @@ c.send()'
 	sink_stop
 	sink_start
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 assert c.auth_line() == []
 assert c.cmd("MAIL FROM:<a@example.org> AUTH=<>")[0].startswith("555 ")
@@ -594,7 +448,7 @@ c.send()'
 @test "AUTH protocol errors: 501 503 504 and cancel; the session goes on" {
 	sink_start --auth "PLAIN LOGIN GSSAPI"
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 assert c.cmd("AUTH PLAIN =") == ["503 5.5.1 send HELO/EHLO first"]
 c.ehlo()
@@ -650,7 +504,7 @@ AUTH * reply 535 5.7.8 locked
 RULES
 	sink_start --auth "PLAIN CRAM-MD5 SCRAM-SHA-1 LOGIN" --script "$BATS_TEST_TMPDIR/script"
 	py '
-import ac
+import smtpclient as ac
 c = ac.Client()
 c.ehlo()
 assert c.cmd("AUTH CRAM-MD5") == ["504 5.5.4 no"]

@@ -7,60 +7,12 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	pki_make "$BATS_FILE_TMPDIR/pki"
-	# A tiny SMTP client for the tests below: python3 -c 'import tc; ...'
-	cat >"$BATS_FILE_TMPDIR/tc.py" <<'EOF'
-import os, smtplib, socket, ssl, sys
-PORT = int(os.environ['SINK_PORT'])
-PKI = os.environ['PKI']
-
-
-def context(cert=None):
-    ctx = ssl.create_default_context(cafile=f'{PKI}/ca.pem')
-    if cert:
-        ctx.load_cert_chain(f'{PKI}/{cert}.pem', f'{PKI}/{cert}-key.pem')
-    return ctx
-
-
-class Client:
-    """Line-level SMTP over a socket that can be wrapped in TLS later."""
-    def __init__(self, tls=False, cert=None):
-        self.sock = socket.create_connection(('127.0.0.1', PORT), timeout=10)
-        if tls:
-            self.starttls(cert)
-        self.buf = b''
-
-    def starttls(self, cert=None):
-        self.sock = context(cert).wrap_socket(self.sock,
-                                              server_hostname='localhost')
-
-    def reply(self):
-        lines = []
-        for _ in range(100):
-            while b'\n' not in self.buf:
-                data = self.sock.recv(4096)
-                if not data:
-                    raise EOFError(f'EOF after {lines!r}')
-                self.buf += data
-            line, _, self.buf = self.buf.partition(b'\n')
-            lines.append(line.rstrip(b'\r').decode())
-            if lines[-1][3:4] != '-':
-                return lines
-        raise ValueError('endless reply')
-
-    def cmd(self, line):
-        self.sock.sendall(line.encode() + b'\r\n')
-        return self.reply()
-
-
-def send(smtp):
-    smtp.sendmail('a@example.org', ['b@example.org'],
-                  'Subject: t\r\n\r\nbody\r\n')
-EOF
 }
 
 setup() {
 	common_setup
-	export PYTHONPATH="$BATS_FILE_TMPDIR"
+	# py scripts "import smtpclient" (tests/smtpclient.py).
+	export PYTHONPATH="$BATS_TEST_DIRNAME" PYTHONDONTWRITEBYTECODE=1
 }
 teardown() { common_teardown; }
 
@@ -111,7 +63,7 @@ sink_tls() {
 @test "STARTTLS upgrades, EHLO again without it, a second STARTTLS is 503, the message is marked tls" {
 	sink_tls --starttls
 	py '
-import smtplib, tc
+import smtplib, smtpclient as tc
 s = smtplib.SMTP("localhost", tc.PORT)
 s.ehlo()
 assert s.has_extn("starttls"), s.esmtp_features
@@ -137,7 +89,7 @@ s.quit()'
 @test "without --starttls STARTTLS is not offered and refused; mail is marked plain" {
 	sink_tls
 	py '
-import smtplib, tc
+import smtplib, smtpclient as tc
 s = smtplib.SMTP("localhost", tc.PORT)
 s.ehlo()
 assert not s.has_extn("starttls"), s.esmtp_features
@@ -152,8 +104,8 @@ s.quit()'
 	echo 'STARTTLS * reply 454 4.7.0 not now' >"$BATS_TEST_TMPDIR/script"
 	sink_tls --starttls --script "$BATS_TEST_TMPDIR/script"
 	py '
-import tc
-c = tc.Client()
+import smtpclient as tc
+c = tc.Client(greet=False)
 c.reply()
 assert "250 STARTTLS" in c.cmd("EHLO me")
 assert c.cmd("STARTTLS") == ["454 4.7.0 not now"]
@@ -168,14 +120,14 @@ assert c.cmd("QUIT")[0].startswith("221")'
 		>"$BATS_TEST_TMPDIR/script"
 	sink_tls --starttls --script "$BATS_TEST_TMPDIR/script"
 	py '
-import tc
-c = tc.Client()
+import smtpclient as tc
+c = tc.Client(greet=False)
 c.reply()
 c.cmd("EHLO me")
 c.sock.sendall(b"STARTTLS\r\nRSET\r\n")
 got = c.sock.recv(4096)
 assert got == b"220 go ahead\r\n250 injected\r\n", got
-c.starttls()
+c.wrap()
 c.buf = b""
 # the session starts over: EHLO first
 assert c.cmd("MAIL FROM:<a@example.org>")[0].startswith("503"), "no reset"
@@ -191,7 +143,7 @@ assert c.cmd("QUIT")[0].startswith("221")'
 @test "implicit TLS: the greeting comes after the handshake; gnutls-cli checks the certificate" {
 	sink_tls --tls
 	py '
-import smtplib, tc
+import smtplib, smtpclient as tc
 s = smtplib.SMTP_SSL("localhost", tc.PORT, context=tc.context())
 s.ehlo()
 assert not s.has_extn("starttls")
@@ -209,14 +161,14 @@ s.quit()'
 @test "--client-ca refuses a client without a certificate and logs the one it gets" {
 	sink_tls --tls --client-ca "$PKI/ca.pem"
 	py '
-import tc
+import smtpclient as tc
 try:
-    tc.Client(tls=True).reply()
+    tc.Client(tls=True, greet=False).reply()
 except (OSError, EOFError) as e:
     print("refused:", e)
 else:
     raise SystemExit("no certificate, yet a greeting")
-c = tc.Client(tls=True, cert="client")
+c = tc.Client(tls=True, cert="client", greet=False)
 assert c.reply()[0].startswith("220 ")
 assert c.cmd("QUIT")[0].startswith("221")'
 	grep -Eqx '\* tls-failed [A-Z_]*CERTIFICATE[A-Z_]*' "$SINK_DIR/session.log"
@@ -227,7 +179,7 @@ assert c.cmd("QUIT")[0].startswith("221")'
 @test "--tls-max and --ciphers pin the protocol version and cipher" {
 	sink_tls --starttls --tls-max TLSv1_2 --ciphers ECDHE-ECDSA-AES128-GCM-SHA256
 	py '
-import smtplib, tc
+import smtplib, smtpclient as tc
 s = smtplib.SMTP("localhost", tc.PORT)
 s.starttls(context=tc.context())
 tc.send(s)
