@@ -508,11 +508,41 @@ static int has(const struct msg *m, const char *name)
 	return msg_header(m, name, 0) != NULL;
 }
 
+/* A From header that names no usable mailbox: an address without a
+ * domain, as cron ("root (Cron Daemon)"), cronie ("<user>"), logwatch
+ * ("Logwatch") or sudo write it, or nothing that parses. Strict
+ * providers refuse such mail, so set_from_header auto replaces it. When
+ * name is not NULL it receives the old header's display name (or the
+ * comment after a bare address), if any. */
+static int from_unqualified(const struct msg *m, char **name)
+{
+	/* the first From as received, even once this repair has dropped it */
+	const struct header *h = NULL;
+	for (size_t i = 0; i < m->nhdr && !h; i++)
+		if (!ascii_casecmp(m->hdr[i].name, "From"))
+			h = &m->hdr[i];
+	struct addrlist l = { 0 };
+	struct perr e;
+	int bad = 0;
+	if (!h)
+		return 0;
+	if (addr_parse_list(h->value, &l, &e) || l.n == 0)
+		bad = 1;
+	for (size_t i = 0; i < l.n; i++)
+		if (!l.v[i].domain)
+			bad = 1;
+	if (bad && name && l.n > 0 && l.v[0].name && *l.v[0].name)
+		*name = xstrdup(l.v[0].name);
+	addrlist_free(&l);
+	return bad;
+}
+
 static int want_from(const struct msg *m, const struct msg_edits *ed)
 {
 	if (!ed->from_addr || !*ed->from_addr)
 		return 0;
-	return ed->set_from == HDR_ON || (ed->set_from == HDR_AUTO && !has(m, "From"));
+	return ed->set_from == HDR_ON ||
+	       (ed->set_from == HDR_AUTO && (!has(m, "From") || from_unqualified(m, NULL)));
 }
 
 static int want_to(const struct msg *m, const struct msg_edits *ed)
@@ -523,7 +553,7 @@ static int want_to(const struct msg *m, const struct msg_edits *ed)
 
 static void mark_drops(struct msg *m, const struct msg_edits *ed)
 {
-	if (ed->set_from == HDR_ON && ed->from_addr && *ed->from_addr)
+	if (want_from(m, ed))
 		drop_named(m, "From");
 	if (ed->set_to == HDR_ON) {
 		drop_named(m, "To");
@@ -685,11 +715,14 @@ static struct header *add_header(struct msg *m, const char *name, const char *va
 	return h;
 }
 
-static int add_from(struct msg *m, const struct msg_edits *ed, struct perr *e)
+/* name: -F or from_full_name, else the display name of a From being
+ * replaced because it had no domain. */
+static int add_from(struct msg *m, const struct msg_edits *ed, const char *old_name, struct perr *e)
 {
 	char *value;
-	if (ed->from_name && *ed->from_name) {
-		char *phrase = addr_phrase(ed->from_name);
+	const char *name = ed->from_name && *ed->from_name ? ed->from_name : old_name;
+	if (name && *name) {
+		char *phrase = addr_phrase(name);
 		value = xasprintf("%s <%s>", phrase, ed->from_addr);
 		free(phrase);
 	} else {
@@ -761,8 +794,15 @@ static int add_planned(struct msg *m, const struct msg_edits *ed, struct perr *e
 	int date = ed->set_date != HDR_OFF && !has(m, "Date");
 	int msgid = ed->set_msgid != HDR_OFF && !has(m, "Message-ID");
 	m->add = xcalloc(MAX_ADDED, sizeof *m->add);
-	if (from && add_from(m, ed, e))
-		return e->ex;
+	if (from) {
+		char *old_name = NULL;
+		if (ed->set_from == HDR_AUTO)
+			from_unqualified(m, &old_name);
+		int r = add_from(m, ed, old_name, e);
+		free(old_name);
+		if (r)
+			return e->ex;
+	}
 	if (to)
 		add_header(m, "To", "undisclosed-recipients:;");
 	if (date && add_date(m, now, e))

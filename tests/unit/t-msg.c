@@ -615,6 +615,48 @@ static int t_set_from_on(void)
 	return expect(in, sizeof in - 1, &ed, 0, want, sizeof want - 1);
 }
 
+/* set_from_header auto: a From without a domain is replaced, keeping its
+ * display name unless -F / from_full_name gives one; a qualified From is
+ * kept. */
+static const struct from_case {
+	const char *from, *name, *want;
+} from_cases[] = {
+	{ "root (Cron Daemon)", NULL, "From: Cron Daemon <cron@h.example>" },
+	{ "root (Cron Daemon)", "CronDaemon", "From: CronDaemon <cron@h.example>" },
+	{ "\"(Cron Daemon)\" <user>", NULL, "From: \"(Cron Daemon)\" <cron@h.example>" },
+	{ "Anacron <user>", NULL, "From: Anacron <cron@h.example>" },
+	{ "Logwatch", NULL, "From: cron@h.example" },
+	{ "mdadm monitoring <root>", NULL, "From: mdadm monitoring <cron@h.example>" },
+	{ "root", NULL, "From: cron@h.example" },
+	{ "a@x.example, root", NULL, "From: cron@h.example" },
+	{ "<<<", NULL, "From: cron@h.example" },
+	{ "Fail2Ban <root@fq.example>", NULL, "From: Fail2Ban <root@fq.example>" },
+	{ "root@localhost", "Ignored", "From: root@localhost" },
+};
+
+static int t_from_unqualified(void)
+{
+	int rc = 0;
+	for (size_t i = 0; i < sizeof from_cases / sizeof from_cases[0] && !rc; i++) {
+		const struct from_case *c = &from_cases[i];
+		struct msg_edits ed = no_edits;
+		ed.set_from = HDR_AUTO;
+		ed.from_addr = "cron@h.example";
+		ed.from_name = c->name;
+		char *in = xasprintf("From: %s\nSubject: s\n\nb\n", c->from);
+		char *want = xasprintf("%s\r\nSubject: s\r\n\r\nb\r\n", c->want);
+		rc = expect(in, strlen(in), &ed, 0, want, strlen(want));
+		if (rc) {
+			char m[sizeof tap_why];
+			snprintf(m, sizeof m, "%s", tap_why);
+			rc = fail("From: %s: %.3000s", c->from, m);
+		}
+		free(in);
+		free(want);
+	}
+	return rc;
+}
+
 static int t_from_utf8_name(void)
 {
 	struct msg_edits ed = no_edits;
@@ -1206,6 +1248,7 @@ static const struct tap_case fcases[] = {
 	{ "present headers not added again", t_present_not_added },
 	{ "set_to auto: no To added when there is a Cc", t_cc_only_no_to_added },
 	{ "set_from on replaces every From", t_set_from_on },
+	{ "set_from auto replaces a From without a domain, keeps its name", t_from_unqualified },
 	{ "UTF-8 full name becomes an encoded-word", t_from_utf8_name },
 	{ "Bcc and Resent-Bcc removed", t_remove_bcc },
 	{ "set_to on replaces To/Cc/Bcc", t_set_to_on },
