@@ -320,11 +320,28 @@ static int envelope_from(const struct cli *c, struct job *j, struct perr *e)
 	return r;
 }
 
+/* user@localhost and user@<this host> are local names too (fail2ban
+ * mails root@localhost): with an aliases file they are looked up in it. */
+static void localize(struct addrlist *l)
+{
+	char *names[4] = { xstrdup("localhost"), xstrdup("localhost.localdomain"), host_name(),
+	                   host_canonical() };
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t k = 0; l->v[i].domain && k < 4; k++)
+			if (ascii_casecmp(l->v[i].domain, names[k]) == 0) {
+				free(l->v[i].domain);
+				l->v[i].domain = NULL;
+			}
+	for (size_t k = 0; k < 4; k++)
+		free(names[k]);
+}
+
 static int expand_aliases(const struct account *a, struct addrlist *l, struct perr *e)
 {
 	struct aliases *al;
 	if (!a->aliases)
 		return 0;
+	localize(l);
 	char *path = expand_tilde(a->aliases);
 	int r = aliases_load(path, &al, e);
 	free(path);

@@ -19,6 +19,21 @@ EOA
 	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
 }
 
+@test "root@localhost and user@<this host> are looked up as local names" {
+	printf 'root: admin@example.org\ndefault: other@example.org\n' >"$HOME/aliases"
+	write_config "aliases ~/aliases"
+	printf 'Subject: t\n\nx\n' | HOSTNAME=box.example "$POSTIE" root@localhost ann@box.example bob@LOCALHOST.localdomain carl@example.net
+	grep '^RCPT' "$(sink_env 1)" | sort >"$BATS_TEST_TMPDIR/got"
+	printf '%s\n' 'RCPT TO:<admin@example.org>' 'RCPT TO:<carl@example.net>' 'RCPT TO:<other@example.org>' >"$BATS_TEST_TMPDIR/want"
+	diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+}
+
+@test "without an aliases file, root@localhost is sent as written" {
+	write_config
+	printf 'Subject: t\n\nx\n' | "$POSTIE" root@localhost
+	grep -qx 'RCPT TO:<root@localhost>' "$(sink_env 1)"
+}
+
 @test "an alias loop is a configuration error" {
 	printf 'a: b\nb: a\n' >"$HOME/aliases"
 	write_config "aliases ~/aliases"
