@@ -287,12 +287,25 @@ static int parse_sender(const char *s, struct job *j, int ex, struct perr *e)
 	return r;
 }
 
+/* A bare user name given with -f, as cronie passes "-f root": it cannot
+ * be an envelope sender, so the account's from stands in for it. */
+static int unqualified(const char *s)
+{
+	struct addrlist l = { 0 };
+	struct perr ignored;
+	int bare = addr_parse_list(s, &l, &ignored) == 0 && l.n == 1 && !l.v[0].domain;
+	addrlist_free(&l);
+	return bare;
+}
+
 /* -f (if the account allows it), --read-envelope-from, the account's
  * from, or user@canonical-host-name. */
 static int envelope_from(const struct cli *c, struct job *j, struct perr *e)
 {
 	const struct account *a = j->acc;
-	if (c->from && (a->allow_from_override || !a->from))
+	if (c->from && a->from && unqualified(c->from))
+		log_info("-f %s has no domain; using the account's from, %s", c->from, a->from);
+	else if (c->from && (a->allow_from_override || !a->from))
 		return parse_sender(c->from, j, EX_USAGE, e);
 	if (c->read_from && (a->allow_from_override || !a->from)) {
 		struct addr f = { 0 };

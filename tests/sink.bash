@@ -6,6 +6,10 @@
 #   sink_stop                            stop it (teardown; safe to repeat)
 #   sink_msg N / sink_env N              path of msg-N.eml / msg-N.env
 #   sink_count                           number of recorded messages
+#   sink_header N NAME                   values of header NAME (any case) in
+#                                        message N, one a line, unfolded,
+#                                        runs of blanks squeezed
+#   sink_header_count N NAME             how many NAME fields message N has
 #   SINK_EXEC="ip netns exec NS" sink_start ...   run it under a prefix
 #   stop_pid PID / wait_file FILE PID    shared process helpers
 #
@@ -90,4 +94,17 @@ sink_count() {
 		fi
 	done
 	echo "$n"
+}
+
+sink_header() {
+	tr -d '\r' <"$(sink_msg "$1")" | awk -v want="$2" '
+		function out() { if (keep) { gsub(/[ \t]+/, " ", val); sub(/^ /, "", val); sub(/ $/, "", val); print val } keep = 0 }
+		/^$/ { exit }
+		/^[ \t]/ { if (keep) val = val " " $0; next }
+		{ out(); i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == tolower(want)) { keep = 1; val = substr($0, i + 1) } }
+		END { out() }'
+}
+
+sink_header_count() {
+	tr -d '\r' <"$(sink_msg "$1")" | sed '/^$/q' | grep -ci "^$2:" || true
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env bats
+# make install and make uninstall of the configured build tree at
+# $BUILDDIR, into a DESTDIR: exactly postie and its two man pages, plus the
+# sendmail links when asked for (never mailq or newaliases); the links
+# resolve to postie inside the DESTDIR and run; uninstall leaves no file
+# and no link behind, and leaves a sendmail that is not postie's alone.
+
+setup() {
+	[ -n "${BUILDDIR:-}" ] || { echo "BUILDDIR must name the configured build tree (make check sets it)" >&2; return 1; }
+	[ -f "$BUILDDIR/Makefile" ] || { echo "no Makefile in $BUILDDIR: configure it first" >&2; return 1; }
+	# A plain make of the build tree, not a child of the outer make check.
+	unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES DESTDIR
+	D="$BATS_TEST_TMPDIR/dest"
+	# The configured directories and settings, as make expands them.
+	printf '%s\n' 'postie-test-vars:' \
+		'	@echo "prefix=$(prefix)"; echo "bindir=$(bindir)"; echo "sbindir=$(sbindir)"' \
+		'	@echo "man1dir=$(man1dir)"; echo "man5dir=$(man5dir)"; echo "VERSION=$(VERSION)"' \
+		'	@echo "SENDMAIL_LINKS=$(SENDMAIL_LINKS)"; echo "LIB_SENDMAIL_DIR=$(LIB_SENDMAIL_DIR)"' \
+		>"$BATS_TEST_TMPDIR/vars.mk"
+	local k v
+	while IFS='=' read -r k v; do
+		printf -v "$k" '%s' "$v"
+	done < <(make -s -C "$BUILDDIR" -f Makefile -f "$BATS_TEST_TMPDIR/vars.mk" postie-test-vars)
+	[[ "$bindir" == /* && "$sbindir" == /* && "$man1dir" == /* && -n "$VERSION" ]]
+	# What make install always installs.
+	base=("$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5")
+}
+
+# inst ARGS...: make -s in the build tree with DESTDIR=$D.
+inst() {
+	run make -s -C "$BUILDDIR" DESTDIR="$D" "$@"
+	echo "make $*: status $status"
+	echo "$output"
+}
+
+# files: everything but directories under $D, as installed paths, sorted.
+files() {
+	[ -d "$D" ] || return 0
+	(cd "$D" && find . ! -type d) | sed 's|^\.||' | LC_ALL=C sort
+}
+
+# expect_files PATH...: exactly these are installed, nothing else.
+expect_files() {
+	local want got
+	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
+	got=$(files)
+	if [ "$got" != "$want" ]; then
+		printf 'installed:\n%s\nexpected:\n%s\n' "$got" "$want"
+		return 1
+	fi
+}
+
+# is_postie_link PATH: a symlink that resolves, inside $D, to the installed
+# postie, and runs as postie.
+is_postie_link() {
+	local l="$D$1"
+	[ -h "$l" ] || { echo "$1 is not a symlink"; return 1; }
+	echo "$1 -> $(readlink "$l")"
+	[ "$l" -ef "$D$bindir/postie" ] || { echo "$1 does not resolve to $bindir/postie inside DESTDIR"; return 1; }
+	run "$l" --version
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "postie $VERSION" ]
+}
+
+# uninstall_clean ARGS...: make uninstall leaves no file or link behind.
+uninstall_clean() {
+	inst uninstall "$@"
+	[ "$status" -eq 0 ]
+	expect_files
+}
+
+@test "install: postie and its two man pages, no sendmail, then uninstall leaves nothing" {
+	inst install SENDMAIL_LINKS=no
+	[ "$status" -eq 0 ]
+	expect_files "${base[@]}"
+	[ -x "$D$bindir/postie" ]
+	run "$D$bindir/postie" --version
+	[ "${lines[0]}" = "postie $VERSION" ]
+	uninstall_clean SENDMAIL_LINKS=no
+}
+
+@test "install: follows the configured --enable-sendmail-links and --with-lib-sendmail" {
+	echo "configured: SENDMAIL_LINKS=$SENDMAIL_LINKS LIB_SENDMAIL_DIR=$LIB_SENDMAIL_DIR"
+	inst install
+	[ "$status" -eq 0 ]
+	case $SENDMAIL_LINKS in
+	yes)
+		if [ -n "$LIB_SENDMAIL_DIR" ]; then
+			expect_files "${base[@]}" "$sbindir/sendmail" "$LIB_SENDMAIL_DIR/sendmail"
+			is_postie_link "$LIB_SENDMAIL_DIR/sendmail"
+		else
+			expect_files "${base[@]}" "$sbindir/sendmail"
+		fi
+		is_postie_link "$sbindir/sendmail"
+		;;
+	no) expect_files "${base[@]}" ;;
+	*) echo "SENDMAIL_LINKS is '$SENDMAIL_LINKS', not yes or no"; false ;;
+	esac
+	uninstall_clean
+}
+
+@test "install SENDMAIL_LINKS=yes: sbin/sendmail, a relative link to postie that runs; no mailq, no newaliases" {
+	inst install SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR=
+	[ "$status" -eq 0 ]
+	expect_files "${base[@]}" "$sbindir/sendmail"
+	is_postie_link "$sbindir/sendmail"
+	[[ "$(readlink "$D$sbindir/sendmail")" != /* ]]
+	if [ "${sbindir%/*}" = "${bindir%/*}" ]; then
+		[ "$(readlink "$D$sbindir/sendmail")" = "../${bindir##*/}/postie" ]
+	fi
+	# What mailq and newaliases would ask for is refused: hence no such links.
+	run "$D$sbindir/sendmail" -bp
+	[ "$status" -eq 64 ]
+	run "$D$sbindir/sendmail" -bi
+	[ "$status" -eq 64 ]
+	uninstall_clean SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR=
+}
+
+@test "install-sendmail-links: the link on demand, with postie; uninstall removes it" {
+	inst install-sendmail-links SENDMAIL_LINKS=no LIB_SENDMAIL_DIR=
+	[ "$status" -eq 0 ]
+	expect_files "$bindir/postie" "$sbindir/sendmail"
+	is_postie_link "$sbindir/sendmail"
+	# Installing again, links or not, keeps it.
+	inst install SENDMAIL_LINKS=no LIB_SENDMAIL_DIR=
+	[ "$status" -eq 0 ]
+	expect_files "${base[@]}" "$sbindir/sendmail"
+	inst install-sendmail-links SENDMAIL_LINKS=no LIB_SENDMAIL_DIR=
+	[ "$status" -eq 0 ]
+	expect_files "${base[@]}" "$sbindir/sendmail"
+	is_postie_link "$sbindir/sendmail"
+	uninstall_clean SENDMAIL_LINKS=no LIB_SENDMAIL_DIR=
+}
+
+@test "install LIB_SENDMAIL_DIR: lib/sendmail too, only when asked" {
+	inst install SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR="$prefix/lib"
+	[ "$status" -eq 0 ]
+	expect_files "${base[@]}" "$sbindir/sendmail" "$prefix/lib/sendmail"
+	is_postie_link "$prefix/lib/sendmail"
+	is_postie_link "$sbindir/sendmail"
+	uninstall_clean SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR="$prefix/lib"
+	inst install SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR=relative/lib
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"'relative/lib' is not an absolute directory"* ]]
+	uninstall_clean SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR=
+}
+
+@test "install: another sendmail is neither replaced nor removed, unless SENDMAIL_LINKS_FORCE=yes" {
+	mkdir -p "$D$sbindir" "$D$prefix/lib"
+	printf '#!/bin/sh\necho other MTA\n' >"$D$sbindir/sendmail"
+	ln -s ../sbin/other-mta "$D$prefix/lib/sendmail"
+	inst install SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR=
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$D$sbindir/sendmail exists and is not a link to postie: not replaced"* ]]
+	[ ! -h "$D$sbindir/sendmail" ]
+	[ "$(cat "$D$sbindir/sendmail")" = "$(printf '#!/bin/sh\necho other MTA')" ]
+	inst install-sendmail-links LIB_SENDMAIL_DIR="$prefix/lib"
+	[ "$status" -ne 0 ]
+	[ ! -h "$D$sbindir/sendmail" ]
+	inst uninstall SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR="$prefix/lib"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$D$sbindir/sendmail is not a link to postie: left alone"* ]]
+	[[ "$output" == *"$D$prefix/lib/sendmail is not a link to postie: left alone"* ]]
+	expect_files "$sbindir/sendmail" "$prefix/lib/sendmail"
+	[ "$(readlink "$D$prefix/lib/sendmail")" = ../sbin/other-mta ]
+	inst install SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR= SENDMAIL_LINKS_FORCE=yes
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$D$sbindir/sendmail is not a link to postie: replacing it"* ]]
+	is_postie_link "$sbindir/sendmail"
+	rm "$D$prefix/lib/sendmail"
+	uninstall_clean SENDMAIL_LINKS=yes LIB_SENDMAIL_DIR=
+}
