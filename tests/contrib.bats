@@ -28,6 +28,15 @@ pretend() {
 }
 
 # has LINE: the output of the last run holds this exact line
+# converts_as_expected ARGS...: postie-convert ARGS exits 0 and prints
+# exactly the file "expected" (its output stays in $output).
+converts_as_expected() {
+	run "$CONVERT" "$@"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >actual
+	diff -u expected actual
+}
+
 has() {
 	local l
 	for l in "${lines[@]}"; do
@@ -111,10 +120,7 @@ host mx.example.org
 # not converted: bob:bob@example.org (a later line for bob replaces it, as in ssmtp)
 # not converted: default:someone@example.org ("default" is the name of postie's default account)
 EOF
-	run "$CONVERT" ssmtp ssmtp.conf revaliases
-	[ "$status" -eq 0 ]
-	printf '%s\n' "$output" >actual
-	diff -u expected actual
+	converts_as_expected ssmtp ssmtp.conf revaliases
 
 	"$CONVERT" ssmtp ssmtp.conf revaliases >converted
 	pretend converted
@@ -172,10 +178,7 @@ allow_from_override off
 # not converted: this line has no equals (not a key=value line)
 # not converted: AuthPass=(hidden) (no AuthUser, so ssmtp did not authenticate)
 EOF
-	run "$CONVERT" ssmtp ssmtp.conf
-	[ "$status" -eq 0 ]
-	printf '%s\n' "$output" >actual
-	diff -u expected actual
+	converts_as_expected ssmtp ssmtp.conf
 	[[ $output != *hidden-secret* ]]
 
 	"$CONVERT" ssmtp ssmtp.conf >converted
@@ -229,10 +232,7 @@ from %U@100%%.example
 set_from_header on
 allow_from_override off
 EOF
-	run "$CONVERT" ssmtp ssmtp.conf
-	[ "$status" -eq 0 ]
-	printf '%s\n' "$output" >actual
-	diff -u expected actual
+	converts_as_expected ssmtp ssmtp.conf
 
 	"$CONVERT" ssmtp ssmtp.conf >converted
 	pretend converted
@@ -329,10 +329,7 @@ host plain.example.org
 # "postie -a remote2" sends through another.
 account default : remote1
 EOF
-	run "$CONVERT" nullmailer nm/
-	[ "$status" -eq 0 ]
-	printf '%s\n' "$output" >actual
-	diff -u expected actual
+	converts_as_expected nullmailer nm/
 
 	"$CONVERT" nullmailer nm >converted
 	pretend converted
@@ -391,10 +388,7 @@ password p
 
 account default : remote1
 EOF
-	run "$CONVERT" nullmailer nm
-	[ "$status" -eq 0 ]
-	printf '%s\n' "$output" >actual
-	diff -u expected actual
+	converts_as_expected nullmailer nm
 	"$CONVERT" nullmailer nm >converted
 	pretend converted -f other@example.org
 	[ "$status" -eq 0 ]
