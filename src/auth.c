@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "log.h"
 #include "net.h"
@@ -418,10 +417,6 @@ int auth_run(struct smtp_session *s, const struct account *a, struct perr *e)
 		return perr_set(e, EX_SOFTWARE, "cannot initialise GNU SASL");
 	gsasl_callback_set(st.ctx, callback);
 	gsasl_callback_hook_set(st.ctx, &st);
-	/* a core file would hold the secret */
-	struct rlimit no_core = { 0, 0 };
-	setrlimit(RLIMIT_CORE, &no_core);
-
 	struct auth_ctx c = {
 		.offered = s->caps.auth,
 		.forced = ascii_casecmp(a->auth, "on") == 0 ? NULL : a->auth,

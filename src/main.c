@@ -586,6 +586,7 @@ int main(int argc, char **argv)
 	struct perr e;
 	int ex;
 
+	process_harden();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&c, 0, sizeof c);
 	memset(&j, 0, sizeof j);

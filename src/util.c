@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -278,6 +280,13 @@ int run_command(const char *cmd, struct buf *out, struct buf *err)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return -1;
+}
+
+void process_harden(void)
+{
+	struct rlimit none = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 char *host_name(void)

@@ -45,6 +45,11 @@ int ascii_caseprefix(const char *s, const char *prefix);
  * command could not be started (errno set). */
 int run_command(const char *cmd, struct buf *out, struct buf *err);
 
+/* No core file and no ptrace by other processes of the same user, for
+ * the life of the process: memory may hold a password or token from the
+ * moment the configuration is read. Called first thing in main. */
+void process_harden(void);
+
 /* The host name: $HOSTNAME if set, else gethostname(). */
 char *host_name(void);
 /* The canonical (fully qualified) name of host_name(), or host_name()
