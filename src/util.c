@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -301,23 +300,45 @@ char *host_name(void)
 	return xstrdup(name);
 }
 
+/* The name /etc/hosts gives host h: the canonical (first) name of a line
+ * that lists h, when it is dot-qualified, else a name on that line that
+ * starts with "h.". NULL if the file has none. Read directly, so that no
+ * name service (DNS) is asked. */
+static char *hosts_file_fqdn(const char *path, const char *h)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024], *found = NULL;
+	size_t hl = strlen(h);
+	if (!f)
+		return NULL;
+	while (!found && fgets(line, sizeof line, f)) {
+		char *save = NULL, *names[64];
+		size_t n = 0, hit = 0;
+		line[strcspn(line, "#\n")] = '\0';
+		strtok_r(line, " \t\r", &save);   /* the address */
+		for (char *t; n < 64 && (t = strtok_r(NULL, " \t\r", &save)); n++) {
+			names[n] = t;
+			hit |= ascii_casecmp(t, h) == 0;
+		}
+		for (size_t i = 0; hit && !found && i < n; i++)
+			if ((i == 0 && strchr(names[0], '.')) ||
+			    (ascii_ncasecmp(names[i], h, hl) == 0 && names[i][hl] == '.' && names[i][hl + 1]))
+				found = xstrdup(names[i]);
+	}
+	fclose(f);
+	return found;
+}
+
 char *host_canonical(void)
 {
 	char *h = host_name();
-	struct addrinfo hints, *res = NULL;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_flags = AI_CANONNAME;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(h, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
-	    strchr(res->ai_canonname, '.')) {
-		char *c = xstrdup(res->ai_canonname);
-		freeaddrinfo(res);
-		free(h);
-		return c;
-	}
-	if (res)
-		freeaddrinfo(res);
-	return h;
+	if (strchr(h, '.'))
+		return h;
+	char *c = hosts_file_fqdn("/etc/hosts", h);
+	if (!c)
+		return h;
+	free(h);
+	return c;
 }
 
 char *user_name(void)

@@ -52,8 +52,10 @@ void process_harden(void);
 
 /* The host name: $HOSTNAME if set, else gethostname(). */
 char *host_name(void);
-/* The canonical (fully qualified) name of host_name(), or host_name()
- * itself when it has no dot-qualified canonical name. */
+/* The fully qualified name of this host without asking DNS (a message
+ * must not wait on the network, which may be down): host_name() when it
+ * holds a dot, else the dot-qualified name /etc/hosts gives it, else
+ * host_name() itself. */
 char *host_canonical(void);
 /* The user's login name: $USER, else $LOGNAME, else getpwuid(). */
 char *user_name(void);

@@ -232,3 +232,33 @@ connections() { grep -c '^\* connect' "$SINK_DIR/session.log" || true; }
 	[ "$status" -eq 78 ]
 	[ "$output" = "postie: smarthost.test has no address of the family of source_ip '127.0.0.2'" ]
 }
+
+# nodomain_config: ~/.postierc for the namespace's sink, without domain.
+nodomain_config() {
+	printf '%s\n' "account default" "host 127.0.0.1" "port $SINK_PORT" \
+		"from sender@example.org" >"$HOME/.postierc"
+	chmod 600 "$HOME/.postierc"
+}
+
+@test "domain unset: this host's name comes from /etc/hosts, DNS is never asked" {
+	dns_start nxdomain
+	ns_sink_start
+	nodomain_config
+	hosts '127.0.0.1 localhost' '127.0.1.1 box.example.org box'
+	HOSTNAME=box send r@example.org
+	[ "$status" -eq 0 ]
+	grep -q '^C: EHLO box\.example\.org$' "$SINK_DIR/session.log"
+	# no query at all, for the EHLO name or anything else
+	[ ! -s "$DNS_LOG" ]
+}
+
+@test "domain unset and the host name unknown locally: EHLO localhost, DNS never asked" {
+	dns_start nxdomain
+	ns_sink_start
+	nodomain_config
+	hosts '127.0.0.1 localhost'
+	HOSTNAME=box send r@example.org
+	[ "$status" -eq 0 ]
+	grep -q '^C: EHLO localhost$' "$SINK_DIR/session.log"
+	[ ! -s "$DNS_LOG" ]
+}
