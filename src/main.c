@@ -23,7 +23,7 @@
 #include "tls.h"
 #include "util.h"
 
-enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION };
+enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES };
 
 struct override {
 	const char *key, *val;
@@ -126,18 +126,21 @@ static void version(void)
 	       "  else ~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config\n");
 }
 
-/* -b MODE: only -bm (deliver) is a mode this version has. */
-static int check_mode(const char *m, struct perr *e)
+/* -b MODE: -bm (deliver, the default), -bp (mailq) and -bi (newaliases). */
+static int check_mode(struct cli *c, const char *m, struct perr *e)
 {
 	static const struct { const char *m, *what; } modes[] = {
-		{ "s", "SMTP on standard input" }, { "p", "print the queue (mailq)" },
-		{ "v", "verify addresses" },       { "i", "rebuild aliases (newaliases)" },
+		{ "s", "SMTP on standard input" }, { "v", "verify addresses" },
 		{ "d", "daemon" },                 { "D", "daemon in foreground" },
 		{ "t", "address test" },           { "h", "host status" },
 		{ "H", "purge host status" },      { "P", "print queue sizes" },
 	};
 	if (strcmp(m, "m") == 0)
 		return 0;
+	if (strcmp(m, "p") == 0 || strcmp(m, "i") == 0) {
+		c->mode = *m == 'p' ? M_LISTQ : M_NEWALIASES;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(m, modes[i].m) == 0)
 			return perr_set(e, EX_USAGE, "mode -b%s (%s) is not supported", m, modes[i].what);
@@ -168,11 +171,24 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_ENVID: c->envid = arg; return 0;
 	case ACT_READ_RCPTS: c->read_rcpts = 1; return 0;
 	case ACT_READ_FROM: c->read_from = 1; return 0;
-	case ACT_MODE: return check_mode(arg, e);
+	case ACT_MODE: return check_mode(c, arg, e);
 	case ACT_QUEUE: return perr_set(e, EX_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
 	case ACT_UNSUPPORTED: return perr_set(e, EX_USAGE, "--%s is not supported", o->lname);
 	}
 	return 0;
+}
+
+/* Called as mailq or newaliases (Debian links both to sendmail), act as
+ * sendmail does: -bp and -bi. */
+static enum mode mode_of_name(const char *argv0)
+{
+	const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+	base = base ? base + 1 : argv0 ? argv0 : "";
+	if (strcmp(base, "mailq") == 0)
+		return M_LISTQ;
+	if (strcmp(base, "newaliases") == 0)
+		return M_NEWALIASES;
+	return M_SEND;
 }
 
 static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
@@ -181,6 +197,7 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 	struct option longs[OPT_COUNT + 1];
 	int ch;
 
+	c->mode = mode_of_name(argv[0]);
 	build_getopt(shorts, longs);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
@@ -600,6 +617,12 @@ int main(int argc, char **argv)
 		return 0;
 	case M_VERSION:
 		version();
+		return 0;
+	case M_LISTQ:      /* Postfix's words, which mailq parsers know */
+		puts("Mail queue is empty");
+		return 0;
+	case M_NEWALIASES:
+		puts("postie: no alias database to rebuild: the aliases file is read directly for each message");
 		return 0;
 	default:
 		break;

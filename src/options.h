@@ -82,7 +82,7 @@ static const struct opt_def opt_table[] = {
 	{ "aliases", 0, required_argument, ACT_KEY, "aliases", "FILE", "aliases file for recipients without a domain" },
 	{ "auto-from", 0, optional_argument, ACT_KEY, "auto_from", "on|off", "obsolete: from = %U@maildomain" },
 	{ "maildomain", 0, required_argument, ACT_KEY, "maildomain", "DOMAIN", "obsolete: domain for auto_from" },
-	{ NULL, 'b', required_argument, ACT_MODE, NULL, "MODE", "-bm: deliver the message (the default); other modes are refused" },
+	{ NULL, 'b', required_argument, ACT_MODE, NULL, "MODE", "-bm deliver (the default), -bp list the queue, -bi newaliases; others refused" },
 	{ NULL, 'q', optional_argument, ACT_QUEUE, NULL, NULL, NULL },
 	/* accepted and ignored for sendmail compatibility */
 	{ NULL, 'i', no_argument, ACT_IGNORE, NULL, NULL, NULL },

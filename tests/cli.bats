@@ -34,7 +34,7 @@ teardown() { common_teardown; }
 }
 
 @test "unsupported modes fail with 64 and name the mode" {
-	for m in -bs -bp -bv -bi -bd; do
+	for m in -bs -bv -bd; do
 		run "$POSTIE" "$m" </dev/null
 		[ "$status" -eq 64 ]
 		[[ "$output" == "postie: mode $m "*"not supported"* ]]
@@ -43,6 +43,34 @@ teardown() { common_teardown; }
 	[ "$status" -eq 64 ]
 	[[ "$output" == *"-q"* ]]
 	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "called as mailq: -bp, the queue is empty, stdin is not read" {
+	ln -s "$POSTIE" "$BATS_TEST_TMPDIR/mailq"
+	# stdin left open: a mailq that waited for a message would hang here
+	run timeout 10 "$BATS_TEST_TMPDIR/mailq" < <(sleep 20)
+	[ "$status" -eq 0 ]
+	[ "$output" = "Mail queue is empty" ]
+	run "$POSTIE" -bp </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = "Mail queue is empty" ]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "called as newaliases: -bi, nothing to rebuild, exit 0" {
+	ln -s "$POSTIE" "$BATS_TEST_TMPDIR/newaliases"
+	run timeout 10 "$BATS_TEST_TMPDIR/newaliases" < <(sleep 20)
+	[ "$status" -eq 0 ]
+	[ "$output" = "postie: no alias database to rebuild: the aliases file is read directly for each message" ]
+	run "$POSTIE" -bi </dev/null
+	[ "$status" -eq 0 ]
+}
+
+@test "called as sendmail: sends" {
+	ln -s "$POSTIE" "$BATS_TEST_TMPDIR/sendmail"
+	run "$BATS_TEST_TMPDIR/sendmail" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
 }
 
 @test "an unknown option is a usage error: 64" {
