@@ -10,12 +10,36 @@ static int enh_is(const char *enh, const char *prefix)
 	return enh && strncmp(enh, prefix, strlen(prefix)) == 0;
 }
 
-/* Rejections that are about the message itself: too big, bad content. */
-static int about_message(int code, const char *enh)
+/* A permanent refusal that carries an enhanced status code (RFC 3463):
+ * its subject decides, wherever it came. 0 when the code says nothing
+ * the phase does not already say (5.0.0, 5.4.x, 5.5.x). */
+static int from_enh(int code, const char *enh)
 {
-	if (enh_is(enh, "5.3.4") || enh_is(enh, "5.6."))
-		return 1;
-	return code == 552 && (!enh || !*enh || enh_is(enh, "5.2.") || enh_is(enh, "5.3."));
+	if (code == 530 || enh_is(enh, "5.7.8") || enh_is(enh, "5.7.9") ||
+	    enh_is(enh, "5.7.11") || enh_is(enh, "5.7.30"))
+		return EX_NOPERM;          /* authentication needed or refused */
+	if (enh_is(enh, "5.1."))
+		return EX_NOUSER;          /* addressing: no such mailbox, bad address */
+	if (enh_is(enh, "5.2.3") || enh_is(enh, "5.3.4") || enh_is(enh, "5.6."))
+		return EX_DATAERR;         /* the message: too long, bad content */
+	if (enh_is(enh, "5.2."))
+		return EX_NOUSER;          /* a mailbox's state: full, disabled */
+	if (enh_is(enh, "5.3.") || enh_is(enh, "5.7."))
+		return EX_UNAVAILABLE;     /* the mail system, or policy */
+	return 0;
+}
+
+/* A 5xx to MAIL, RCPT or the data without a telling enhanced code. */
+static int from_phase(enum smtp_phase ph, int code)
+{
+	switch (ph) {
+	case PH_RCPT:
+		return EX_NOUSER;
+	case PH_LMTP_RCPT:
+		return code == 552 ? EX_DATAERR : EX_NOUSER;
+	default:       /* MAIL, DATA, after the data: 552 is "too much mail" */
+		return code == 552 ? EX_DATAERR : EX_UNAVAILABLE;
+	}
 }
 
 int status_from_reply(enum smtp_phase ph, int code, const char *enh)
@@ -33,24 +57,17 @@ int status_from_reply(enum smtp_phase ph, int code, const char *enh)
 		return EX_UNAVAILABLE;
 	case PH_AUTH:
 		return EX_NOPERM;
-	case PH_RCPT:
-		/* RFC 5321 4.5.3.1.10: 552 to RCPT means too many recipients and is
-		 * to be treated as temporary. */
-		if (code == 552 && (!enh || !*enh || enh_is(enh, "5.5.3")))
-			return EX_TEMPFAIL;
-		if (about_message(code, enh))
-			return EX_DATAERR;
-		return EX_NOUSER;
-	case PH_LMTP_RCPT:
-		return about_message(code, enh) ? EX_DATAERR : EX_NOUSER;
-	case PH_MAIL:
-	case PH_DATA:
-	case PH_DATA_END:
-		return about_message(code, enh) ? EX_DATAERR : EX_UNAVAILABLE;
 	case PH_QUIT:
 		return EX_OK;
+	default:
+		break;
 	}
-	return EX_UNAVAILABLE;
+	/* RFC 5321 4.5.3.1.10: 552 to RCPT means too many recipients and is
+	 * to be treated as temporary. */
+	if (ph == PH_RCPT && code == 552 && (!enh || !*enh || enh_is(enh, "5.5.3")))
+		return EX_TEMPFAIL;
+	int ex = enh && *enh ? from_enh(code, enh) : code == 530 ? EX_NOPERM : 0;
+	return ex ? ex : from_phase(ph, code);
 }
 
 int status_combine(int a, int b)

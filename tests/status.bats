@@ -201,3 +201,26 @@ time.sleep(30)
 	[ "$status" -eq 75 ]
 	[[ "$output" == *"127.0.0.1"*"timed out"* || "$output" == *"127.0.0.1"*"timeout"* ]]
 }
+
+@test "after data 552 5.2.2 (mailbox full): 67, the recipient's problem, not the message's" {
+	with_script 'DATA-END * reply 552 5.2.2 mailbox full'
+	send r@example.org
+	[ "$status" -eq 67 ]
+	[ "$output" = "postie: message rejected by 127.0.0.1: 552 5.2.2 mailbox full" ]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "RCPT 554 5.7.1 (relay denied): 69, policy, not an unknown user" {
+	with_script 'RCPT * reply 554 5.7.1 relay access denied'
+	send r@example.org
+	[ "$status" -eq 69 ]
+	[ "$output" = "postie: recipient <r@example.org> rejected by 127.0.0.1: 554 5.7.1 relay access denied" ]
+}
+
+@test "MAIL 530 5.7.0 (authentication required): 77" {
+	with_script 'MAIL * reply 530 5.7.0 authentication required'
+	send r@example.org
+	[ "$status" -eq 77 ]
+	[[ "$output" == *"530 5.7.0 authentication required"* ]]
+	[ "$(sink_count)" -eq 0 ]
+}

@@ -16,3 +16,4 @@ run_unit() {
 @test "unit: SMTP reply and capability parsers" { run_unit smtp; }
 @test "unit: TLS sessions against an in-process GnuTLS server" { run_unit tls; }
 @test "unit: SASL mechanism choice, netrc, password sources" { run_unit auth; }
+@test "unit: SMTP reply to exit status" { run_unit status; }
