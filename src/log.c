@@ -2,12 +2,14 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -90,7 +92,7 @@ static void add_quoted(struct buf *b, const char *key, const char *v)
 static void format_rec(struct buf *b, const struct logrec *r)
 {
 	buf_printf(b, "host=%s tls=%s auth=%s", r->host ? r->host : "",
-	           r->tls ? "on" : "off", r->auth ? "on" : "off");
+	           r->tls ? r->tls : "off", r->auth ? "on" : "off");
 	if (r->auth && r->user)
 		buf_printf(b, " user=%s", r->user);
 	buf_printf(b, " from=%s recipients=%s", r->from ? r->from : "",
@@ -128,9 +130,15 @@ void log_file(const char *path, const char *timefmt, const struct logrec *r)
 		fflush(stdout);
 	} else {
 		char *p = expand_tilde(path);
-		FILE *f = fopen(p, "a");
-		if (!f || fwrite(b.s, 1, b.len, f) != b.len || fclose(f) != 0)
-			fprintf(stderr, "postie: cannot write log file %s: %s\n", p, strerror(errno));
+		int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		/* one write(2) per line: O_APPEND keeps concurrent runs' lines whole */
+		ssize_t n = fd < 0 ? -1 : write(fd, b.s, b.len);
+		int err = n < 0 ? errno : 0;
+		if (fd >= 0 && close(fd) != 0 && !err)
+			err = errno;
+		if (fd < 0 || err || n != (ssize_t)b.len)
+			fprintf(stderr, "postie: cannot write log file %s: %s\n", p,
+			        err ? strerror(err) : "short write");
 		free(p);
 	}
 	buf_free(&b);

@@ -22,7 +22,8 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct logrec {
 	const char *host;
-	int tls, auth;
+	const char *tls;          /* "on", "off" or "failed" (opportunistic TLS fell back) */
+	int auth;
 	const char *user;
 	const char *from;
 	const char *recipients;   /* comma-separated */
@@ -34,10 +35,11 @@ struct logrec {
 };
 
 /* Append msmtp's line format to path ("-" = stdout):
- * "<time> host=... tls=on|off auth=on|off [user=...] from=... recipients=...
+ * "<time> host=... tls=on|off|failed auth=on|off [user=...] from=... recipients=...
  *  [mailsize=N] [smtpstatus=N smtpmsg='...'] [errormsg='...'] exitcode=EX_..."
- * timefmt NULL = "%b %d %H:%M:%S". Failure to log is reported on stderr
- * but does not change the outcome. */
+ * timefmt NULL = "%b %d %H:%M:%S". A new file is created mode 0600 (it
+ * holds addresses). Failure to log is reported on stderr but does not
+ * change the outcome. */
 void log_file(const char *path, const char *timefmt, const struct logrec *r);
 /* The same line (without time) to syslog; facility "on" or NULL = LOG_USER,
  * else "LOG_MAIL", "LOG_LOCAL0".."LOG_LOCAL7", "LOG_USER". */

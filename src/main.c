@@ -438,32 +438,68 @@ static int prepare_message(const struct cli *c, struct job *j, struct perr *e)
 	return r;
 }
 
-static char *join_rcpts(const struct job *j)
+/* The recipients for the log line: as sent, as parsed when the run failed
+ * before they were converted, or the arguments when before that. */
+static char *join_rcpts(const struct cli *c, const struct job *j)
 {
 	struct buf b;
 	buf_init(&b);
-	for (size_t i = 0; i < j->nrcpt; i++) {
+	for (int i = 0; j->rcpt.n == 0 && i < c->nargs; i++) {
 		if (i)
 			buf_addc(&b, ',');
-		buf_adds(&b, j->rcpt_ascii[i]);
+		buf_adds(&b, c->args[i]);
+	}
+	for (size_t i = 0; i < j->rcpt.n; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		if (i < j->nrcpt) {
+			buf_adds(&b, j->rcpt_ascii[i]);
+		} else {
+			char *s = addr_envelope(&j->rcpt.v[i]);
+			buf_adds(&b, s);
+			free(s);
+		}
 	}
 	return buf_steal(&b);
 }
 
-static void write_logs(const struct job *j, const struct smtp_session *s,
+/* tls= in the log: what the session did, else what the account asks for. */
+static const char *log_tls(const struct account *a, const struct smtp_session *s)
+{
+	if (s && s->tls)
+		return "on";
+	enum tls_mode m = session_tls_mode(a);
+	return m == TM_STARTTLS || m == TM_IMPLICIT ? "on" : "off";
+}
+
+/* The server's words in a failure, from "...: 535 5.7.8 text". */
+static const char *reply_text(const struct perr *e)
+{
+	char code[8];
+	if (!e->code)
+		return NULL;
+	snprintf(code, sizeof code, "%d ", e->code);
+	return strstr(e->msg, code);
+}
+
+/* One log line per run that got as far as an account: s and o are NULL
+ * when no session was opened. */
+static void write_logs(const struct cli *c, const struct job *j, const struct smtp_session *s,
                        const struct smtp_outcome *o, const struct perr *e, int ex)
 {
 	const struct account *a = j->acc;
-	if (!a->logfile && !a->syslog)
+	if (!a || (!a->logfile && !a->syslog))
 		return;
-	char *rcpts = join_rcpts(j);
+	char *rcpts = join_rcpts(c, j);
+	int auth = a->auth && ascii_casecmp(a->auth, "off") != 0;
 	struct logrec r = {
 		.host = a->socket ? a->socket : a->host,
-		.tls = s->tls, .auth = s->auth, .user = a->user,
-		.from = j->from, .recipients = rcpts,
-		.mailsize = o->naccepted ? o->sent : -1,
-		.smtpstatus = o->last_code,
-		.smtpmsg = o->last_msg[0] ? o->last_msg : NULL,
+		.tls = log_tls(a, s), .auth = auth, .user = a->user,
+		.from = j->from ? j->from : j->from_display ? j->from_display : a->from,
+		.recipients = rcpts,
+		.mailsize = o && o->naccepted ? o->sent : -1,
+		.smtpstatus = o && o->last_code ? o->last_code : ex ? e->code : 0,
+		.smtpmsg = o && o->last_msg[0] ? o->last_msg : ex ? reply_text(e) : NULL,
 		.errormsg = ex ? e->msg : NULL,
 		.exitcode = ex,
 	};
@@ -472,6 +508,33 @@ static void write_logs(const struct job *j, const struct smtp_session *s,
 	if (a->syslog)
 		log_syslog(a->syslog, &r);
 	free(rcpts);
+}
+
+static int print_until_body(void *ctx, const char *p, size_t n)
+{
+	int *bol = ctx;   /* at the beginning of a line */
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			continue;
+		if (p[i] == '\n' && *bol)
+			return 1;   /* the blank line: stop before the body */
+		if (*bol)
+			fputs("postie: | ", stderr);
+		fputc(p[i], stderr);
+		*bol = p[i] == '\n';
+	}
+	return 0;
+}
+
+/* -v: the header section exactly as it will be sent (not the body). */
+static void show_header(struct job *j)
+{
+	struct perr ignored;
+	int bol = 1;
+	if (!log_verbose())
+		return;
+	fputs("postie: the header section to be sent:\n", stderr);
+	msg_write(&j->msg, 0, print_until_body, &bol, &ignored);
 }
 
 /* Connect, run one transaction, report each failure on its own line. */
@@ -505,7 +568,7 @@ static int deliver(const struct cli *c, struct job *j, struct perr *e)
 			if (o.rcpt[i].ex != EX_OK)
 				*e = o.rcpt[i];
 	}
-	write_logs(j, &s, &o, e, ex);
+	write_logs(c, j, &s, &o, e, ex);
 	if (s.c)
 		smtp_quit(&s);
 	smtp_session_free(&s);
@@ -553,6 +616,14 @@ static char *account_hint(const struct cli *c, struct job *j, struct perr *e)
 	return s;
 }
 
+/* A failure once the account is known: the diagnostic, and the log line. */
+static int fail_logged(const struct cli *c, const struct job *j, const struct perr *e)
+{
+	int ex = fail(e);
+	write_logs(c, j, NULL, NULL, e, ex);
+	return ex;
+}
+
 static int run(const struct cli *c, struct job *j, struct perr *e)
 {
 	char *files = NULL;
@@ -561,9 +632,13 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return fail(e);
 	int r = choose_account(c, hint, &j->acc, &files, e);
 	free(hint);
-	if (r || apply_overrides(c, j->acc, e) || conf_finish(j->acc, e)) {
+	if (r) {
 		free(files);
 		return fail(e);
+	}
+	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e)) {
+		free(files);
+		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	}
 	if (c->mode == M_PRETEND) {
 		fputs(files, stdout);
@@ -572,13 +647,15 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return 0;
 	}
 	free(files);
+	log_info("using account '%s' from %s", j->acc->name, j->acc->file ? j->acc->file : "the command line");
 	if (refuse_unsupported(j->acc, e))
-		return fail(e);
+		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(j->acc, e);
 	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
 	    prepare_message(c, j, e))
-		return fail(e);
+		return fail_logged(c, j, e);
+	show_header(j);
 	return deliver(c, j, e);
 }
 

@@ -400,3 +400,14 @@ no_secret_in() {
 	# no client line longer than the 512 octets of RFC 4954 carries AUTH
 	! grep -qE '^C: AUTH .{510,}' "$SINK_DIR/session.log" || false
 }
+
+@test "a refused password is logged with the account's auth, user and the server's 535" {
+	auth_sink "PLAIN"
+	auth_config "auth plain" "password wrong-$PW" "logfile $HOME/postie.log"
+	send
+	[ "$status" -eq 77 ]
+	nothing_sent
+	[ "$(wc -l <"$HOME/postie.log")" -eq 1 ]
+	grep -Eq " host=127\.0\.0\.1 tls=on auth=on user=tester from=sender@example\.org recipients=r@example\.org smtpstatus=535 smtpmsg='535 [^']*' errormsg='[^']*refused[^']*' exitcode=EX_NOPERM$" "$HOME/postie.log"
+	no_secret_in "$HOME/postie.log"
+}

@@ -107,6 +107,49 @@ teardown() { common_teardown; }
 	tail -n 1 "$HOME/postie.log" | grep -Eq "errormsg='.*' exitcode=EX_TEMPFAIL$"
 }
 
+# last_log: the last line of ~/postie.log, after checking that each run
+# so far wrote exactly one (the argument: how many runs).
+last_log() {
+	[ "$(wc -l <"$HOME/postie.log")" -eq "$1" ]
+	tail -n 1 "$HOME/postie.log"
+}
+
+@test "failures before connecting are logged too, one line per run" {
+	write_config "logfile ~/postie.log" "tls on" "auth on" "user me"
+	# a recipient without a domain: 67
+	run "$POSTIE" root <<<$'Subject: t\n\nx'
+	[ "$status" -eq 67 ]
+	last_log 1 | grep -Eq " host=127\.0\.0\.1 tls=on auth=on user=me from=sender@example\.org recipients=root errormsg='recipient .*root.* has no domain.*' exitcode=EX_NOUSER$"
+	# empty input: 65
+	run "$POSTIE" r@example.org </dev/null
+	[ "$status" -eq 65 ]
+	last_log 2 | grep -Eq " recipients=r@example\.org errormsg='empty message.*' exitcode=EX_DATAERR$"
+	# -t and no recipient in the header: 65
+	run "$POSTIE" -t <<<$'Subject: t\n\nx'
+	[ "$status" -eq 65 ]
+	last_log 3 | grep -Eq " recipients= errormsg='no recipients.*' exitcode=EX_DATAERR$"
+	# the server is down: the account's settings, not the session's
+	sink_stop
+	run "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 75 ]
+	last_log 4 | grep -Eq " host=127\.0\.0\.1 tls=on auth=on user=me .*exitcode=EX_TEMPFAIL$"
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "a configuration error found once the account is known is logged" {
+	printf '%s\n' "account default" "logfile ~/postie.log" "from sender@example.org" >"$HOME/.postierc"
+	run "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 78 ]
+	last_log 1 | grep -Eq "errormsg='.*host.*' exitcode=EX_CONFIG$"
+}
+
+@test "a new log file is created private (0600): it holds addresses" {
+	write_config "logfile ~/postie.log"
+	umask 022
+	"$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$(stat -c %a "$HOME/postie.log")" = 600 ]
+}
+
 @test "-X sets the log file from the command line" {
 	"$POSTIE" -X "$HOME/x.log" r@example.org <<<$'Subject: t\n\nx'
 	grep -q 'exitcode=EX_OK' "$HOME/x.log"
