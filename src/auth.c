@@ -61,9 +61,25 @@ int auth_exposes_secret(const char *mech)
 	return mech_info(mech)->exposes;
 }
 
+
 static int is_ours(const char *mech)
 {
 	return ascii_casecmp(mech, "XOAUTH2") == 0 || ascii_casecmp(mech, "OAUTHBEARER") == 0;
+}
+
+char *auth_mechanisms(void)
+{
+	Gsasl *ctx = NULL;
+	struct buf b;
+	buf_init(&b);
+	if (gsasl_init(&ctx) != GSASL_OK)
+		ctx = NULL;
+	for (size_t i = 0; i < NMECHS; i++)   /* the table is in that order */
+		if (is_ours(mechs[i].name) || (ctx && gsasl_client_support_p(ctx, mechs[i].name)))
+			buf_printf(&b, "%s%s", b.len ? " " : "", mechs[i].name);
+	if (ctx)
+		gsasl_done(ctx);
+	return buf_steal(&b);
 }
 
 /* Is word (any case) in the space-separated list? */

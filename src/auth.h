@@ -28,6 +28,11 @@ size_t auth_choose(const struct auth_ctx *c, char out[][24], size_t max, char *w
  * LOGIN, XOAUTH2, OAUTHBEARER). */
 int auth_exposes_secret(const char *mech);
 
+/* The mechanisms this build can use, space-separated, in the order of
+ * the automatic choice then those used only when named (for --version).
+ * Allocated. */
+char *auth_mechanisms(void);
+
 /* Authenticate s as the account says (auth not off). EX_OK with
  * s->auth set, or: EX_UNAVAILABLE when no mechanism can be used (the
  * message lists what the server offers and what was tried),

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "aliases.h"
+#include "auth.h"
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
@@ -121,6 +122,9 @@ static void version(void)
 	printf("TLS library: GnuTLS %s\n", gnutls_check_version(NULL));
 	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
 	printf("SASL library: GNU SASL %s\n", gsasl_check_version(NULL));
+	char *mechs = auth_mechanisms();
+	printf("Authentication mechanisms: %s\n", *mechs ? mechs : "none");
+	free(mechs);
 	printf("System configuration file: /etc/postierc, else /etc/msmtprc\n");
 	printf("User configuration file: $XDG_CONFIG_HOME/postie/config or ~/.postierc,\n"
 	       "  else ~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config\n");
@@ -215,6 +219,9 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 		return perr_set(e, EX_USAGE, "--host and --account cannot be used together");
 	c->args = argv + optind;
 	c->nargs = argc - optind;
+	if (c->nargs && c->mode == M_SERVERINFO)
+		return perr_set(e, EX_USAGE, "--serverinfo takes no recipients ('%s' given; see postie --help)",
+		                c->args[0]);
 	return 0;
 }
 
@@ -256,14 +263,26 @@ static int choose_account(const struct cli *c, const char *from, struct account 
 	return a ? 0 : e->ex;
 }
 
+/* A bad value given as an option is a usage error (64), not a
+ * configuration file's (78). */
 static int apply_overrides(const struct cli *c, struct account *a, struct perr *e)
 {
 	for (size_t i = 0; i < c->nov; i++)
 		if (conf_set(a, c->ov[i].key, c->ov[i].val, c->ov[i].where, e))
-			return e->ex;
+			return e->ex = EX_USAGE;
 	if (c->fullname && conf_set(a, "from_full_name", c->fullname, "-F", e))
-		return e->ex;
+		return e->ex = EX_USAGE;
 	return 0;
+}
+
+/* Option values are checked before any file is read, so that a bad one
+ * is reported as such whatever the configuration holds. */
+static int check_overrides(const struct cli *c, struct perr *e)
+{
+	struct account *scratch = account_new("(command line)", "command line", 0);
+	int r = apply_overrides(c, scratch, e);
+	account_free(scratch);
+	return r;
 }
 
 /* Features that later versions add: refuse rather than send in the clear. */
@@ -685,7 +704,7 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	memset(&j, 0, sizeof j);
 	perr_clear(&e);
-	if (parse_args(argc, argv, &c, &e))
+	if (parse_args(argc, argv, &c, &e) || check_overrides(&c, &e))
 		return fail(&e);
 	log_set_verbose(c.verbose);
 	switch (c.mode) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The command line: sendmail flags, msmtp options, modes, logging.
 load common
+bats_require_minimum_version 1.5.0
 
 setup() { common_setup; sink_start; write_config; }
 teardown() { common_teardown; }
@@ -95,6 +96,38 @@ teardown() { common_teardown; }
 	[[ "${lines[0]}" == "postie "* ]]
 	[[ "$output" == *GnuTLS* ]]
 	[[ "$output" == *libidn2* ]]
+	# the SASL mechanisms this build can use
+	[[ "$output" == *$'\nAuthentication mechanisms: SCRAM-SHA-256-PLUS '*" PLAIN LOGIN "*" XOAUTH2 OAUTHBEARER"* ]]
+}
+
+@test "a bad option value is a usage error (64), not a configuration error" {
+	run "$POSTIE" --tls=yes r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 64 ]
+	[ "$output" = "postie: --tls: invalid tls 'yes' (on or off)" ]
+	# the same without any configuration file
+	rm "$HOME/.postierc"
+	run "$POSTIE" --port=0 r@example.org </dev/null
+	[ "$status" -eq 64 ]
+	[[ "$output" == "postie: --port: "* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "--serverinfo with recipients is a usage error: 64" {
+	run "$POSTIE" --serverinfo r@example.org
+	[ "$status" -eq 64 ]
+	[ "$output" = "postie: --serverinfo takes no recipients ('r@example.org' given; see postie --help)" ]
+	! grep -q '^\* connect' "$SINK_DIR/session.log" 2>/dev/null || false
+}
+
+@test "-v names the account and file, and shows the header section sent, not the body" {
+	run --separate-stderr "$POSTIE" -v r@example.org <<<$'Subject: hello\nX-Test: folded\n  line\n\nsecret body text'
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"postie: using account 'default' from $HOME/.postierc"* ]]
+	[[ $stderr == *$'postie: the header section to be sent:\npostie: | From: sender@example.org\n'* ]]
+	[[ $stderr == *$'\npostie: | Subject: hello\npostie: | X-Test: folded\npostie: |   line\n'* ]]
+	[[ $stderr != *"secret body text"* ]]
+	# what was shown is what the server got
+	grep -q $'^Subject: hello\r$' "$(sink_msg 1)"
 }
 
 @test "the log file gets msmtp's line format, success and failure" {
