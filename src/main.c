@@ -24,6 +24,9 @@
 #include "tls.h"
 #include "util.h"
 
+/* How long a refused message is still read, so its writer gets no SIGPIPE. */
+#define DRAIN_SECONDS 10
+
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES };
 
 struct override {
@@ -704,8 +707,12 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	memset(&j, 0, sizeof j);
 	perr_clear(&e);
-	if (parse_args(argc, argv, &c, &e) || check_overrides(&c, &e))
-		return fail(&e);
+	if (parse_args(argc, argv, &c, &e) || check_overrides(&c, &e)) {
+		ex = fail(&e);
+		if (c.mode == M_SEND)
+			drain_input(STDIN_FILENO, DRAIN_SECONDS);
+		return ex;
+	}
 	log_set_verbose(c.verbose);
 	switch (c.mode) {
 	case M_HELP:
@@ -724,6 +731,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	ex = run(&c, &j, &e);
+	if (c.mode == M_SEND && !j.have_msg)   /* refused before reading it all */
+		drain_input(STDIN_FILENO, DRAIN_SECONDS);
 	job_free(&j);
 	for (size_t i = 0; i < c.nov; i++)
 		free(c.ov[i].where);

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 static void oom(void)
@@ -279,6 +280,26 @@ int run_command(const char *cmd, struct buf *out, struct buf *err)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return -1;
+}
+
+void drain_input(int fd, int seconds)
+{
+	char buf[65536];
+	struct timespec t0, now;
+	if (isatty(fd))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long left = (long long)seconds * 1000 - ((now.tv_sec - t0.tv_sec) * 1000LL +
+		                                              (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		ssize_t n = read(fd, buf, sizeof buf);   /* readable: does not block */
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			break;
+	}
 }
 
 void process_harden(void)

@@ -45,6 +45,11 @@ int ascii_caseprefix(const char *s, const char *prefix);
  * command could not be started (errno set). */
 int run_command(const char *cmd, struct buf *out, struct buf *err);
 
+/* Read and discard fd to end of file, for at most seconds (not at all
+ * from a terminal): a writer that is still sending a message postie has
+ * refused then sees postie's exit status, not a broken pipe. */
+void drain_input(int fd, int seconds);
+
 /* No core file and no ptrace by other processes of the same user, for
  * the life of the process: memory may hold a password or token from the
  * moment the configuration is read. Called first thing in main. */
