@@ -43,8 +43,34 @@ int addr_is_8bit(const char *s);
 /* Append a copy of a / a new address; free. */
 void addrlist_add(struct addrlist *l, const char *name, const char *local, const char *domain);
 /* Remove duplicates (local part compared exactly, domain ignoring ASCII
- * case), keeping the first occurrence. */
+ * case), keeping the first occurrence. Expected time linear in l->n. */
 void addrlist_dedup(struct addrlist *l);
+
+/* A hash set over the entries of one address list, with the equality of
+ * addrlist_dedup. It holds indexes, so the list may grow (not shrink or
+ * reorder) while the set is in use. */
+struct addrset {
+	size_t *slot;  /* index + 1 into the list; 0 = empty */
+	size_t cap, n;
+};
+void addrset_init(struct addrset *s);
+/* Add l->v[i]: 1 if added, 0 if an equal entry is already in the set. */
+int addrset_add(struct addrset *s, const struct addrlist *l, size_t i);
+void addrset_free(struct addrset *s);
+/* Append an address to l unless s already has an equal one: 1 if added. */
+int addrlist_add_unique(struct addrlist *l, struct addrset *s, const char *name, const char *local,
+                        const char *domain);
+
+/* RFC 5321 4.5.3.1 size limits of one envelope address in its ASCII form
+ * ("local@domain", as addr_envelope_ascii makes it): local part 64 octets,
+ * domain 255 octets with labels of 1..63 octets (RFC 1035 2.3.4), path
+ * 256 octets with its angle brackets. what ("recipient", "envelope
+ * sender") starts the message. 0, or EX_USAGE with a one-line message
+ * naming the address (each part shortened to 40 octets), the length and
+ * the limit; the caller decides the final status. */
+int addr_check_limits(const char *addr_ascii, const char *what, struct perr *e);
+/* The same limits for a bare domain in ASCII form ("what domain ..."). */
+int addr_check_domain(const char *domain, const char *what, struct perr *e);
 void addrlist_free(struct addrlist *l);
 void addr_free(struct addr *a);
 

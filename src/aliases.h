@@ -15,9 +15,12 @@ int aliases_parse(const char *fname, const char *buf, size_t len, struct aliases
 
 /* Replace every address in l that has no domain with its alias expansion
  * (recursively: an expansion that is itself local is looked up again;
- * "default" applies when a local name is not found; loops are detected
- * and reported as EX_CONFIG naming the alias). Addresses with a domain are
- * left alone. Duplicates created by the expansion are removed. */
+ * "default" applies, once along a chain, when a local name is not found).
+ * Addresses with a domain are left alone; duplicates are removed, the
+ * first occurrence kept. Each alias is expanded once, however often it
+ * is named. EX_CONFIG, naming the file, for a loop ("alias loop: a -> b
+ * -> a"), aliases nested deeper than 1000, or more than 10000 recipients
+ * from the aliases; l is then unchanged. */
 int aliases_expand(const struct aliases *al, struct addrlist *l, struct perr *e);
 
 void aliases_free(struct aliases *al);

@@ -1,5 +1,6 @@
 /* t-addr.c - table-driven tests for addr.c: address-list parsing,
- * envelope forms, IDN conversion, display-name phrases, lists. */
+ * envelope forms, IDN conversion, display-name phrases, lists, RFC 5321
+ * size limits. */
 #include "addr.h"
 #include "util.h"
 
@@ -464,6 +465,127 @@ static void test_lists(void)
 	free(got);
 }
 
+/* ---- addrlist_dedup at scale: the same result as the pairwise way ---- */
+
+static void test_dedup_large(void)
+{
+	struct addrlist l = { NULL, 0, 0 }, want = { NULL, 0, 0 };
+	char local[32], domain[32];
+	unsigned seed = 12345;
+	char *got, *exp;
+	for (int i = 0; i < 3000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		snprintf(local, sizeof local, "%c%u", (seed >> 8) & 1 ? 'u' : 'U', (seed >> 12) % 300);
+		snprintf(domain, sizeof domain, "%s%u.example", (seed >> 9) & 1 ? "d" : "D", (seed >> 20) % 3);
+		addrlist_add(&l, NULL, local, (seed >> 10) % 7 ? domain : NULL);
+	}
+	/* the reference: keep an address when no earlier kept one is equal */
+	for (size_t i = 0; i < l.n; i++) {
+		size_t j;
+		for (j = 0; j < want.n; j++)
+			if (strcmp(want.v[j].local, l.v[i].local) == 0 &&
+			    (want.v[j].domain && l.v[i].domain ? ascii_casecmp(want.v[j].domain, l.v[i].domain) == 0
+			                                       : !want.v[j].domain && !l.v[i].domain))
+				break;
+		if (j == want.n)
+			addrlist_add(&want, NULL, l.v[i].local, l.v[i].domain);
+	}
+	addrlist_dedup(&l);
+	got = render(&l);
+	exp = render(&want);
+	check_str("dedup of 3000 addresses keeps the pairwise result and order", got, exp);
+	check_int("dedup of 3000 addresses leaves some", want.n > 100 && want.n < 3000, 1);
+	free(got);
+	free(exp);
+	addrlist_free(&l);
+	addrlist_free(&want);
+}
+
+/* ---- RFC 5321 size limits ---- */
+
+/* Expand "{c*N}" into N copies of c. */
+static char *pattern(const char *p)
+{
+	struct buf b;
+	buf_init(&b);
+	for (; *p; p++) {
+		char c;
+		int n, used;
+		if (*p == '{' && sscanf(p, "{%c*%d}%n", &c, &n, &used) == 2 && used > 0) {
+			while (n-- > 0)
+				buf_addc(&b, c);
+			p += used - 1;
+		} else {
+			buf_addc(&b, *p);
+		}
+	}
+	return buf_steal(&b);
+}
+
+#define L63 "{a*63}"
+static const struct {
+	const char *desc;
+	int domain_only;
+	const char *in, *want;  /* want "" = accepted */
+} limit_cases[] = {
+	{ "local part of 64", 0, "{x*64}@example.org", "" },
+	{ "local part of 65", 0, "{x*65}@example.org",
+	  "recipient <{x*40}...@example.org>: local part is 65 octets, over the limit of 64 (RFC 5321 4.5.3.1.1)" },
+	{ "local part of 120003", 0, "{x*120003}@example.org",
+	  "recipient <{x*40}...@example.org>: local part is 120003 octets, over the limit of 64 (RFC 5321 4.5.3.1.1)" },
+	{ "domainless local part of 65", 0, "{x*65}",
+	  "recipient <{x*40}...>: local part is 65 octets, over the limit of 64 (RFC 5321 4.5.3.1.1)" },
+	{ "domainless postmaster", 0, "postmaster", "" },
+	{ "quoted local part with '@'", 0, "\"a@b\"@example.org", "" },
+	/* a domain of 255 passes its own limit, but no path can hold it */
+	{ "domain of 255", 0, "u@" L63 "." L63 "." L63 "." L63,
+	  "recipient <u@{a*40}...>: path is 259 octets, over the limit of 256 (RFC 5321 4.5.3.1.3)" },
+	{ "domain of 256", 0, "u@" L63 "." L63 "." L63 ".{a*62}.b",
+	  "recipient <u@{a*40}...>: domain is 256 octets, over the limit of 255 (RFC 5321 4.5.3.1.2)" },
+	{ "label of 63", 0, "u@" L63 ".example", "" },
+	{ "label of 64", 0, "u@x.{b*64}.example",
+	  "recipient <u@x.{b*38}...>: domain label {b*40}... is 64 octets, over the limit of 63 (RFC 1035 2.3.4)" },
+	{ "empty label", 0, "u@a..example", "recipient <u@a..example>: domain has an empty label (RFC 1035 2.3.4)" },
+	{ "trailing dot", 0, "u@example.org.", "recipient <u@example.org.>: domain has an empty label (RFC 1035 2.3.4)" },
+	{ "empty domain", 0, "u@", "recipient <u@>: domain has an empty label (RFC 1035 2.3.4)" },
+	{ "address literal", 0, "u@[192.0.2.1]", "" },
+	{ "path of 256", 0, "{x*64}@" L63 "." L63 ".{a*61}", "" },
+	{ "path of 257", 0, "{x*64}@" L63 "." L63 ".{a*62}",
+	  "recipient <{x*40}...@{a*40}...>: path is 257 octets, over the limit of 256 (RFC 5321 4.5.3.1.3)" },
+	{ "envelope sender", 0, "{x*65}@example.org",
+	  "envelope sender <{x*40}...@example.org>: local part is 65 octets, over the limit of 64 (RFC 5321 4.5.3.1.1)" },
+	{ "bare domain of 255", 1, L63 "." L63 "." L63 "." L63, "" },
+	{ "bare domain of 256", 1, L63 "." L63 "." L63 ".{a*62}.b",
+	  "recipient domain {a*40}...: domain is 256 octets, over the limit of 255 (RFC 5321 4.5.3.1.2)" },
+	{ "bare label of 63", 1, "x." L63 ".example", "" },
+	{ "bare label of 64", 1, "{c*64}.example",
+	  "recipient domain {c*40}...: domain label {c*40}... is 64 octets, over the limit of 63 (RFC 1035 2.3.4)" },
+	{ "bare empty label", 1, ".example", "recipient domain .example: domain has an empty label (RFC 1035 2.3.4)" },
+	{ "bare empty domain", 1, "", "recipient domain : domain has an empty label (RFC 1035 2.3.4)" },
+};
+
+static void test_limits(void)
+{
+	for (size_t i = 0; i < NELEM(limit_cases); i++) {
+		char *in = pattern(limit_cases[i].in), *want = pattern(limit_cases[i].want), *got;
+		const char *what = strstr(limit_cases[i].desc, "sender") ? "envelope sender" : "recipient";
+		struct perr e;
+		int rc;
+		perr_clear(&e);
+		rc = limit_cases[i].domain_only ? addr_check_domain(in, what, &e) : addr_check_limits(in, what, &e);
+		got = rc ? xasprintf("%d %s", rc, e.msg) : xstrdup("");
+		if (*want) {
+			char *w = xasprintf("%d %s", EX_USAGE, want);
+			free(want);
+			want = w;
+		}
+		check_str(limit_cases[i].desc, got, want);
+		free(in);
+		free(want);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	test_parse();
@@ -474,5 +596,7 @@ int main(void)
 	test_phrase();
 	test_phrase_long();
 	test_lists();
+	test_dedup_large();
+	test_limits();
 	return tap_done();
 }

@@ -1,5 +1,6 @@
 /* t-aliases.c - table-driven tests for aliases.c: parsing, default,
- * recursion, loops, comments, case, errors with file:line, dedup. */
+ * recursion, loops, depth and size limits, comments, case, errors with
+ * file:line, dedup. */
 #include "aliases.h"
 #include "util.h"
 
@@ -75,12 +76,23 @@ static const struct {
 	{ "default's local name not found stays", "default: staff, z@x\nstaff: helper\n", "bob",
 	  "helper, z@x" },
 	{ "alias named default used directly", "default: d@x\n", "default", "d@x" },
-	{ "loop a/b", "a: b\nb: a\n", "a", "ERR 78: aliases t.aliases: alias loop involving 'a'" },
-	{ "self loop", "root: root\n", "root", "ERR 78: aliases t.aliases: alias loop involving 'root'" },
+	{ "loop a/b", "a: b\nb: a\n", "a", "ERR 78: aliases t.aliases: alias loop: a -> b -> a" },
+	{ "self loop", "root: root\n", "root", "ERR 78: aliases t.aliases: alias loop: root -> root" },
 	{ "loop through case", "a: B\nb: c@x, A\n", "a",
-	  "ERR 78: aliases t.aliases: alias loop involving 'A'" },
+	  "ERR 78: aliases t.aliases: alias loop: a -> b -> a" },
 	{ "loop via default", "default: x\nx: y\ny: x\n", "bob",
-	  "ERR 78: aliases t.aliases: alias loop involving 'x'" },
+	  "ERR 78: aliases t.aliases: alias loop: x -> y -> x" },
+	{ "loop names only the cycle", "top: a\na: b, t@x\nb: c\nc: b\n", "top",
+	  "ERR 78: aliases t.aliases: alias loop: b -> c -> b" },
+	{ "loop through 'default' named directly", "default: a\na: default\n", "bob",
+	  "ERR 78: aliases t.aliases: alias loop: default -> a -> default" },
+	{ "an alias named twice is not a loop", "a: b, c\nb: d\nc: d\nd: d1@x, d2@x\n", "a, d, b",
+	  "d1@x, d2@x" },
+	{ "a name met again after 'default' stays", "a: x\ndefault: a\n", "a", "x" },
+	{ "expanded once per 'default used' state", "default: n\nn: m\nm: q\n", "zzz, m", "q" },
+	{ "dedup keeps the first occurrence", "a: 1@x, b, 2@x\nb: 2@X, 3@x, 1@x\n",
+	  "3@x, a, 1@x", "3@x, 1@x, 2@X" },
+	{ "local part compared exactly", "a: u@x, U@x, u@X\n", "a", "u@x, U@x" },
 	{ "empty file", "", "root", "root" },
 	{ "only comments", "# nothing\n   # here\n\n", "root", "root" },
 	{ "line without ':'", "root: a@x\n\nbogus line\n", "root",
@@ -113,23 +125,96 @@ static char *run_case(const char *file, const char *rcpts)
 	return got;
 }
 
-/* A chain 25 deep is refused even without a cycle. */
-static void test_depth(void)
+/* Generated files: a chain of n aliases c0: c1, ..., c<n-1>: end@x. */
+static char *chain_file(int n)
 {
 	struct buf f;
-	char *got;
 	buf_init(&f);
-	for (int i = 0; i < 25; i++)
-		buf_printf(&f, "n%d: n%d\n", i, i + 1);
-	buf_adds(&f, "n25: end@x\n");
-	got = run_case(f.s, "n6");
-	check_str("chain of 20 expands", got, "end@x");
-	free(got);
-	got = run_case(f.s, "n0");
-	check_str("chain deeper than 20 refused", got,
-	          "ERR 78: aliases t.aliases: alias loop involving 'n20'");
-	free(got);
-	buf_free(&f);
+	for (int i = 0; i < n - 1; i++)
+		buf_printf(&f, "c%d: c%d\n", i, i + 1);
+	buf_printf(&f, "c%d: end@x\n", n - 1);
+	return buf_steal(&f);
+}
+
+/* l0 .. l<levels-1>, each level n names wide, each name listing all n of
+ * the next level; the last level lists n addresses each: n * n distinct
+ * addresses, n^levels * n without memoisation. */
+static char *layer_file(int levels, int n)
+{
+	struct buf f;
+	buf_init(&f);
+	for (int l = 0; l < levels; l++)
+		for (int i = 0; i < n; i++) {
+			buf_printf(&f, "l%d_%d:", l, i);
+			for (int k = 0; k < n; k++)
+				if (l + 1 < levels)
+					buf_printf(&f, "%s l%d_%d", k ? "," : "", l + 1, k);
+				else
+					buf_printf(&f, "%s u%d_%d@x", k ? "," : "", i, k);
+			buf_addc(&f, '\n');
+		}
+	return buf_steal(&f);
+}
+
+/* One alias listing n addresses. */
+static char *wide_file(int n)
+{
+	struct buf f;
+	buf_init(&f);
+	buf_adds(&f, "big:");
+	for (int i = 0; i < n; i++)
+		buf_printf(&f, "%s u%d@x", i ? "," : "", i);
+	buf_addc(&f, '\n');
+	return buf_steal(&f);
+}
+
+static const struct {
+	const char *desc;
+	char *(*make)(int, int);
+	int a, b;
+	const char *rcpts, *want;  /* want: the result, or its first address and count "N" */
+} gen_cases[] = {
+	{ "chain of 21 aliases expands", NULL, 21, 0, "c0", "end@x 1" },
+	{ "chain of 1000 aliases expands", NULL, 1000, 0, "c0", "end@x 1" },
+	{ "chain of 1001 aliases refused as depth, not loop", NULL, 1001, 0, "c0",
+	  "ERR 78: aliases t.aliases: aliases nested deeper than 1000, from 'c0'" },
+	{ "7 levels x 10 x 10 expands once each", layer_file, 7, 10, "l0_0", "u0_0@x 100" },
+	{ "30 levels x 3 x 3", layer_file, 30, 3, "l0_0, l0_1", "u0_0@x 9" },
+	{ "10000 recipients from one alias", NULL, 0, 10000, "big", "u0@x 10000" },
+	{ "10001 recipients refused", NULL, 0, 10001, "big",
+	  "ERR 78: aliases t.aliases: the aliases of 'big' expand to more than 10000 recipients" },
+	{ "the limit counts what the aliases give", NULL, 0, 10000, "a@x, big, b@x", "a@x 10002" },
+	{ "10 levels x 3 x 120 refused", layer_file, 10, 120, "l0_0",
+	  "ERR 78: aliases t.aliases: the aliases of 'l0_0' expand to more than 10000 recipients" },
+};
+
+static char *make_gen(size_t i)
+{
+	if (gen_cases[i].make)
+		return gen_cases[i].make(gen_cases[i].a, gen_cases[i].b);
+	return gen_cases[i].a ? chain_file(gen_cases[i].a) : wide_file(gen_cases[i].b);
+}
+
+static void test_generated(void)
+{
+	for (size_t i = 0; i < NELEM(gen_cases); i++) {
+		char *file = make_gen(i), *got = run_case(file, gen_cases[i].rcpts);
+		if (strncmp(got, "ERR", 3) != 0) {
+			/* first address and count */
+			size_t n = 1;
+			char *comma = strchr(got, ',');
+			for (const char *p = got; (p = strchr(p, ',')); p++)
+				n++;
+			if (comma)
+				*comma = '\0';
+			char *short_got = xasprintf("%s %zu", got, n);
+			free(got);
+			got = short_got;
+		}
+		check_str(gen_cases[i].desc, got, gen_cases[i].want);
+		free(got);
+		free(file);
+	}
 }
 
 /* Lines of any length. */
@@ -203,7 +288,7 @@ int main(void)
 		check_str(cases[i].desc, got, cases[i].want);
 		free(got);
 	}
-	test_depth();
+	test_generated();
 	test_long_line();
 	test_load();
 	return tap_done();
