@@ -288,6 +288,18 @@ static int check_overrides(const struct cli *c, struct perr *e)
 	return r;
 }
 
+/* RFC 5321 4.5.3.1 and RFC 3461 4.4 limits of what goes into commands,
+ * checked before connecting: a server would refuse them, or worse. */
+static int check_lengths(const struct cli *c, const struct account *a, struct perr *e)
+{
+	if (a->domain && a->domain[0] != '[' && addr_check_domain(a->domain, "EHLO", e))
+		return e->ex = EX_CONFIG;
+	if (c->envid && strlen(c->envid) > 100)
+		return perr_set(e, EX_USAGE, "-V: the envelope ID is %zu octets, over the limit of 100 "
+		                "(RFC 3461 4.4)", strlen(c->envid));
+	return 0;
+}
+
 /* Features that later versions add: refuse rather than send in the clear. */
 static int refuse_unsupported(const struct account *a, struct perr *e)
 {
@@ -323,6 +335,8 @@ static int parse_sender(const char *s, struct job *j, int ex, struct perr *e)
 	}
 	int r = addr_envelope_ascii(&l.v[0], &j->from, e);
 	addrlist_free(&l);
+	if (r == 0 && addr_check_limits(j->from, "envelope sender", e))
+		return e->ex = ex;
 	return r;
 }
 
@@ -429,6 +443,8 @@ static int collect_rcpts(const struct cli *c, struct job *j, struct perr *e)
 		if (addr_envelope_ascii(r, &j->rcpt_ascii[i], e))
 			return e->ex = EX_NOUSER;
 		j->nrcpt++;
+		if (addr_check_limits(j->rcpt_ascii[i], "recipient", e))
+			return e->ex = EX_NOUSER;
 	}
 	return 0;
 }
@@ -658,7 +674,7 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		free(files);
 		return fail(e);
 	}
-	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e)) {
+	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e) || check_lengths(c, j->acc, e)) {
 		free(files);
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	}

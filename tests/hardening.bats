@@ -77,3 +77,52 @@ for i in range(200000):
 	[ "$status" -eq 65 ]
 	[[ "$output" == *"header section exceeds 1 MiB"* ]]
 }
+
+# no_connection: the sink saw no connection at all.
+no_connection() { ! grep -q '^\* connect' "$SINK_DIR/session.log" 2>/dev/null || false; }
+
+@test "RFC 5321 length limits are checked before connecting, naming the limit" {
+	sink_start
+	write_config
+	local long65 long120k
+	long65=$(printf 'x%.0s' {1..65})
+	long120k=$(head -c 120000 /dev/zero | tr '\0' 'y')
+	run "$POSTIE" "$long120k@example.org" <<<$'Subject: t\n\nx'
+	[ "$status" -eq 67 ]
+	[ "$output" = "postie: recipient <$(printf 'y%.0s' {1..40})...@example.org>: local part is 120000 octets, over the limit of 64 (RFC 5321 4.5.3.1.1)" ]
+	run "$POSTIE" ok@example.org "$long65@example.org" <<<$'Subject: t\n\nx'
+	[ "$status" -eq 67 ]
+	[[ "$output" == *"local part is 65 octets, over the limit of 64"* ]]
+	run "$POSTIE" -f "$long65@example.org" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 64 ]
+	[[ "$output" == "postie: envelope sender <"*"local part is 65 octets, over the limit of 64"* ]]
+	# a domain label over 63 octets, and a path over 256 octets
+	run "$POSTIE" "r@$long65.example.org" <<<$'Subject: t\n\nx'
+	[ "$status" -eq 67 ]
+	[[ "$output" == *"is 65 octets, over the limit of 63 (RFC 1035 2.3.4)"* ]]
+	# 64 + 1 + 191 octets, 258 with the brackets
+	local d60 path
+	d60=$(printf 'd%.0s' {1..60})
+	path="$(printf 'l%.0s' {1..64})@$d60.$d60.$d60.xxxx.org"
+	run "$POSTIE" "$path" <<<$'Subject: t\n\nx'
+	[ "$status" -eq 67 ]
+	[[ "$output" == *"over the limit of 256"* ]]
+	no_connection
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "a 10 MB EHLO domain and an over-long -V are refused before connecting" {
+	sink_start
+	write_config
+	head -c 10000000 /dev/zero | tr '\0' 'a' >"$BATS_TEST_TMPDIR/dom"
+	printf 'domain %s.org\n' "$(cat "$BATS_TEST_TMPDIR/dom")" >>"$HOME/.postierc"
+	run "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 78 ]
+	[[ "$output" == "postie: EHLO domain "*"over the limit of "* ]]
+	[ "${#output}" -lt 300 ]
+	write_config
+	run "$POSTIE" -V "$(printf 'e%.0s' {1..101})" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 64 ]
+	[ "$output" = "postie: -V: the envelope ID is 101 octets, over the limit of 100 (RFC 3461 4.4)" ]
+	no_connection
+}
