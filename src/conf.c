@@ -658,27 +658,19 @@ static char *trim(char *s)
 	return s;
 }
 
-/* A "quoted" argument loses its quotes; \" and \\ inside stand for " and \. */
-static int unquote(struct parser *ps, const char *arg, char **out)
+/* msmtp's reading of an argument (msmtp 1.8.23): after the blanks around
+ * it are dropped, an argument that starts and ends with '"' (and is at
+ * least two bytes long) loses those two quotes; nothing else changes.
+ * Backslashes are kept as written, a quote elsewhere is an ordinary byte,
+ * and an unbalanced quote is not an error. Works in place. */
+static char *unquote(char *arg)
 {
-	struct buf b;
-	const char *p = arg + 1;
-	if (arg[0] != '"') {
-		*out = xstrdup(arg);
-		return 0;
+	size_t n = strlen(arg);
+	if (n >= 2 && arg[0] == '"' && arg[n - 1] == '"') {
+		arg[n - 1] = '\0';
+		arg++;
 	}
-	buf_init(&b);
-	for (; *p && *p != '"'; p++) {
-		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-			p++;
-		buf_addc(&b, *p);
-	}
-	if (*p != '"' || p[1]) {
-		buf_free(&b);
-		return perr_at(ps, "%s", *p ? "text after the closing quote" : "missing closing quote");
-	}
-	*out = buf_steal(&b);
-	return 0;
+	return arg;
 }
 
 static int start_account(struct parser *ps, char *arg)
@@ -770,32 +762,25 @@ static int run_eval(struct parser *ps, const char *cmd)
 /* A setting line for the current account or the defaults. */
 static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
 {
-	char *v;
-	int rc;
 	if (!ps->cur)
 		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].name);
-	if (unquote(ps, arg, &v))
-		return EX_CONFIG;
-	if (!from_eval && *v && strcmp(kwtab[k].name, "password") == 0)
+	if (!from_eval && *arg && strcmp(kwtab[k].name, "password") == 0)
 		ps->out.has_password_file = 1;
-	rc = kw_apply(ps->cur, k, v, ps->where.s, ps->e);
-	free_str(v);
-	return rc;
+	return kw_apply(ps->cur, k, arg, ps->where.s, ps->e);
 }
 
 /* One line, NUL-terminated, without its line end. */
 static int parse_line(struct parser *ps, char *l, int from_eval)
 {
-	char *kw = l + strspn(l, " \t"), *arg, *cmd;
+	char *kw = l + strspn(l, " \t"), *arg;
 	size_t k;
-	int rc;
 
 	if (!*kw || *kw == '#')
 		return 0;
 	arg = kw + strcspn(kw, " \t");
 	if (*arg)
 		*arg++ = '\0';
-	arg = trim(arg);
+	arg = unquote(trim(arg));
 	if (!kw_find(kw, &k)) {
 		if (from_eval)
 			return perr_at(ps, "%s", "unknown keyword in the output of eval");
@@ -812,11 +797,7 @@ static int parse_line(struct parser *ps, char *l, int from_eval)
 	case K_EVAL:
 		if (from_eval)
 			return perr_at(ps, "%s", "the output of eval cannot be another eval");
-		if (unquote(ps, arg, &cmd))
-			return EX_CONFIG;
-		rc = run_eval(ps, cmd);
-		free_str(cmd);
-		return rc;
+		return run_eval(ps, arg);
 	}
 	return set_line(ps, k, arg, from_eval);
 }

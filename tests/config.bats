@@ -175,3 +175,24 @@ EOC
 	[[ "$output" == *authentication* ]]
 	[ "$(sink_count)" -eq 0 ]
 }
+
+@test "quoted arguments are read as msmtp reads them: backslashes kept" {
+	sink_stop
+	sink_start --auth PLAIN --auth-password 's3cret pw'
+	# msmtp passes the command on unchanged, so the shell sees \\n
+	write_config "auth plain" "user tester" "auth_without_tls on" \
+		"passwordeval \"printf %s\\\\n 's3cret pw'\""
+	grep -qxF "passwordeval \"printf %s\\\\n 's3cret pw'\"" "$HOME/.postierc"
+	send r@example.org
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+	grep -qx "PLAIN tester" "$SINK_DIR/msg-1.auth"
+}
+
+@test "--pretend shows a quoted value with its backslashes and inner quotes" {
+	write_config 'from_full_name "Joe \"J\" \\ Smith"' 'user "a\"b'
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nfrom_full_name = Joe \\"J\\" \\\\ Smith\n'* ]]
+	[[ "$output" == *$'\nuser = "a\\"b\n'* ]]
+}

@@ -192,15 +192,13 @@ static const struct pcase pcases[] = {
 	  "password = *\npasswordeval = pass show mail", NULL },
 	{ "empty password unsets", "account a\npassword x\npassword\n", "a", 0, "password = (not set)", NULL },
 	{ "inline # is part of the value", "account a\nhost h # not a comment\n", "a", 0, "host = h # not a comment", NULL },
-	/* quoting */
+	/* quoting: more cases in qcases below */
 	{ "quoted argument keeps blanks", "account a\nhost \"  h x \"\n", "a", 0, "host =   h x ", NULL },
-	{ "escaped quote and backslash", "account a\nfrom_full_name \"Joe \\\"J\\\" \\\\ Smith\"\n", "a", 0,
-	  "from_full_name = Joe \"J\" \\ Smith", NULL },
-	{ "other backslashes kept", "account a\nfrom_full_name \"a\\nb\"\n", "a", 0, "from_full_name = a\\nb", NULL },
 	{ "quotes not at the start are literal", "account a\nhost h\"x\"\n", "a", 0, "host = h\"x\"", NULL },
 	{ "empty quoted argument", "account a\nuser u\nuser \"\"\n", "a", 0, "user = (not set)", NULL },
-	{ "missing closing quote", "account a\nhost \"h\n", NULL, 0, NULL, "t.rc:2: missing closing quote" },
-	{ "text after closing quote", "account a\nhost \"h\"x\n", NULL, 0, NULL, "t.rc:2: text after the closing quote" },
+	{ "empty quoted argument for a required value", "account a\nhost \"\"\n", NULL, 0, NULL, "t.rc:2: 'host' needs an argument" },
+	{ "quoted account name", "account \"a b\"\nhost h\n", "a b", 0, "host = h", NULL },
+	{ "defaults \"\" is defaults", "defaults \"\"\nport 9\naccount a\n", "a", 0, "port = 9", NULL },
 	/* ~ expansion */
 	{ "~ in file names", "account a\nlogfile ~/log\naliases ~/.aliases\ntls_trust_file ~\nsocket ~/s\ntls_key_file ~/k\ntls_cert_file ~/c\ntls_crl_file ~/crl\n",
 	  "a", 0, "logfile = /home/tester/log\naliases = /home/tester/.aliases\ntls_trust_file = /home/tester\nsocket = /home/tester/s\n"
@@ -418,6 +416,73 @@ static void test_keyword_table(void)
 	          (long)(sizeof current / sizeof current[0] + sizeof old / sizeof old[0]));
 	check_int("keyword table: nothing else", (long)n, (long)found);
 	check_int("keyword table: obsolete flags and docs", (long)bad, 0);
+}
+
+/* ---- quoted arguments, as msmtp reads them ---- */
+
+/* The argument of a "user" line (written as it appears in the file) and
+ * the value read, NULL for unset. Every expected value was taken from
+ * msmtp 1.8.23 --pretend ("user = ..." line) with the same line; msmtp
+ * reports no error for any of them. */
+struct qcase {
+	const char *arg;
+	const char *want;
+};
+
+static const struct qcase qcases[] = {
+	{ "plain", "plain" },
+	{ "a b", "a b" },                       /* inner blanks kept */
+	{ "  a b  ", "a b" },                   /* outer blanks dropped */
+	{ "\t\"a\"\t", "a" },                   /* blanks around the quotes too */
+	{ "\" a b \"", " a b " },               /* blanks inside quotes kept */
+	{ "\" \"", " " },
+	{ "\"\"", NULL },                        /* empty: no argument */
+	{ "\"#x\"", "#x" },                     /* # inside quotes */
+	{ "# x", "# x" },                       /* # after the keyword is no comment */
+	{ "a\"b\"c", "a\"b\"c" },               /* quotes in the middle */
+	{ "x \"y z\"", "x \"y z\"" },           /* only partly quoted (end) */
+	{ "\"y z\" x", "\"y z\" x" },           /* only partly quoted (start) */
+	{ "\"a\" \"b\"", "a\" \"b" },           /* first and last byte only */
+	{ "\"a\"b\"c\"", "a\"b\"c" },
+	{ "\"ab\"c", "\"ab\"c" },               /* text after the closing quote */
+	{ "\"a b\"  # c", "\"a b\"  # c" },
+	{ "\"ab", "\"ab" },                     /* unterminated quote */
+	{ "a\"b", "a\"b" },
+	{ "x\"", "x\"" },
+	{ "\"", "\"" },                         /* a lone quote */
+	{ "\"\"\"", "\"" },
+	{ "\"\"x", "\"\"x" },
+	{ "\"x\"\"", "x\"" },
+	{ "\"a\\\\b\"", "a\\\\b" },             /* \\ kept */
+	{ "\"a\\\"b\"", "a\\\"b" },             /* \" kept */
+	{ "\"a\\b\"", "a\\b" },
+	{ "a\\\\b", "a\\\\b" },
+	{ "a\\\"b", "a\\\"b" },
+	{ "\\\"", "\\\"" },
+	{ "ab\\", "ab\\" },                     /* backslash at the end */
+	{ "\"ab\\\"", "ab\\" },                 /* backslash before the closing quote */
+	{ "\"ab\\\\\"", "ab\\\\" },
+	{ "\"\\\"", "\\" },
+	{ "\"printf %s\\\\n 's3cret pw'\"", "printf %s\\\\n 's3cret pw'" },
+	{ "\"echo \\\"s3cret pw\\\"\"", "echo \\\"s3cret pw\\\"" },
+};
+
+static void test_quoting(void)
+{
+	for (size_t i = 0; i < NELEM(qcases); i++) {
+		const struct qcase *q = &qcases[i];
+		char *text = xasprintf("account a\nhost h\nuser %s\n", q->arg);
+		struct config cfg;
+		struct perr e;
+		struct account *a;
+		int rc = parse(text, &cfg, &e);
+		const char *got = rc ? e.msg : (a = conf_find(&cfg, "a")) && a->user ? a->user : "(not set)";
+		int ok = !rc && strcmp(got, q->want ? q->want : "(not set)") == 0;
+
+		check(q->arg, ok, got, q->want ? q->want : "(not set)");
+		config_free(&cfg);
+		free(text);
+	}
 }
 
 /* ---- single checks ---- */
@@ -835,6 +900,7 @@ int main(void)
 		run_pcase(&pcases[i]);
 	test_every_keyword();
 	test_keyword_table();
+	test_quoting();
 	test_special_parse();
 	test_home_display();
 	test_conf_set();
