@@ -550,11 +550,46 @@ static void account_inherit(struct account *dst, const struct account *src)
 	}
 }
 
+/* FNV-1a: the hash of an account name for cfg->slot. */
+static size_t name_hash(const char *s)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+	return h;
+}
+
+/* Put account i into the index (which has a free slot). */
+static void index_put(struct config *cfg, size_t i)
+{
+	size_t m = cfg->nslot - 1, h = name_hash(cfg->acc[i]->name) & m;
+	while (cfg->slot[h])
+		h = (h + 1) & m;
+	cfg->slot[h] = i + 1;
+}
+
+/* Keep the index at most half full, so that a lookup takes O(1). */
+static void index_grow(struct config *cfg)
+{
+	if (2 * (cfg->nacc + 1) <= cfg->nslot)
+		return;
+	free(cfg->slot);
+	cfg->nslot = cfg->nslot ? 2 * cfg->nslot : 16;
+	while (2 * (cfg->nacc + 1) > cfg->nslot)
+		cfg->nslot *= 2;
+	cfg->slot = xcalloc(cfg->nslot, sizeof *cfg->slot);
+	for (size_t i = 0; i < cfg->nacc; i++)
+		index_put(cfg, i);
+}
+
 static ssize_t find_index(const struct config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->nacc; i++)
-		if (strcmp(cfg->acc[i]->name, name) == 0)
-			return (ssize_t)i;
+	size_t m = cfg->nslot - 1, h;
+	if (!cfg->nslot)
+		return -1;
+	for (h = name_hash(name) & m; cfg->slot[h]; h = (h + 1) & m)
+		if (strcmp(cfg->acc[cfg->slot[h] - 1]->name, name) == 0)
+			return (ssize_t)(cfg->slot[h] - 1);
 	return -1;
 }
 
@@ -570,8 +605,13 @@ struct account *conf_find(const struct config *cfg, const char *name)
 
 static void config_add(struct config *cfg, struct account *a)
 {
-	cfg->acc = xrealloc(cfg->acc, (cfg->nacc + 1) * sizeof *cfg->acc);
-	cfg->acc[cfg->nacc++] = a;
+	if (cfg->nacc == cfg->cap) {
+		cfg->cap = cfg->cap ? 2 * cfg->cap : 8;
+		cfg->acc = xrealloc(cfg->acc, cfg->cap * sizeof *cfg->acc);
+	}
+	index_grow(cfg);
+	cfg->acc[cfg->nacc] = a;
+	index_put(cfg, cfg->nacc++);
 }
 
 /* Move src's accounts into dst; one with a name dst has replaces it. */
@@ -602,6 +642,9 @@ void config_free(struct config *cfg)
 		account_free(cfg->acc[i]);
 	free(cfg->acc);
 	free(cfg->default_alias);
+	free(cfg->files);
+	free(cfg->searched);
+	free(cfg->slot);
 	memset(cfg, 0, sizeof *cfg);
 }
 

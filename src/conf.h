@@ -77,6 +77,15 @@ struct config {
 	size_t nacc;
 	char *default_alias;   /* from "account default : NAME" when no real "default" */
 	int has_password_file; /* internal */
+	/* Set by conf_load: the files read and every path looked at, in
+	 * order, each ", "-separated; NULL when there is none. */
+	char *files;
+	char *searched;
+	/* Internal: room in acc, and a hash index of acc by name (slot holds
+	 * index + 1, 0 is empty; nslot is 0 or a power of two). */
+	size_t cap;
+	size_t *slot;
+	size_t nslot;
 };
 
 /* How a keyword's value is typed; exported for the --help / man checks. */

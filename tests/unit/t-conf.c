@@ -533,6 +533,45 @@ static void test_special_parse(void)
 	config_free(&cfg);
 }
 
+/* Many accounts: the name index finds each one, and catches a duplicate
+ * and an undefined parent among them; a second file replaces in place. */
+static void test_many_accounts(void)
+{
+	struct buf b;
+	struct config cfg;
+	struct perr e;
+	int rc, bad = 0;
+
+	buf_init(&b);
+	buf_adds(&b, "account a0\nhost h0\n");
+	for (int i = 1; i < 3000; i++)
+		buf_printf(&b, "account a%d : a%d\nport %d\n", i, i - 1, i);
+	rc = parse(b.s, &cfg, &e);
+	for (int i = 0; !rc && i < 3000; i++) {
+		char name[16];
+		struct account *a;
+		snprintf(name, sizeof name, "a%d", i);
+		a = conf_find(&cfg, name);
+		bad += !a || strcmp(a->name, name) != 0 || strcmp(a->host, "h0") != 0 || a->port != i;
+	}
+	check_int("3000 chained accounts: each found with its settings", rc ? -1 : bad, 0);
+	check_int("3000 chained accounts: a name not there", conf_find(&cfg, "a3000") == NULL, 1);
+	rc = rc ? rc : conf_parse_buf("u.rc", "account a1234\nhost new\n", 23, &cfg, &e);
+	check_str("replaced in place among 3000", rc ? e.msg : cfg.nacc == 3000 ? cfg.acc[1234]->host : "wrong count", "new");
+	config_free(&cfg);
+
+	buf_adds(&b, "account a77\n");
+	rc = parse(b.s, &cfg, &e);
+	check_str("duplicate among 3000", rc ? e.msg : "(no error)", "t.rc:6001: account 'a77' was already defined at line 155");
+	config_free(&cfg);
+	buf_reset(&b);
+	buf_adds(&b, "account a0\nhost h\naccount a1 : a0, a9\n");
+	rc = parse(b.s, &cfg, &e);
+	check_str("undefined parent", rc ? e.msg : "(no error)", "t.rc:3: account 'a9' is not defined (yet)");
+	config_free(&cfg);
+	buf_free(&b);
+}
+
 static void test_home_display(void)
 {
 	struct config cfg;
@@ -902,6 +941,7 @@ int main(void)
 	test_keyword_table();
 	test_quoting();
 	test_special_parse();
+	test_many_accounts();
 	test_home_display();
 	test_conf_set();
 	test_print();
