@@ -763,6 +763,60 @@ static int start_account(struct parser *ps, char *arg)
 
 static int parse_line(struct parser *ps, char *l, int from_eval);
 
+/* Optimal string alignment distance (Levenshtein plus transposition of
+ * two neighbours) between a and b, each at most 63 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[3][64];
+	size_t *prev2 = row[0], *prev = row[1], *cur = row[2], *t;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], d = prev[j - 1] + cost;
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < d)
+				d = prev2[j - 2] + 1;
+			cur[j] = d;
+		}
+		t = prev2, prev2 = prev, prev = cur, cur = t;
+	}
+	return prev[lb];
+}
+
+/* The keyword nearest to an unknown word: at most 1 edit away for words
+ * of up to 4 bytes, 2 for longer ones; NULL when none is that close. */
+static const char *nearest_keyword(const char *w)
+{
+	size_t n = strlen(w), best = n <= 4 ? 2 : 3, d;
+	const char *found = NULL;
+	if (n == 0 || n > 63)
+		return NULL;
+	for (size_t k = 0; k < NKW; k++)
+		if (strlen(kwtab[k].name) < 64 && (d = edit_distance(w, kwtab[k].name)) < best) {
+			best = d;
+			found = kwtab[k].name;
+		}
+	return found;
+}
+
+/* "unknown keyword 'hots' (did you mean 'host'?)" */
+static int unknown_keyword(struct parser *ps, const char *kw)
+{
+	const char *near = nearest_keyword(kw);
+	char *s = show(kw);
+	if (near)
+		perr_at(ps, "unknown keyword '%s' (did you mean '%s'?)", s, near);
+	else
+		perr_at(ps, "unknown keyword '%s'", s);
+	free(s);
+	return EX_CONFIG;
+}
+
 /* eval CMD: the first line CMD prints replaces this line. */
 static int run_eval(struct parser *ps, const char *cmd)
 {
@@ -827,7 +881,7 @@ static int parse_line(struct parser *ps, char *l, int from_eval)
 	if (!kw_find(kw, &k)) {
 		if (from_eval)
 			return perr_at(ps, "%s", "unknown keyword in the output of eval");
-		return perr_at_s(ps, "unknown keyword ", kw, "");
+		return unknown_keyword(ps, kw);
 	}
 	switch (kwtab[k].type) {
 	case K_DEFAULTS:
@@ -946,10 +1000,21 @@ static int check_private(const char *path, const struct stat *st, struct perr *e
 	return rc;
 }
 
+/* What conf_load read and looked at: the --pretend lines (as msmtp
+ * prints them), the files read and every path tried. */
+struct loadlog {
+	struct buf used, files, searched;
+};
+
+static void log_path(struct buf *b, const char *path)
+{
+	buf_printf(b, "%s%s", b->len ? ", " : "", path);
+}
+
 /* Load one file into cfg. Returns 1 when loaded, 0 when it does not exist
  * (need 0), -1 on error. kind is "system" or "user". */
 static int load_one(const char *path, const char *kind, int need, struct config *cfg,
-                    struct buf *used, struct perr *e)
+                    struct loadlog *lg, struct perr *e)
 {
 	struct config tmp;
 	struct buf b;
@@ -958,12 +1023,15 @@ static int load_one(const char *path, const char *kind, int need, struct config 
 
 	memset(&tmp, 0, sizeof tmp);
 	buf_init(&b);
+	log_path(&lg->searched, path);
 	rc = read_file(path, need, &b, &st, e);
 	if (rc == 0)
 		rc = conf_parse_buf(path, b.s ? b.s : "", b.len, &tmp, e);
 	buf_free(&b);
-	if (rc == 1)
+	if (rc == 1) {
+		buf_printf(&lg->used, "ignoring %s configuration file %s: %s\n", kind, path, strerror(ENOENT));
 		return 0;
+	}
 	if (rc == 0 && strcmp(kind, "user") == 0 && tmp.has_password_file)
 		rc = check_private(path, &st, e);
 	if (rc) {
@@ -971,13 +1039,14 @@ static int load_one(const char *path, const char *kind, int need, struct config 
 		return -1;
 	}
 	config_merge(cfg, &tmp);
-	buf_printf(used, "loaded %s configuration file %s\n", kind, path);
+	buf_printf(&lg->used, "loaded %s configuration file %s\n", kind, path);
+	log_path(&lg->files, path);
 	return 1;
 }
 
 /* The system file: p->system_file, else $POSTIE_SYSTEM_CONFIG (used by the
  * tests), else /etc/postierc, else /etc/msmtprc. A missing one is fine. */
-static int load_system(const struct conf_paths *p, struct config *cfg, struct buf *used, struct perr *e)
+static int load_system(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
 	const char *f = p->system_file;
 	int rc;
@@ -986,16 +1055,16 @@ static int load_system(const struct conf_paths *p, struct config *cfg, struct bu
 	if (!f && (f = getenv("POSTIE_SYSTEM_CONFIG")) && !*f)
 		f = NULL;
 	if (f)
-		return load_one(f, "system", 0, cfg, used, e) < 0;
-	rc = load_one("/etc/postierc", "system", 0, cfg, used, e);
+		return load_one(f, "system", 0, cfg, lg, e) < 0;
+	rc = load_one("/etc/postierc", "system", 0, cfg, lg, e);
 	if (rc == 0)
-		rc = load_one("/etc/msmtprc", "system", 0, cfg, used, e);
+		rc = load_one("/etc/msmtprc", "system", 0, cfg, lg, e);
 	return rc < 0;
 }
 
 /* -C FILE, else the first of $XDG_CONFIG_HOME/postie/config, ~/.postierc,
  * ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config that exists. */
-static int load_user(const struct conf_paths *p, struct config *cfg, struct buf *used, struct perr *e)
+static int load_user(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
 	const char *x = getenv("XDG_CONFIG_HOME");
 	char *xdg = x && x[0] == '/' ? xstrdup(x) : expand_tilde("~/.config");
@@ -1004,7 +1073,7 @@ static int load_user(const struct conf_paths *p, struct config *cfg, struct buf 
 
 	if (p->user_file) {
 		free(xdg);
-		return load_one(p->user_file, "user", 1, cfg, used, e) < 0;
+		return load_one(p->user_file, "user", 1, cfg, lg, e) < 0;
 	}
 	cand[0] = xasprintf("%s/postie/config", xdg);
 	cand[1] = expand_tilde("~/.postierc");
@@ -1012,30 +1081,79 @@ static int load_user(const struct conf_paths *p, struct config *cfg, struct buf 
 	cand[3] = xasprintf("%s/msmtp/config", xdg);
 	for (size_t i = 0; i < 4; i++) {
 		if (rc == 0)
-			rc = load_one(cand[i], "user", 0, cfg, used, e);
+			rc = load_one(cand[i], "user", 0, cfg, lg, e);
 		free(cand[i]);
 	}
 	free(xdg);
 	return rc < 0;
 }
 
+static char *steal_or_null(struct buf *b)
+{
+	if (b->len)
+		return buf_steal(b);
+	buf_free(b);
+	return NULL;
+}
+
 int conf_load(const struct conf_paths *p, struct config *cfg, char **used_files, struct perr *e)
 {
-	struct buf used;
+	struct loadlog lg;
+	int rc;
 	memset(cfg, 0, sizeof *cfg);
 	if (used_files)
 		*used_files = NULL;
-	buf_init(&used);
-	if (load_system(p, cfg, &used, e) || load_user(p, cfg, &used, e)) {
+	buf_init(&lg.used);
+	buf_init(&lg.files);
+	buf_init(&lg.searched);
+	rc = load_system(p, cfg, &lg, e) || load_user(p, cfg, &lg, e);
+	if (rc) {
 		config_free(cfg);
-		buf_free(&used);
-		return e->ex;
+	} else {
+		if (used_files)
+			*used_files = buf_steal(&lg.used);
+		cfg->files = steal_or_null(&lg.files);
+		cfg->searched = steal_or_null(&lg.searched);
 	}
-	if (used_files)
-		*used_files = buf_steal(&used);
-	else
-		buf_free(&used);
-	return 0;
+	buf_free(&lg.used);
+	buf_free(&lg.files);
+	buf_free(&lg.searched);
+	return rc ? e->ex : 0;
+}
+
+/* Account name not found (NULL: no account chosen and no "default"):
+ * the message names the files read and the accounts they define, or the
+ * paths searched when there was no file. */
+int conf_not_found(const struct config *cfg, const char *name, struct perr *e)
+{
+	struct buf m;
+	size_t i;
+	buf_init(&m);
+	if (name) {
+		char *s = show(name);
+		buf_printf(&m, "account '%s' not found", s);
+		free(s);
+	}
+	if (!cfg->files) {
+		buf_printf(&m, "%sno configuration file found%s (searched %s); see postierc(5)", name ? ": " : "",
+		           name ? "" : " and no --host given", cfg->searched ? cfg->searched : "nothing");
+	} else {
+		if (!name)
+			buf_adds(&m, "no account chosen and no account 'default'");
+		buf_printf(&m, " in %s; accounts:", cfg->files);
+		for (i = 0; i < cfg->nacc && m.len < 600; i++) {
+			char *s = show(cfg->acc[i]->name);
+			buf_printf(&m, "%s %s", i ? "," : "", s);
+			free(s);
+		}
+		if (i < cfg->nacc)
+			buf_printf(&m, ", ... (%zu more)", cfg->nacc - i);
+		buf_adds(&m, cfg->nacc ? "" : " (none)");
+		buf_adds(&m, name ? "" : "; use -a NAME");
+	}
+	perr_set(e, EX_CONFIG, "%s", m.s);
+	buf_free(&m);
+	return EX_CONFIG;
 }
 
 /* ---- selection by envelope-from ---- */

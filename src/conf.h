@@ -125,6 +125,11 @@ struct account *conf_find(const struct config *cfg, const char *name);
 /* The first account whose "from" matches addr (wildcards, +subaddress). */
 struct account *conf_find_by_from(const struct config *cfg, const char *addr);
 
+/* Set e (EX_CONFIG) for account name not found, or (name NULL) for no
+ * account chosen and none called "default". The one-line message lists
+ * the files read and their accounts, or the paths searched. */
+int conf_not_found(const struct config *cfg, const char *name, struct perr *e);
+
 /* A fresh account with every setting at its default. */
 struct account *account_new(const char *name, const char *file, int line);
 struct account *account_dup(const struct account *a);
