@@ -500,7 +500,7 @@ struct account *account_new(const char *name, const char *file, int line)
 	a->protocol = PROTO_SMTP;
 	a->allow_from_override = 1;
 	a->tls = TLS_UNSET;
-	a->tls_starttls = 1;
+	a->tls_starttls = -1; /* unset: conf_finish decides */
 	a->tls_trust_file = xstrdup("system");
 	a->tls_certcheck = 1;
 	a->set_from_header = HDR_AUTO;
@@ -1304,6 +1304,10 @@ int conf_finish(struct account *a, struct perr *e)
 	}
 	if (!a->host && !a->socket)
 		return missing(a, "host", e);
+	/* tls_starttls not set: "port 465" means implicit TLS (RFC 8314),
+	 * unless tls is off; otherwise STARTTLS. */
+	if (a->tls_starttls < 0)
+		a->tls_starttls = !(a->port == 465 && a->tls != TLS_OFF);
 	if (!a->port && a->protocol == PROTO_SMTP)
 		a->port = a->tls != TLS_OFF && !a->tls_starttls ? 465 : 25;
 	/* LMTP has no default port (as in msmtp), except over a socket. */

@@ -42,7 +42,7 @@ struct account {
 	int auth_without_tls; /* allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS */
 
 	int tls;             /* TLS_* */
-	int tls_starttls;    /* default 1 */
+	int tls_starttls;    /* -1 until conf_finish: 0 with port 465 and tls not off, else 1 */
 	char *tls_trust_file;   /* default "system" */
 	char *tls_crl_file;
 	char *tls_fingerprint;

@@ -261,3 +261,32 @@ EOC
 	[[ "$output" == *$'\nfrom_full_name = Joe \\"J\\" \\\\ Smith\n'* ]]
 	[[ "$output" == *$'\nuser = "a\\"b\n'* ]]
 }
+
+@test "port 465 with tls on and no tls_starttls line means implicit TLS (--pretend)" {
+	write_config "port 465" "tls on"
+	run --separate-stderr "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nport = 465\n'* ]]
+	[[ "$output" == *$'\ntls_starttls = off\n'* ]]
+	# the same with the port from the command line and the rest inherited
+	write_config "tls on" "account other : default"
+	run --separate-stderr "$POSTIE" --pretend -a other --port 465
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\ntls_starttls = off\n'* ]]
+}
+
+@test "an explicit tls_starttls on, another port, or tls off keep STARTTLS (--pretend)" {
+	write_config "port 465" "tls on" "tls_starttls on"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
+	write_config "tls on"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nport = '"$SINK_PORT"$'\n'* ]]
+	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
+	write_config "port 465" "tls off"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
+}
