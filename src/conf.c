@@ -500,7 +500,7 @@ struct account *account_new(const char *name, const char *file, int line)
 	a->protocol = PROTO_SMTP;
 	a->allow_from_override = 1;
 	a->tls = TLS_UNSET;
-	a->tls_starttls = 1;
+	a->tls_starttls = -1; /* unset: conf_finish decides */
 	a->tls_trust_file = xstrdup("system");
 	a->tls_certcheck = 1;
 	a->set_from_header = HDR_AUTO;
@@ -550,11 +550,46 @@ static void account_inherit(struct account *dst, const struct account *src)
 	}
 }
 
+/* FNV-1a: the hash of an account name for cfg->slot. */
+static size_t name_hash(const char *s)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+	return h;
+}
+
+/* Put account i into the index (which has a free slot). */
+static void index_put(struct config *cfg, size_t i)
+{
+	size_t m = cfg->nslot - 1, h = name_hash(cfg->acc[i]->name) & m;
+	while (cfg->slot[h])
+		h = (h + 1) & m;
+	cfg->slot[h] = i + 1;
+}
+
+/* Keep the index at most half full, so that a lookup takes O(1). */
+static void index_grow(struct config *cfg)
+{
+	if (2 * (cfg->nacc + 1) <= cfg->nslot)
+		return;
+	free(cfg->slot);
+	cfg->nslot = cfg->nslot ? 2 * cfg->nslot : 16;
+	while (2 * (cfg->nacc + 1) > cfg->nslot)
+		cfg->nslot *= 2;
+	cfg->slot = xcalloc(cfg->nslot, sizeof *cfg->slot);
+	for (size_t i = 0; i < cfg->nacc; i++)
+		index_put(cfg, i);
+}
+
 static ssize_t find_index(const struct config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->nacc; i++)
-		if (strcmp(cfg->acc[i]->name, name) == 0)
-			return (ssize_t)i;
+	size_t m = cfg->nslot - 1, h;
+	if (!cfg->nslot)
+		return -1;
+	for (h = name_hash(name) & m; cfg->slot[h]; h = (h + 1) & m)
+		if (strcmp(cfg->acc[cfg->slot[h] - 1]->name, name) == 0)
+			return (ssize_t)(cfg->slot[h] - 1);
 	return -1;
 }
 
@@ -570,8 +605,13 @@ struct account *conf_find(const struct config *cfg, const char *name)
 
 static void config_add(struct config *cfg, struct account *a)
 {
-	cfg->acc = xrealloc(cfg->acc, (cfg->nacc + 1) * sizeof *cfg->acc);
-	cfg->acc[cfg->nacc++] = a;
+	if (cfg->nacc == cfg->cap) {
+		cfg->cap = cfg->cap ? 2 * cfg->cap : 8;
+		cfg->acc = xrealloc(cfg->acc, cfg->cap * sizeof *cfg->acc);
+	}
+	index_grow(cfg);
+	cfg->acc[cfg->nacc] = a;
+	index_put(cfg, cfg->nacc++);
 }
 
 /* Move src's accounts into dst; one with a name dst has replaces it. */
@@ -602,6 +642,9 @@ void config_free(struct config *cfg)
 		account_free(cfg->acc[i]);
 	free(cfg->acc);
 	free(cfg->default_alias);
+	free(cfg->files);
+	free(cfg->searched);
+	free(cfg->slot);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -658,27 +701,19 @@ static char *trim(char *s)
 	return s;
 }
 
-/* A "quoted" argument loses its quotes; \" and \\ inside stand for " and \. */
-static int unquote(struct parser *ps, const char *arg, char **out)
+/* msmtp's reading of an argument (msmtp 1.8.23): after the blanks around
+ * it are dropped, an argument that starts and ends with '"' (and is at
+ * least two bytes long) loses those two quotes; nothing else changes.
+ * Backslashes are kept as written, a quote elsewhere is an ordinary byte,
+ * and an unbalanced quote is not an error. Works in place. */
+static char *unquote(char *arg)
 {
-	struct buf b;
-	const char *p = arg + 1;
-	if (arg[0] != '"') {
-		*out = xstrdup(arg);
-		return 0;
+	size_t n = strlen(arg);
+	if (n >= 2 && arg[0] == '"' && arg[n - 1] == '"') {
+		arg[n - 1] = '\0';
+		arg++;
 	}
-	buf_init(&b);
-	for (; *p && *p != '"'; p++) {
-		if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-			p++;
-		buf_addc(&b, *p);
-	}
-	if (*p != '"' || p[1]) {
-		buf_free(&b);
-		return perr_at(ps, "%s", *p ? "text after the closing quote" : "missing closing quote");
-	}
-	*out = buf_steal(&b);
-	return 0;
+	return arg;
 }
 
 static int start_account(struct parser *ps, char *arg)
@@ -728,6 +763,60 @@ static int start_account(struct parser *ps, char *arg)
 
 static int parse_line(struct parser *ps, char *l, int from_eval);
 
+/* Optimal string alignment distance (Levenshtein plus transposition of
+ * two neighbours) between a and b, each at most 63 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[3][64];
+	size_t *prev2 = row[0], *prev = row[1], *cur = row[2], *t;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], d = prev[j - 1] + cost;
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < d)
+				d = prev2[j - 2] + 1;
+			cur[j] = d;
+		}
+		t = prev2, prev2 = prev, prev = cur, cur = t;
+	}
+	return prev[lb];
+}
+
+/* The keyword nearest to an unknown word: at most 1 edit away for words
+ * of up to 4 bytes, 2 for longer ones; NULL when none is that close. */
+static const char *nearest_keyword(const char *w)
+{
+	size_t n = strlen(w), best = n <= 4 ? 2 : 3, d;
+	const char *found = NULL;
+	if (n == 0 || n > 63)
+		return NULL;
+	for (size_t k = 0; k < NKW; k++)
+		if (strlen(kwtab[k].name) < 64 && (d = edit_distance(w, kwtab[k].name)) < best) {
+			best = d;
+			found = kwtab[k].name;
+		}
+	return found;
+}
+
+/* "unknown keyword 'hots' (did you mean 'host'?)" */
+static int unknown_keyword(struct parser *ps, const char *kw)
+{
+	const char *near = nearest_keyword(kw);
+	char *s = show(kw);
+	if (near)
+		perr_at(ps, "unknown keyword '%s' (did you mean '%s'?)", s, near);
+	else
+		perr_at(ps, "unknown keyword '%s'", s);
+	free(s);
+	return EX_CONFIG;
+}
+
 /* eval CMD: the first line CMD prints replaces this line. */
 static int run_eval(struct parser *ps, const char *cmd)
 {
@@ -770,36 +859,29 @@ static int run_eval(struct parser *ps, const char *cmd)
 /* A setting line for the current account or the defaults. */
 static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
 {
-	char *v;
-	int rc;
 	if (!ps->cur)
 		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].name);
-	if (unquote(ps, arg, &v))
-		return EX_CONFIG;
-	if (!from_eval && *v && strcmp(kwtab[k].name, "password") == 0)
+	if (!from_eval && *arg && strcmp(kwtab[k].name, "password") == 0)
 		ps->out.has_password_file = 1;
-	rc = kw_apply(ps->cur, k, v, ps->where.s, ps->e);
-	free_str(v);
-	return rc;
+	return kw_apply(ps->cur, k, arg, ps->where.s, ps->e);
 }
 
 /* One line, NUL-terminated, without its line end. */
 static int parse_line(struct parser *ps, char *l, int from_eval)
 {
-	char *kw = l + strspn(l, " \t"), *arg, *cmd;
+	char *kw = l + strspn(l, " \t"), *arg;
 	size_t k;
-	int rc;
 
 	if (!*kw || *kw == '#')
 		return 0;
 	arg = kw + strcspn(kw, " \t");
 	if (*arg)
 		*arg++ = '\0';
-	arg = trim(arg);
+	arg = unquote(trim(arg));
 	if (!kw_find(kw, &k)) {
 		if (from_eval)
 			return perr_at(ps, "%s", "unknown keyword in the output of eval");
-		return perr_at_s(ps, "unknown keyword ", kw, "");
+		return unknown_keyword(ps, kw);
 	}
 	switch (kwtab[k].type) {
 	case K_DEFAULTS:
@@ -812,11 +894,7 @@ static int parse_line(struct parser *ps, char *l, int from_eval)
 	case K_EVAL:
 		if (from_eval)
 			return perr_at(ps, "%s", "the output of eval cannot be another eval");
-		if (unquote(ps, arg, &cmd))
-			return EX_CONFIG;
-		rc = run_eval(ps, cmd);
-		free_str(cmd);
-		return rc;
+		return run_eval(ps, arg);
 	}
 	return set_line(ps, k, arg, from_eval);
 }
@@ -922,10 +1000,21 @@ static int check_private(const char *path, const struct stat *st, struct perr *e
 	return rc;
 }
 
+/* What conf_load read and looked at: the --pretend lines (as msmtp
+ * prints them), the files read and every path tried. */
+struct loadlog {
+	struct buf used, files, searched;
+};
+
+static void log_path(struct buf *b, const char *path)
+{
+	buf_printf(b, "%s%s", b->len ? ", " : "", path);
+}
+
 /* Load one file into cfg. Returns 1 when loaded, 0 when it does not exist
  * (need 0), -1 on error. kind is "system" or "user". */
 static int load_one(const char *path, const char *kind, int need, struct config *cfg,
-                    struct buf *used, struct perr *e)
+                    struct loadlog *lg, struct perr *e)
 {
 	struct config tmp;
 	struct buf b;
@@ -934,12 +1023,15 @@ static int load_one(const char *path, const char *kind, int need, struct config 
 
 	memset(&tmp, 0, sizeof tmp);
 	buf_init(&b);
+	log_path(&lg->searched, path);
 	rc = read_file(path, need, &b, &st, e);
 	if (rc == 0)
 		rc = conf_parse_buf(path, b.s ? b.s : "", b.len, &tmp, e);
 	buf_free(&b);
-	if (rc == 1)
+	if (rc == 1) {
+		buf_printf(&lg->used, "ignoring %s configuration file %s: %s\n", kind, path, strerror(ENOENT));
 		return 0;
+	}
 	if (rc == 0 && strcmp(kind, "user") == 0 && tmp.has_password_file)
 		rc = check_private(path, &st, e);
 	if (rc) {
@@ -947,13 +1039,14 @@ static int load_one(const char *path, const char *kind, int need, struct config 
 		return -1;
 	}
 	config_merge(cfg, &tmp);
-	buf_printf(used, "loaded %s configuration file %s\n", kind, path);
+	buf_printf(&lg->used, "loaded %s configuration file %s\n", kind, path);
+	log_path(&lg->files, path);
 	return 1;
 }
 
 /* The system file: p->system_file, else $POSTIE_SYSTEM_CONFIG (used by the
  * tests), else /etc/postierc, else /etc/msmtprc. A missing one is fine. */
-static int load_system(const struct conf_paths *p, struct config *cfg, struct buf *used, struct perr *e)
+static int load_system(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
 	const char *f = p->system_file;
 	int rc;
@@ -962,16 +1055,16 @@ static int load_system(const struct conf_paths *p, struct config *cfg, struct bu
 	if (!f && (f = getenv("POSTIE_SYSTEM_CONFIG")) && !*f)
 		f = NULL;
 	if (f)
-		return load_one(f, "system", 0, cfg, used, e) < 0;
-	rc = load_one("/etc/postierc", "system", 0, cfg, used, e);
+		return load_one(f, "system", 0, cfg, lg, e) < 0;
+	rc = load_one("/etc/postierc", "system", 0, cfg, lg, e);
 	if (rc == 0)
-		rc = load_one("/etc/msmtprc", "system", 0, cfg, used, e);
+		rc = load_one("/etc/msmtprc", "system", 0, cfg, lg, e);
 	return rc < 0;
 }
 
 /* -C FILE, else the first of $XDG_CONFIG_HOME/postie/config, ~/.postierc,
  * ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config that exists. */
-static int load_user(const struct conf_paths *p, struct config *cfg, struct buf *used, struct perr *e)
+static int load_user(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
 	const char *x = getenv("XDG_CONFIG_HOME");
 	char *xdg = x && x[0] == '/' ? xstrdup(x) : expand_tilde("~/.config");
@@ -980,7 +1073,7 @@ static int load_user(const struct conf_paths *p, struct config *cfg, struct buf 
 
 	if (p->user_file) {
 		free(xdg);
-		return load_one(p->user_file, "user", 1, cfg, used, e) < 0;
+		return load_one(p->user_file, "user", 1, cfg, lg, e) < 0;
 	}
 	cand[0] = xasprintf("%s/postie/config", xdg);
 	cand[1] = expand_tilde("~/.postierc");
@@ -988,30 +1081,79 @@ static int load_user(const struct conf_paths *p, struct config *cfg, struct buf 
 	cand[3] = xasprintf("%s/msmtp/config", xdg);
 	for (size_t i = 0; i < 4; i++) {
 		if (rc == 0)
-			rc = load_one(cand[i], "user", 0, cfg, used, e);
+			rc = load_one(cand[i], "user", 0, cfg, lg, e);
 		free(cand[i]);
 	}
 	free(xdg);
 	return rc < 0;
 }
 
+static char *steal_or_null(struct buf *b)
+{
+	if (b->len)
+		return buf_steal(b);
+	buf_free(b);
+	return NULL;
+}
+
 int conf_load(const struct conf_paths *p, struct config *cfg, char **used_files, struct perr *e)
 {
-	struct buf used;
+	struct loadlog lg;
+	int rc;
 	memset(cfg, 0, sizeof *cfg);
 	if (used_files)
 		*used_files = NULL;
-	buf_init(&used);
-	if (load_system(p, cfg, &used, e) || load_user(p, cfg, &used, e)) {
+	buf_init(&lg.used);
+	buf_init(&lg.files);
+	buf_init(&lg.searched);
+	rc = load_system(p, cfg, &lg, e) || load_user(p, cfg, &lg, e);
+	if (rc) {
 		config_free(cfg);
-		buf_free(&used);
-		return e->ex;
+	} else {
+		if (used_files)
+			*used_files = buf_steal(&lg.used);
+		cfg->files = steal_or_null(&lg.files);
+		cfg->searched = steal_or_null(&lg.searched);
 	}
-	if (used_files)
-		*used_files = buf_steal(&used);
-	else
-		buf_free(&used);
-	return 0;
+	buf_free(&lg.used);
+	buf_free(&lg.files);
+	buf_free(&lg.searched);
+	return rc ? e->ex : 0;
+}
+
+/* Account name not found (NULL: no account chosen and no "default"):
+ * the message names the files read and the accounts they define, or the
+ * paths searched when there was no file. */
+int conf_not_found(const struct config *cfg, const char *name, struct perr *e)
+{
+	struct buf m;
+	size_t i;
+	buf_init(&m);
+	if (name) {
+		char *s = show(name);
+		buf_printf(&m, "account '%s' not found", s);
+		free(s);
+	}
+	if (!cfg->files) {
+		buf_printf(&m, "%sno configuration file found%s (searched %s); see postierc(5)", name ? ": " : "",
+		           name ? "" : " and no --host given", cfg->searched ? cfg->searched : "nothing");
+	} else {
+		if (!name)
+			buf_adds(&m, "no account chosen and no account 'default'");
+		buf_printf(&m, " in %s; accounts:", cfg->files);
+		for (i = 0; i < cfg->nacc && m.len < 600; i++) {
+			char *s = show(cfg->acc[i]->name);
+			buf_printf(&m, "%s %s", i ? "," : "", s);
+			free(s);
+		}
+		if (i < cfg->nacc)
+			buf_printf(&m, ", ... (%zu more)", cfg->nacc - i);
+		buf_adds(&m, cfg->nacc ? "" : " (none)");
+		buf_adds(&m, name ? "" : "; use -a NAME");
+	}
+	perr_set(e, EX_CONFIG, "%s", m.s);
+	buf_free(&m);
+	return EX_CONFIG;
 }
 
 /* ---- selection by envelope-from ---- */
@@ -1162,6 +1304,10 @@ int conf_finish(struct account *a, struct perr *e)
 	}
 	if (!a->host && !a->socket)
 		return missing(a, "host", e);
+	/* tls_starttls not set: "port 465" means implicit TLS (RFC 8314),
+	 * unless tls is off; otherwise STARTTLS. */
+	if (a->tls_starttls < 0)
+		a->tls_starttls = !(a->port == 465 && a->tls != TLS_OFF);
 	if (!a->port && a->protocol == PROTO_SMTP)
 		a->port = a->tls != TLS_OFF && !a->tls_starttls ? 465 : 25;
 	/* LMTP has no default port (as in msmtp), except over a socket. */

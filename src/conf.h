@@ -42,7 +42,7 @@ struct account {
 	int auth_without_tls; /* allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS */
 
 	int tls;             /* TLS_* */
-	int tls_starttls;    /* default 1 */
+	int tls_starttls;    /* -1 until conf_finish: 0 with port 465 and tls not off, else 1 */
 	char *tls_trust_file;   /* default "system" */
 	char *tls_crl_file;
 	char *tls_fingerprint;
@@ -77,6 +77,15 @@ struct config {
 	size_t nacc;
 	char *default_alias;   /* from "account default : NAME" when no real "default" */
 	int has_password_file; /* internal */
+	/* Set by conf_load: the files read and every path looked at, in
+	 * order, each ", "-separated; NULL when there is none. */
+	char *files;
+	char *searched;
+	/* Internal: room in acc, and a hash index of acc by name (slot holds
+	 * index + 1, 0 is empty; nslot is 0 or a power of two). */
+	size_t cap;
+	size_t *slot;
+	size_t nslot;
 };
 
 /* How a keyword's value is typed; exported for the --help / man checks. */
@@ -115,6 +124,11 @@ int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config
 struct account *conf_find(const struct config *cfg, const char *name);
 /* The first account whose "from" matches addr (wildcards, +subaddress). */
 struct account *conf_find_by_from(const struct config *cfg, const char *addr);
+
+/* Set e (EX_CONFIG) for account name not found, or (name NULL) for no
+ * account chosen and none called "default". The one-line message lists
+ * the files read and their accounts, or the paths searched. */
+int conf_not_found(const struct config *cfg, const char *name, struct perr *e);
 
 /* A fresh account with every setting at its default. */
 struct account *account_new(const char *name, const char *file, int line);

@@ -235,14 +235,13 @@ static const struct account *pick(const struct cli *c, const struct config *cfg,
 	const struct account *a;
 	if (c->account) {
 		if (!(a = conf_find(cfg, c->account)))
-			perr_set(e, EX_CONFIG, "account '%s' not found in the configuration", c->account);
+			conf_not_found(cfg, c->account, e);
 		return a;
 	}
 	if (from && (a = conf_find_by_from(cfg, from)))
 		return a;
 	if (!(a = conf_find(cfg, "default")))
-		perr_set(e, EX_CONFIG, cfg->nacc ? "no account chosen and no account 'default'; use -a NAME"
-		                                 : "no configuration file found and no --host given; see postierc(5)");
+		conf_not_found(cfg, NULL, e);
 	return a;
 }
 
@@ -671,6 +670,8 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	int r = choose_account(c, hint, &j->acc, &files, e);
 	free(hint);
 	if (r) {
+		if (c->mode == M_PRETEND && files)
+			fputs(files, stdout); /* the paths looked at, as msmtp prints them */
 		free(files);
 		return fail(e);
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Configuration files as a user meets them: search order, errors, security.
 load common
+bats_require_minimum_version 1.5.0
 
 setup() { common_setup; sink_start; }
 teardown() { common_teardown; }
@@ -12,8 +13,72 @@ send() { run "$POSTIE" "$@" <<<$'Subject: t\n\nx'; }
 	chmod 600 "$HOME/.postierc"
 	send r@example.org
 	[ "$status" -eq 78 ]
-	[ "$output" = "postie: ~/.postierc:5: unknown keyword 'hots'" ]
+	[ "$output" = "postie: ~/.postierc:5: unknown keyword 'hots' (did you mean 'host'?)" ]
 	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "an unknown keyword far from every keyword gets no suggestion: 78" {
+	write_config "smarthost 127.0.0.1"
+	send r@example.org
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: ~/.postierc:6: unknown keyword 'smarthost'" ]
+}
+
+@test "-a with an unknown account lists the files read and their accounts: 78" {
+	printf 'account sys\nhost 127.0.0.1\n' >"$POSTIE_SYSTEM_CONFIG"
+	write_config "account work" "host 127.0.0.1"
+	send -a nosuch r@example.org
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: account 'nosuch' not found in $POSTIE_SYSTEM_CONFIG, $HOME/.postierc; accounts: sys, default, work" ]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "no account chosen and no default: the accounts there and a hint: 78" {
+	printf 'account home\nhost 127.0.0.1\n' >"$HOME/.msmtprc"
+	send r@example.org
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: no account chosen and no account 'default' in $HOME/.msmtprc; accounts: home; use -a NAME" ]
+}
+
+# The paths postie looks at, in order, when there is no file at all.
+searched() {
+	local x="$HOME/.config"
+	echo "$POSTIE_SYSTEM_CONFIG, $x/postie/config, $HOME/.postierc, $HOME/.msmtprc, $x/msmtp/config"
+}
+
+@test "no configuration file: the message lists the paths searched, in order: 78" {
+	send r@example.org
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: no configuration file found and no --host given (searched $(searched)); see postierc(5)" ]
+	send -a work r@example.org
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: account 'work' not found: no configuration file found (searched $(searched)); see postierc(5)" ]
+}
+
+@test "--pretend without a configuration file prints the paths searched: 78, as msmtp" {
+	run --separate-stderr "$POSTIE" --pretend
+	[ "$status" -eq 78 ]
+	local x="$HOME/.config" m=": No such file or directory"
+	[ "$output" = "ignoring system configuration file $POSTIE_SYSTEM_CONFIG$m
+ignoring user configuration file $x/postie/config$m
+ignoring user configuration file $HOME/.postierc$m
+ignoring user configuration file $HOME/.msmtprc$m
+ignoring user configuration file $x/msmtp/config$m" ]
+	[ "$stderr" = "postie: no configuration file found and no --host given (searched $(searched)); see postierc(5)" ]
+	run --separate-stderr "$POSTIE" --pretend --host=x
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nhost = x\n'* ]]
+	[ -z "$stderr" ]
+}
+
+@test "--pretend names the files looked at before the one read" {
+	write_config
+	mv "$HOME/.postierc" "$HOME/.msmtprc"
+	run --separate-stderr "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ignoring user configuration file $HOME/.postierc: No such file or directory
+loaded user configuration file $HOME/.msmtprc
+account = default"* ]]
 }
 
 @test "a bad value names file and line: 78" {
@@ -174,4 +239,54 @@ EOC
 	[ "$status" -eq 69 ]
 	[[ "$output" == *authentication* ]]
 	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "quoted arguments are read as msmtp reads them: backslashes kept" {
+	sink_stop
+	sink_start --auth PLAIN --auth-password 's3cret pw'
+	# msmtp passes the command on unchanged, so the shell sees \\n
+	write_config "auth plain" "user tester" "auth_without_tls on" \
+		"passwordeval \"printf %s\\\\n 's3cret pw'\""
+	grep -qxF "passwordeval \"printf %s\\\\n 's3cret pw'\"" "$HOME/.postierc"
+	send r@example.org
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+	grep -qx "PLAIN tester" "$SINK_DIR/msg-1.auth"
+}
+
+@test "--pretend shows a quoted value with its backslashes and inner quotes" {
+	write_config 'from_full_name "Joe \"J\" \\ Smith"' 'user "a\"b'
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nfrom_full_name = Joe \\"J\\" \\\\ Smith\n'* ]]
+	[[ "$output" == *$'\nuser = "a\\"b\n'* ]]
+}
+
+@test "port 465 with tls on and no tls_starttls line means implicit TLS (--pretend)" {
+	write_config "port 465" "tls on"
+	run --separate-stderr "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nport = 465\n'* ]]
+	[[ "$output" == *$'\ntls_starttls = off\n'* ]]
+	# the same with the port from the command line and the rest inherited
+	write_config "tls on" "account other : default"
+	run --separate-stderr "$POSTIE" --pretend -a other --port 465
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\ntls_starttls = off\n'* ]]
+}
+
+@test "an explicit tls_starttls on, another port, or tls off keep STARTTLS (--pretend)" {
+	write_config "port 465" "tls on" "tls_starttls on"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
+	write_config "tls on"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nport = '"$SINK_PORT"$'\n'* ]]
+	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
+	write_config "port 465" "tls off"
+	run "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
 }
