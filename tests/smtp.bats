@@ -214,3 +214,19 @@ script() {
 	[[ $output == "postie: timeout after 2 s waiting for 127.0.0.1's reply to EHLO ("* ]]
 	[ "$(sink_count)" -eq 0 ]
 }
+
+@test "no greeting at all: 75, with a hint about implicit TLS" {
+	sink_start --script "$(script 'GREETING * stall')"
+	write_config "timeout 1"
+	run timeout 30 "$POSTIE" a@example.org <<<$'Subject: t\n\nbody'
+	[ "$status" -eq 75 ]
+	[ "$output" = "postie: timeout after 1 s waiting for 127.0.0.1's greeting (nothing at all arrived; if this port uses implicit TLS, set 'tls_starttls off')" ]
+}
+
+@test "a TLS record instead of a greeting: 78, telling to set tls_starttls off" {
+	sink_start --script "$(script 'GREETING * raw \x15\x03\x03\x00\x02\x02\x46')"
+	write_config "tls on"
+	run timeout 30 "$POSTIE" a@example.org <<<$'Subject: t\n\nbody'
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: 127.0.0.1 port $SINK_PORT sent a TLS record instead of an SMTP greeting: it expects TLS from the first byte (implicit TLS), but account 'default' uses STARTTLS: set 'tls_starttls off'" ]
+}
