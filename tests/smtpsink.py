@@ -6,8 +6,8 @@ Built on aiosmtpd (Debian python3-aiosmtpd 1.4).  It accepts mail on
 check what a mail client really transmitted and how it reacts to failures.
 
 Usage:
-  smtpsink.py --dir DIR --port-file FILE [--host 127.0.0.1] [--port N] [--lmtp]
-              [--script FILE] [--no-pipelining] [--chunking] [--size N]
+  smtpsink.py --dir DIR --port-file FILE [--host 127.0.0.1] [--port N]
+              [--lmtp] [--script FILE] [--no-pipelining] [--chunking] [--size N]
               [--no-8bitmime] [--smtputf8] [--dsn] [--no-esmtp]
               [--ehlo-extra WORD]... [--unix PATH]
               [--cert FILE [--key FILE]] [--starttls] [--tls]
