@@ -1,7 +1,9 @@
 /* net.c - connections with timeouts (TCP over IPv6/IPv4, or AF_UNIX),
  * buffered line reads and corked writes, over plain sockets or a
  * transport hook (TLS). The socket stays non-blocking; every wait is a
- * poll() bounded by the configured timeout. */
+ * poll() bounded by the configured timeout, and also by a reply deadline
+ * (set by the caller for a whole multi-line reply) and a session deadline
+ * (for everything on the connection), when those are set. */
 #include "net.h"
 
 #include <errno.h>
@@ -30,7 +32,11 @@ struct conn {
 	char addr[64];        /* numeric address, "" for AF_UNIX */
 	int port;
 	int io_timeout;
-	int timed_out;        /* the last failure was a timeout */
+	int timed_out;        /* the last failure was a timeout: NET_EXPIRED_* */
+	long long reply_end;  /* ms deadline for the current reply, -1 none */
+	long long session_end;/* ms deadline for the whole connection, -1 none */
+	int session_limit;    /* seconds the session deadline allows in all */
+	long long bytes_in;   /* bytes received (before any transport) */
 	char *in;             /* NET_IN_CAP bytes */
 	size_t in_off, in_len;
 	int eof;
@@ -63,6 +69,21 @@ static long long deadline_in(int seconds)
 	return seconds > 0 ? now_ms() + (long long)seconds * 1000 : -1;
 }
 
+/* The earlier of two deadlines (-1 = none). */
+static long long earlier(long long a, long long b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
+}
+
+/* The deadline for one wait: io_timeout from now, capped by the reply
+ * and session deadlines. */
+static long long wait_deadline(const struct conn *c)
+{
+	return earlier(earlier(deadline_in(c->io_timeout), c->reply_end), c->session_end);
+}
+
 /* Wait for events on fd until deadline. 1 ready, 0 timed out, -1 error. */
 static int wait_fd(int fd, short events, long long deadline)
 {
@@ -89,6 +110,7 @@ static struct conn *conn_new(int fd, const char *peer, int io_timeout)
 	c->fd = fd;
 	c->peer = xstrdup(peer);
 	c->io_timeout = io_timeout;
+	c->reply_end = c->session_end = -1;
 	c->in = xmalloc(NET_IN_CAP);
 	buf_init(&c->out);
 	return c;
@@ -328,7 +350,12 @@ static long do_write(struct conn *c, const void *p, size_t n)
 
 static int timeout_error(struct conn *c, const char *what, struct perr *e)
 {
-	c->timed_out = 1;
+	if (c->session_end >= 0 && ms_left(c->session_end) == 0) {
+		c->timed_out = NET_EXPIRED_SESSION;
+		return perr_set(e, EX_TEMPFAIL, "the session with %s reached its time limit of %d s",
+		                c->peer, c->session_limit);
+	}
+	c->timed_out = NET_EXPIRED_TIMEOUT;
 	return perr_set(e, EX_TEMPFAIL, "timeout after %d s %s %s", c->io_timeout, what, c->peer);
 }
 
@@ -354,6 +381,7 @@ static int fill(struct conn *c, long long deadline, struct perr *e)
 		long n = do_read(c, c->in + c->in_len, NET_IN_CAP - c->in_len);
 		if (n > 0) {
 			c->in_len += (size_t)n;
+			c->bytes_in += n;
 			return EX_OK;
 		}
 		if (n == 0) {
@@ -376,7 +404,7 @@ static int fill(struct conn *c, long long deadline, struct perr *e)
 
 int net_getline(struct conn *c, struct buf *line, struct perr *e)
 {
-	long long deadline = deadline_in(c->io_timeout);
+	long long deadline = wait_deadline(c);
 	size_t scanned = 0;
 	c->timed_out = 0;
 	for (;;) {
@@ -420,7 +448,7 @@ static int send_all(struct conn *c, const char *p, size_t n, struct perr *e)
 			continue;
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return io_error(c, "send to", errno, e);
-		int r = wait_fd(c->fd, POLLOUT, deadline_in(c->io_timeout));
+		int r = wait_fd(c->fd, POLLOUT, wait_deadline(c));
 		if (r == 0)
 			return timeout_error(c, "sending to", e);
 		if (r < 0)
@@ -443,6 +471,44 @@ int net_flush(struct conn *c, struct perr *e)
 	int r = send_all(c, c->out.s, c->out.len, e);
 	buf_reset(&c->out);
 	return r;
+}
+
+int net_peek(struct conn *c, int seconds, const char **p, size_t *n)
+{
+	struct perr e;
+	long long deadline = earlier(seconds > 0 ? deadline_in(seconds) : -1, wait_deadline(c));
+	if (net_pending(c) == 0 && !c->eof && fill(c, deadline, &e) != EX_OK) {
+		int silent = c->timed_out != 0;
+		c->timed_out = 0;
+		return silent ? 0 : -1;
+	}
+	*p = c->in + c->in_off;
+	*n = net_pending(c);
+	return *n ? 1 : -1;
+}
+
+long long net_bytes_in(const struct conn *c)
+{
+	return c->bytes_in;
+}
+
+void net_reply_deadline(struct conn *c, long long deadline)
+{
+	c->reply_end = deadline;
+}
+
+void net_session_limit(struct conn *c, int seconds)
+{
+	c->session_limit = seconds > 0 ? seconds : 0;
+	c->session_end = deadline_in(seconds);
+}
+
+void net_extend_session(struct conn *c, int seconds)
+{
+	if (c->session_end < 0 || seconds <= 0)
+		return;
+	c->session_end += (long long)seconds * 1000;
+	c->session_limit += seconds;
 }
 
 size_t net_pending(const struct conn *c)

@@ -48,8 +48,28 @@ void net_discard_pending(struct conn *c);
 void net_set_timeout(struct conn *c, int io_timeout);
 int net_timeout(const struct conn *c);
 /* Nonzero if the last net_getline/net_write/net_flush failed because the
- * timeout ran out (lets callers name the step in the message). */
+ * timeout ran out (lets callers name the step in the message):
+ * NET_EXPIRED_TIMEOUT for the io timeout or the reply deadline,
+ * NET_EXPIRED_SESSION for the session deadline. */
+enum { NET_EXPIRED_TIMEOUT = 1, NET_EXPIRED_SESSION = 2 };
 int net_timed_out(const struct conn *c);
+
+/* A deadline (from net_deadline, -1 = none) that every wait respects
+ * until it is changed: a multi-line reply gets io_timeout in all, not
+ * per line. */
+void net_reply_deadline(struct conn *c, long long deadline);
+/* A bound for the whole connection, seconds from now (0 = none), and a
+ * later extension of it (when the message size is known). */
+void net_session_limit(struct conn *c, int seconds);
+void net_extend_session(struct conn *c, int seconds);
+
+/* Wait up to seconds (0 = the io timeout; any deadline set still caps
+ * it) for the first received bytes without consuming them: 1 with *p and
+ * *n set, 0 when nothing arrived in time, -1 when the connection ended or
+ * failed (the next net_getline reports it). */
+int net_peek(struct conn *c, int seconds, const char **p, size_t *n);
+/* Bytes received on the socket so far. */
+long long net_bytes_in(const struct conn *c);
 /* "mail.example.org" or the socket path, for messages. */
 const char *net_peer_name(const struct conn *c);
 /* The numeric address connected to, "" for AF_UNIX. */

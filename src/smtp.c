@@ -2,6 +2,7 @@
  * mail transaction with PIPELINING and CHUNKING, per-recipient results. */
 #include "smtp.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -270,6 +271,9 @@ int smtp_read_reply(struct conn *c, struct smtp_reply *r, struct perr *e)
 	r->code = 0;
 	r->enh[0] = '\0';
 	r->nlines = 0;
+	/* The timeout bounds the whole reply, not each line: a server that
+	 * drips continuation lines cannot hold the client any longer. */
+	net_reply_deadline(c, net_deadline(net_timeout(c)));
 	do {
 		rc = net_getline(c, &line, e);
 		if (rc != EX_OK)
@@ -277,6 +281,7 @@ int smtp_read_reply(struct conn *c, struct smtp_reply *r, struct perr *e)
 		log_transcript(0, line.s, line.len);
 		rc = add_reply_line(c, r, &line, e);
 	} while (rc == EX_OK);
+	net_reply_deadline(c, -1);
 	buf_free(&line);
 	if (rc == -1)
 		perr_clear(e);
@@ -289,7 +294,7 @@ int smtp_read_reply(struct conn *c, struct smtp_reply *r, struct perr *e)
 static int conn_failed(struct smtp_session *s, const char *what, struct perr *e)
 {
 	s->dead = 1;
-	if (net_timed_out(s->c))
+	if (net_timed_out(s->c) == NET_EXPIRED_TIMEOUT)
 		return perr_set(e, EX_TEMPFAIL, "timeout after %d s waiting for %s's %s",
 		                net_timeout(s->c), s->peer, what);
 	if (e->ex == EX_TEMPFAIL) {
@@ -303,9 +308,16 @@ static int conn_failed(struct smtp_session *s, const char *what, struct perr *e)
 static int get_reply(struct smtp_session *s, const char *what, struct smtp_reply *r,
                      struct perr *e)
 {
-	if (smtp_read_reply(s->c, r, e) != EX_OK)
-		return conn_failed(s, what, e);
-	return EX_OK;
+	if (smtp_read_reply(s->c, r, e) == EX_OK)
+		return EX_OK;
+	conn_failed(s, what, e);
+	if (net_timed_out(s->c) && r->nlines > 0) {
+		size_t n = strlen(e->msg);
+		snprintf(e->msg + n, sizeof e->msg - n, " (%d line%s of it had arrived, but not "
+		         "its last; the timeout bounds the whole reply)", r->nlines,
+		         r->nlines == 1 ? "" : "s");
+	}
+	return e->ex;
 }
 
 /* Queue one command line; it leaves with the next flush. */
@@ -391,8 +403,14 @@ int smtp_start(struct smtp_session *s, struct perr *e)
 	s->quit_sent = s->dead = 0;
 	if (get_reply(s, "greeting", &s->greeting, e) != EX_OK)
 		return e->ex;
-	if (s->greeting.code / 100 != 2)
+	/* RFC 5321 4.3.2: only 220 opens a session; 554 (and any 5xx) refuses
+	 * it for good, 4xx for now; anything else is a protocol error. */
+	if (s->greeting.code / 100 == 4 || s->greeting.code / 100 == 5)
 		return reply_failed(e, PH_GREETING, &s->greeting, "%s refused the connection",
+		                    s->peer);
+	if (s->greeting.code != 220)
+		return reply_failed(e, PH_GREETING, &s->greeting, "unexpected greeting from %s "
+		                    "(only 220 opens a session, RFC 5321 4.3.2; nothing was sent)",
 		                    s->peer);
 	return hello(s, 1, e);
 }
@@ -418,6 +436,12 @@ int smtp_starttls(struct smtp_session *s, struct perr *e)
 		rc = perr_set(e, EX_PROTOCOL, "%s sent %zu byte%s after its 220 reply to STARTTLS, "
 		              "before the TLS handshake; this is how a command injection attack "
 		              "looks, so postie stops here", s->peer, n, n == 1 ? "" : "s");
+	}
+	if (rc == EX_OK) {   /* RFC 3207 4.2: forget them, keep them for --serverinfo */
+		smtp_caps_free(&s->pre_tls_caps);
+		s->pre_tls_caps = s->caps;
+		s->pre_tls = 1;
+		memset(&s->caps, 0, sizeof s->caps);
 	}
 	return rc;
 }
@@ -460,6 +484,7 @@ void smtp_session_free(struct smtp_session *s)
 {
 	smtp_reply_free(&s->greeting);
 	smtp_caps_free(&s->caps);
+	smtp_caps_free(&s->pre_tls_caps);
 	if (s->c)
 		net_close(s->c);
 	s->c = NULL;
@@ -891,6 +916,16 @@ static void outcome_init(struct smtp_outcome *o, size_t nrcpt)
 	o->sent = -1;
 }
 
+/* Each transaction extends the session deadline (if one is set) by a
+ * timeout's worth, plus one per 10 recipients and one per 16 KiB of
+ * message: a slow server is not cut off, a dripping one still is. */
+static void extend_session(struct smtp_session *s, const struct smtp_job *j)
+{
+	long long units = 1 + (long long)j->nrcpt / 10 + (j->m ? (long long)j->m->size / 16384 : 0);
+	long long sec = units * net_timeout(s->c);
+	net_extend_session(s->c, sec > INT_MAX ? INT_MAX : (int)sec);
+}
+
 int smtp_send_mail(struct smtp_session *s, const struct smtp_job *j, struct smtp_outcome *o)
 {
 	struct tx t;
@@ -905,6 +940,8 @@ int smtp_send_mail(struct smtp_session *s, const struct smtp_job *j, struct smtp
 	outcome_init(o, j->nrcpt);
 	t.state = xcalloc(j->nrcpt, 1);
 	buf_init(&mail);
+	if (s->c)
+		extend_session(s, j);
 	if (s->dead || !s->c)
 		perr_set(&o->session, EX_SOFTWARE, "the session with %s is closed", s->peer);
 	else if (mail_command(&t, &mail, &o->session) == EX_OK)
@@ -980,11 +1017,15 @@ void smtp_print_info(const struct smtp_session *s, FILE *out)
 	else
 		fprintf(out, "%s server at %s:\n", proto, s->peer);
 	print_text(out, "    ", s->greeting.text.s);
+	if (s->pre_tls) {
+		fprintf(out, "Capabilities before STARTTLS:\n");
+		print_caps(&s->pre_tls_caps, out);
+	}
 	if (!s->caps.esmtp) {
 		fprintf(out, "No ESMTP capabilities (the server does not support EHLO).\n");
 		return;
 	}
-	fprintf(out, "Capabilities:\n");
+	fprintf(out, "%s:\n", s->pre_tls ? "Capabilities after STARTTLS" : "Capabilities");
 	print_caps(&s->caps, out);
 	if (s->caps.starttls && !s->tls)
 		fprintf(out, "The server may offer more or other capabilities after STARTTLS.\n");

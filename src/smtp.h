@@ -53,8 +53,15 @@ struct smtp_session {
 	const char *helo;        /* EHLO/LHLO argument */
 	int lmtp;
 	struct smtp_caps caps;
+	struct smtp_caps pre_tls_caps; /* the EHLO reply before STARTTLS ... */
+	int pre_tls;             /* ... kept there (1) once STARTTLS succeeded */
 	struct smtp_reply greeting;
 	int tls, auth;           /* set by the TLS/AUTH layers, for logs */
+	int tls_failed;          /* opportunistic TLS failed (STARTTLS refused
+	                            or the handshake failed): went on in plain
+	                            text, for logs ("tls=failed") */
+	char tls_how[400];       /* how TLS was reached or why not, for
+	                            --serverinfo ("STARTTLS (offered and used)") */
 	struct tls *tls_state;   /* the TLS session while c is open (owned by c) */
 	int quit_sent;           /* internal: QUIT has been sent */
 	int dead;                /* internal: no further I/O (closed, broken, timed out) */
@@ -73,7 +80,8 @@ int smtp_command(struct smtp_session *s, const char *line, const char *what,
                  struct smtp_reply *r, struct perr *e);
 
 /* Send STARTTLS and check that the connection is ready for the handshake:
- * EX_OK after a 220 with nothing behind it. A refusal is reported like
+ * EX_OK after a 220 with nothing behind it; the capabilities seen so far
+ * move to pre_tls_caps (smtp_ehlo fills caps again). A refusal is reported like
  * any reply (e->code set: 454 gives EX_TEMPFAIL, 5xx EX_UNAVAILABLE). Any
  * byte the server sent after its 220 (before the handshake) is discarded
  * and the session ends with EX_PROTOCOL: it would be a command injection. */

@@ -11,8 +11,10 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <idn2.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "log.h"
@@ -29,6 +31,9 @@ struct tls {
 	int broken;         /* no close_notify: the session failed */
 	int verified;
 	char result[600];   /* tls_verify_result() */
+	int fd;
+	char first[64];     /* the first bytes the server sent */
+	size_t nfirst;
 };
 
 /* ---- small formatting helpers ---- */
@@ -301,6 +306,83 @@ static int set_server_name(struct tls *t, const char *host, struct perr *e)
 	return EX_OK;
 }
 
+/* ---- socket I/O for GnuTLS ---- */
+
+/* recv() that keeps the first bytes the server sent: when they are an
+ * SMTP reply instead of a TLS record, the port speaks plain text. */
+static ssize_t pull(gnutls_transport_ptr_t p, void *data, size_t n)
+{
+	struct tls *t = p;
+	ssize_t r = recv(t->fd, data, n, 0);
+	if (r > 0 && t->nfirst < sizeof t->first) {
+		size_t k = sizeof t->first - t->nfirst;
+		if ((size_t)r < k)
+			k = (size_t)r;
+		memcpy(t->first + t->nfirst, data, k);
+		t->nfirst += k;
+	}
+	return r;
+}
+
+static ssize_t push(gnutls_transport_ptr_t p, const void *data, size_t n)
+{
+	struct tls *t = p;
+	return send(t->fd, data, n, MSG_NOSIGNAL);
+}
+
+static int pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct tls *t = p;
+	struct pollfd pf = { t->fd, POLLIN, 0 };
+	int r;
+	do
+		r = poll(&pf, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+static void set_transport(struct tls *t)
+{
+	t->fd = net_fd(t->c);
+	gnutls_transport_set_ptr(t->s, t);
+	gnutls_transport_set_pull_function(t->s, pull);
+	gnutls_transport_set_push_function(t->s, push);
+	gnutls_transport_set_pull_timeout_function(t->s, pull_timeout);
+}
+
+/* The server's first bytes are an SMTP reply line ("220 ", "554-"). */
+static int answered_plain(const struct tls *t)
+{
+	const char *f = t->first;
+	return t->nfirst >= 4 && f[0] >= '2' && f[0] <= '5' && f[1] >= '0' && f[1] <= '9' &&
+	       f[2] >= '0' && f[2] <= '9' && (f[3] == ' ' || f[3] == '-');
+}
+
+/* "HOST port N answered in plain text ...", quoting the first line
+ * (GnuTLS read only a record header of it: the rest is read here, for
+ * at most half a second). */
+static int plain_error(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	char q[sizeof t->first + 1];
+	size_t n = 0;
+	while (t->nfirst < sizeof t->first && !memchr(t->first, '\n', t->nfirst) &&
+	       pull_timeout(t, 500) > 0) {
+		ssize_t r = recv(t->fd, t->first + t->nfirst, sizeof t->first - t->nfirst, MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		t->nfirst += (size_t)r;
+	}
+	while (n < t->nfirst && t->first[n] != '\r' && t->first[n] != '\n') {
+		unsigned char c = (unsigned char)t->first[n];
+		q[n++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	q[n] = '\0';
+	return perr_set(e, o->plain_hint ? EX_CONFIG : EX_PROTOCOL, "%s port %d answered in plain "
+	                "text (an SMTP greeting: \"%s%s\"), not TLS%s%s", net_peer_name(t->c),
+	                net_peer_port(t->c), q, n == sizeof t->first ? "..." : "",
+	                o->plain_hint ? ": " : "", o->plain_hint ? o->plain_hint : "");
+}
+
 static int new_session(struct tls *t, const struct tls_opts *o, struct perr *e)
 {
 	const char *errpos = NULL;
@@ -321,7 +403,7 @@ static int new_session(struct tls *t, const struct tls_opts *o, struct perr *e)
 		return perr_set(e, EX_SOFTWARE, "cannot set TLS credentials: %s", gnutls_strerror(r));
 	if (o->min_dh_prime_bits > 0)
 		gnutls_dh_set_prime_bits(t->s, (unsigned)o->min_dh_prime_bits);
-	gnutls_transport_set_int(t->s, net_fd(t->c));
+	set_transport(t);
 	return set_server_name(t, o->host, e);
 }
 
@@ -345,6 +427,8 @@ static int handshake(struct tls *t, const struct tls_opts *o, struct perr *e)
 		}
 		if (!gnutls_error_is_fatal(r))
 			continue;
+		if (answered_plain(t))
+			return plain_error(t, o, e);
 		if ((r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PREMATURE_TERMINATION) &&
 		    gnutls_certificate_client_get_request_status(t->s) && !o->cert_file)
 			return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: the server asked "

@@ -25,6 +25,10 @@ struct tls_opts {
 	int required;            /* 0: opportunistic; a certificate that fails
 	                            verification is noted, not fatal */
 	int timeout;             /* seconds for the whole handshake, 0 = none */
+	const char *plain_hint;  /* TLS from the first byte: when the server
+	                            answers with a plain SMTP greeting instead,
+	                            the error is EX_CONFIG and ends with this
+	                            advice; NULL: after STARTTLS (EX_PROTOCOL) */
 };
 
 struct tls;
@@ -37,7 +41,9 @@ struct tls;
  * EX_CONFIG  a setting cannot be used (the message names the keyword)
  * EX_PROTOCOL the handshake failed (no common cipher, an alert, the
  *             server hung up in the middle, a Diffie-Hellman prime below
- *             min_dh_prime_bits)
+ *             min_dh_prime_bits, a plain-text SMTP reply after STARTTLS)
+ * EX_CONFIG   also: a plain-text SMTP greeting with o->plain_hint set
+ *             ("HOST port N answered in plain text ..., not TLS: HINT")
  * EX_TEMPFAIL timeout, or the socket failed while waiting
  * EX_UNAVAILABLE verification failed and o->required; the message
  *             says why ("the certificate expired on 2024-01-01 ..."). */

@@ -150,3 +150,83 @@ send() { "$POSTIE" "$@" <<<$'Subject: t\n\nbody'; }
 	[[ "$output" == *"<-- 250"* ]]
 	[[ "$output" == *"--> RCPT TO:<a@example.org>"* ]]
 }
+
+# script RULE...: a --script file with one rule a line; prints its path.
+script() {
+	printf '%s\n' "$@" >"$BATS_TEST_TMPDIR/script"
+	echo "$BATS_TEST_TMPDIR/script"
+}
+
+@test "only 220 opens a session: a 250 greeting is a protocol error (76), nothing sent" {
+	sink_start --script "$(script 'GREETING * reply 250 early')"
+	write_config
+	run send a@example.org
+	[ "$status" -eq 76 ]
+	[ "$output" = "postie: unexpected greeting from 127.0.0.1 (only 220 opens a session, RFC 5321 4.3.2; nothing was sent): 250 early" ]
+	[ "$(sink_count)" -eq 0 ]
+	! grep -q '^C: \(EHLO\|MAIL\)' "$SINK_DIR/session.log" || false
+}
+
+@test "a 3xx greeting is a protocol error (76) too" {
+	sink_start --script "$(script 'GREETING * reply 354 go on')"
+	write_config
+	run send a@example.org
+	[ "$status" -eq 76 ]
+	[[ $output == *"unexpected greeting from 127.0.0.1"*": 354 go on" ]]
+	! grep -q '^C: EHLO' "$SINK_DIR/session.log" || false
+}
+
+@test "a 554 greeting refuses for good (69), a 421 greeting for now (75)" {
+	sink_start --script "$(script 'GREETING * reply 554 5.7.1 no service here')"
+	write_config
+	run send a@example.org
+	[ "$status" -eq 69 ]
+	[ "$output" = "postie: 127.0.0.1 refused the connection: 554 5.7.1 no service here" ]
+	sink_stop
+	sink_start --script "$(script 'GREETING * reply 421 4.3.2 busy')"
+	write_config
+	run send a@example.org
+	[ "$status" -eq 75 ]
+	[ "$output" = "postie: 127.0.0.1 refused the connection: 421 4.3.2 busy" ]
+	[ "$(sink_count)" -eq 0 ]
+	! grep -q '^C: EHLO' "$SINK_DIR/session.log" || false
+}
+
+@test "the timeout bounds a whole reply: a greeting dripped line by line gives up after it" {
+	local lines=220-a i
+	for ((i = 0; i < 30; i++)); do lines+='\n220-more'; done
+	sink_start --script "$(script "GREETING * drip 0.5 $lines\\n220 done")"
+	write_config "timeout 2"
+	local start=$SECONDS
+	run timeout 30 "$POSTIE" a@example.org <<<$'Subject: t\n\nbody'
+	[ "$status" -eq 75 ]
+	# per line, the 16 s of this greeting would all be allowed
+	[ $((SECONDS - start)) -lt 8 ]
+	[[ $output == "postie: timeout after 2 s waiting for 127.0.0.1's greeting ("*" lines of it had arrived, but not its last; the timeout bounds the whole reply)" ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "the timeout bounds a whole reply after EHLO too" {
+	sink_start --script "$(script 'EHLO * drip 0.7 250-a\n250-b\n250-c\n250-d\n250-e\n250 f')"
+	write_config "timeout 2"
+	run timeout 30 "$POSTIE" a@example.org <<<$'Subject: t\n\nbody'
+	[ "$status" -eq 75 ]
+	[[ $output == "postie: timeout after 2 s waiting for 127.0.0.1's reply to EHLO ("* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "no greeting at all: 75, with a hint about implicit TLS" {
+	sink_start --script "$(script 'GREETING * stall')"
+	write_config "timeout 1"
+	run timeout 30 "$POSTIE" a@example.org <<<$'Subject: t\n\nbody'
+	[ "$status" -eq 75 ]
+	[ "$output" = "postie: timeout after 1 s waiting for 127.0.0.1's greeting (nothing at all arrived; if this port uses implicit TLS, set 'tls_starttls off')" ]
+}
+
+@test "a TLS record instead of a greeting: 78, telling to set tls_starttls off" {
+	sink_start --script "$(script 'GREETING * raw \x15\x03\x03\x00\x02\x02\x46')"
+	write_config "tls on"
+	run timeout 30 "$POSTIE" a@example.org <<<$'Subject: t\n\nbody'
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: 127.0.0.1 port $SINK_PORT sent a TLS record instead of an SMTP greeting: it expects TLS from the first byte (implicit TLS), but account 'default' uses STARTTLS: set 'tls_starttls off'" ]
+}

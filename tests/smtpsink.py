@@ -6,8 +6,8 @@ Built on aiosmtpd (Debian python3-aiosmtpd 1.4).  It accepts mail on
 check what a mail client really transmitted and how it reacts to failures.
 
 Usage:
-  smtpsink.py --dir DIR --port-file FILE [--host 127.0.0.1] [--lmtp]
-              [--script FILE] [--no-pipelining] [--chunking] [--size N]
+  smtpsink.py --dir DIR --port-file FILE [--host 127.0.0.1] [--port N]
+              [--lmtp] [--script FILE] [--no-pipelining] [--chunking] [--size N]
               [--no-8bitmime] [--smtputf8] [--dsn] [--no-esmtp]
               [--ehlo-extra WORD]... [--unix PATH]
               [--cert FILE [--key FILE]] [--starttls] [--tls]
@@ -17,7 +17,8 @@ Usage:
               [--auth-token T] [--auth-realm R] [--auth-required]
               [--auth-tls-only] [--auth-bad-server-proof]
 
-The server binds a free port (port 0) on --host (an address, not a name),
+The server binds a free port (port 0), or --port N (e.g. 465 inside a
+network namespace of the test's own), on --host (an address, not a name),
 or the AF_UNIX socket --unix PATH, then writes the port number (or "unix")
 to --port-file atomically.  It runs until SIGTERM or SIGINT and exits 0.
 
@@ -186,6 +187,10 @@ ACTION: reply TEXT   send TEXT as the reply; "\\n" (backslash n) separates
         drop         close the connection instead of replying
         stall        never reply and read nothing more
         raw BYTES    send BYTES verbatim; \\r \\n \\t \\\\ \\xHH are escapes
+        drip SECONDS TEXT
+                     like reply TEXT, but wait SECONDS (a decimal number)
+                     before each line: "GREETING * drip 1 220-a\\n220-b\\n220 c"
+                     sends one greeting line a second
 The first matching rule wins and rules apply every time.  A reply (or raw
 bytes) starting with 2 counts as success (3 for DATA): a sender or
 recipient is accepted, a message recorded.  LMTP records a message when at
@@ -287,6 +292,8 @@ def reply_lines(action):
         return payload
     if kind == 'raw':
         return [l for l in text(payload).split('\r\n') if l]
+    if kind == 'drip':
+        return payload[1]
     return []
 
 
@@ -397,6 +404,9 @@ class Rule:
             self.action = ('reply', arg.split('\\n'))
         elif action == 'raw':
             self.action = ('raw', unescape(arg))
+        elif action == 'drip':
+            delay, _, lines = arg.partition(' ')
+            self.action = ('drip', (float(delay), lines.split('\\n')))
         else:
             self.action = (action, None)
 
@@ -419,10 +429,12 @@ def load_script(path):
             arg = parts[3] if len(parts) > 3 else ''
             if step not in STEPS:
                 raise ValueError(f'{path}:{num}: unknown step {step}')
-            if action not in ('reply', 'drop', 'stall', 'raw'):
+            if action not in ('reply', 'drop', 'stall', 'raw', 'drip'):
                 raise ValueError(f'{path}:{num}: unknown action {action}')
             if action in ('reply', 'raw') and not arg:
                 raise ValueError(f'{path}:{num}: {action} needs text')
+            if action == 'drip' and not re.fullmatch(r'[0-9.]+ \S.*', arg):
+                raise ValueError(f'{path}:{num}: drip needs SECONDS TEXT')
             rules.append(Rule(step, match, action, arg))
     return rules
 
@@ -743,6 +755,11 @@ class SinkSMTP(SMTP):
             self.sink.log('S: [raw] ' + repr(payload)[2:-1])
             self._writer.write(payload)
             await self._writer.drain()
+        elif kind == 'drip':
+            delay, lines = payload
+            for line in lines:
+                await asyncio.sleep(delay)
+                await self.push(line)
         elif kind == 'drop':
             self.sink.log(f'* drop {self.conn}')
             self.transport.close()
@@ -1347,7 +1364,8 @@ async def serve(opts, sink):
         server = await loop.create_unix_server(lambda: cls(sink), opts.unix)
         port = 'unix'
     else:
-        server = await loop.create_server(lambda: cls(sink), opts.host, 0)
+        server = await loop.create_server(lambda: cls(sink), opts.host,
+                                          opts.port)
         port = str(server.sockets[0].getsockname()[1])
     write_atomic(opts.port_file, (port + '\n').encode())
     await stop.wait()
@@ -1368,6 +1386,7 @@ def parse_args(argv):
     p.add_argument('--dir', required=True)
     p.add_argument('--port-file', required=True)
     p.add_argument('--host', default='127.0.0.1')
+    p.add_argument('--port', type=int, default=0)
     p.add_argument('--unix')
     p.add_argument('--lmtp', action='store_true')
     p.add_argument('--script')

@@ -6,11 +6,15 @@
 # and that the server recorded no message.
 load common
 load pki
+load netns
 bats_require_minimum_version 1.5.0
 
 setup_file() { pki_make "$BATS_FILE_TMPDIR/pki"; }
 setup() { common_setup; }
-teardown() { common_teardown; }
+teardown() {
+	common_teardown
+	netns_del
+}
 
 msg() { printf 'Subject: tls test\n\nsecret body\n'; }
 
@@ -233,13 +237,27 @@ nothing_sent() {
 	[[ $output == *"does not offer STARTTLS; continuing without TLS (tls is not set)"* ]]
 }
 
-@test "opportunistic: STARTTLS refused, the session goes on in plain text" {
+@test "opportunistic: STARTTLS refused, the session goes on in plain text, and says so" {
 	printf 'STARTTLS * reply 454 4.7.0 not now\n' >"$BATS_TEST_TMPDIR/script"
 	tls_sink server --starttls --script "$BATS_TEST_TMPDIR/script"
 	write_config
 	send
 	[ "$status" -eq 0 ]
+	[ "$output" = "postie: STARTTLS refused by 127.0.0.1: 454 4.7.0 not now; sending without TLS because tls is not set in account 'default' (set 'tls on' to require it)" ]
 	grep -qx plain "$SINK_DIR/msg-1.tls"
+	grep -q $'^secret body\r$' "$(sink_msg 1)"
+}
+
+@test "opportunistic: a failed handshake falls back to plain text, and says so without -v" {
+	tls_sink server --starttls --tls-max TLSv1_2
+	write_config "tls_priorities NORMAL:-VERS-ALL:+VERS-TLS1.3"
+	send
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == "postie: TLS handshake with 127.0.0.1 failed: "*"; sending without TLS because tls is not set in account 'default' (set 'tls on' to require it)" ]]
+	[ "$(sink_count)" -eq 1 ]
+	grep -qx plain "$SINK_DIR/msg-1.tls"
+	grep -q $'^secret body\r$' "$(sink_msg 1)"
 }
 
 @test "opportunistic: a failed handshake falls back to a new plain-text session" {
@@ -342,12 +360,11 @@ nothing_sent() {
 	[ "$output" = "postie: timeout after 1 s in the TLS handshake with 127.0.0.1" ]
 }
 
-@test "--serverinfo over STARTTLS shows the certificate and the capabilities after TLS" {
+@test "--serverinfo over STARTTLS shows how TLS was reached, the certificate, and the capabilities before and after TLS" {
 	tls_sink server --starttls --chunking
 	write_config "tls on" "tls_trust_file $PKI/ca.pem"
 	run "$POSTIE" --serverinfo
 	[ "$status" -eq 0 ]
-	echo "$output"
 	[[ $output == *"TLS session:"* ]]
 	[[ $output == *"Protocol:              TLS1."* ]]
 	[[ $output == *"Cipher suite:          TLS_"* ]]
@@ -358,9 +375,52 @@ nothing_sent() {
 	[[ $output == *"SHA-256 fingerprint:   $(<"$PKI/server.sha256")"* ]]
 	[[ $output == *"Verification:          passed"* ]]
 	[[ $output == *"CHUNKING"* ]]
-	# capabilities after STARTTLS: no STARTTLS any more, no hint about it
-	[[ $output != *"STARTTLS:"* ]]
-	[[ $output != *"after STARTTLS"* ]]
+	[ "${lines[0]}" = "TLS: STARTTLS (offered and used)" ]
+	# before STARTTLS it was offered; after it, no STARTTLS any more
+	[[ $output == *"Capabilities before STARTTLS:"*"    STARTTLS:"*"Capabilities after STARTTLS:"* ]]
+	[[ ${output#*Capabilities after STARTTLS:} != *"STARTTLS"* ]]
+	[[ $output != *"may offer more"* ]]
+}
+
+@test "--serverinfo says when TLS came from the first byte" {
+	tls_sink server --tls
+	write_config "tls on" "tls_starttls off" "tls_trust_file $PKI/ca.pem"
+	run "$POSTIE" --serverinfo
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "TLS: implicit (from the first byte)" ]
+	[[ $output == *"TLS session:"* ]]
+	[[ $output == *"Capabilities:"* ]]
+	[[ $output != *"before STARTTLS"* ]]
+}
+
+@test "--serverinfo says when TLS was not used because STARTTLS was not offered" {
+	sink_start
+	write_config
+	run "$POSTIE" --serverinfo
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "TLS: not used (STARTTLS not offered)" ]
+	[[ $output != *"TLS session:"* ]]
+}
+
+@test "implicit TLS against a plain SMTP port: 78, telling to set tls_starttls on" {
+	sink_start
+	write_config "tls on" "tls_starttls off" "tls_trust_file $PKI/ca.pem"
+	send
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: 127.0.0.1 port $SINK_PORT answered in plain text (an SMTP greeting: \"220 smtpsink.test ESMTP smtpsink\"), not TLS: account 'default' uses implicit TLS (tls_starttls off): set 'tls_starttls on' for port $SINK_PORT" ]
+	nothing_sent
+}
+
+@test "STARTTLS against an implicit-TLS server on port 465: 78 within seconds, telling to set tls_starttls off" {
+	netns_add postie-tls
+	SINK_EXEC="ip netns exec $NS" tls_sink server --tls --port 465
+	write_config "tls on" "tls_trust_file $PKI/ca.pem"
+	local start=$SECONDS
+	run ip netns exec "$NS" timeout 30 "$POSTIE" r@example.org < <(msg)
+	[ "$status" -eq 78 ]
+	[ "$output" = "postie: 127.0.0.1 port 465 sent no greeting: it expects TLS from the first byte (implicit TLS), but account 'default' uses STARTTLS: set 'tls_starttls off'" ]
+	[ $((SECONDS - start)) -lt 8 ]
+	nothing_sent
 }
 
 @test "--serverinfo with a certificate that fails: facts shown, then the reason, 69" {

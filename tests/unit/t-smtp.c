@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -186,22 +187,23 @@ static int run_caps_case(const struct caps_case *c)
 
 /* ---- smtp_read_reply over a socketpair ---- */
 
-/* Write the NULL-terminated pieces with a pause between them, so that
- * the reader sees them in separate reads; then keep the socket open for
- * linger_ms, then close. */
-static void feed(int fd, const char *const *pieces, int linger_ms)
+/* Write the NULL-terminated pieces with a pause (pause_ms) between
+ * them, so that the reader sees them in separate reads; then keep the
+ * socket open for linger_ms, then close. */
+static void feed(int fd, const char *const *pieces, int pause_ms, int linger_ms)
 {
 	for (size_t i = 0; pieces[i]; i++) {
 		size_t n = strlen(pieces[i]);
 		if (write(fd, pieces[i], n) != (ssize_t)n)
 			_exit(1);
-		usleep(20000);
+		usleep((useconds_t)pause_ms * 1000);
 	}
 	usleep((useconds_t)linger_ms * 1000);
 	_exit(0);
 }
 
-static struct conn *feeder(const char *const *pieces, int linger_ms, int timeout, pid_t *pid)
+static struct conn *feeder_paced(const char *const *pieces, int pause_ms, int linger_ms,
+                                 int timeout, pid_t *pid)
 {
 	int sv[2];
 	struct conn *c;
@@ -216,7 +218,7 @@ static struct conn *feeder(const char *const *pieces, int linger_ms, int timeout
 	}
 	if (*pid == 0) {
 		close(sv[0]);
-		feed(sv[1], pieces, linger_ms);
+		feed(sv[1], pieces, pause_ms, linger_ms);
 	}
 	close(sv[1]);
 	if (net_from_fd(sv[0], "test", timeout, &c) < 0) {
@@ -224,6 +226,11 @@ static struct conn *feeder(const char *const *pieces, int linger_ms, int timeout
 		exit(2);
 	}
 	return c;
+}
+
+static struct conn *feeder(const char *const *pieces, int linger_ms, int timeout, pid_t *pid)
+{
+	return feeder_paced(pieces, 20, linger_ms, timeout, pid);
 }
 
 struct reply_case {
@@ -861,6 +868,129 @@ static const struct tap_case fcases[] = {
 	{ "print_info: capabilities in readable form", t_serverinfo },
 };
 
+/* ---- deadlines: per reply, per session ---- */
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Continuation lines 400 ms apart, each well within the 1 s timeout:
+ * the reply as a whole still has 1 s. */
+static int t_reply_deadline(void)
+{
+	static const char *const drip[] = { "220-a\r\n", "220-b\r\n", "220-c\r\n", "220-d\r\n",
+	                                    "220-e\r\n", "220 f\r\n", NULL };
+	pid_t pid;
+	struct smtp_reply r;
+	struct perr e;
+	struct conn *c = feeder_paced(drip, 400, 0, 1, &pid);
+	long long t0 = ms_now();
+	smtp_reply_init(&r);
+	int rc = smtp_read_reply(c, &r, &e);
+	long long took = ms_now() - t0;
+	int expired = net_timed_out(c);
+	smtp_reply_free(&r);
+	net_close(c);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	if (rc != EX_TEMPFAIL || expired != NET_EXPIRED_TIMEOUT)
+		return fail("got %d (%s), expired %d; want EX_TEMPFAIL by the timeout", rc, e.msg, expired);
+	if (took < 900 || took > 1600)
+		return fail("gave up after %lld ms, want about 1000", took);
+	return strcmp(e.msg, "timeout after 1 s waiting for test") ?
+	       fail("got '%s'", e.msg) : 0;
+}
+
+/* One-line replies 400 ms apart, io timeout 5 s, session limit 1 s:
+ * the third reply is past the session's end. */
+static int t_session_deadline(void)
+{
+	static const char *const slow[] = { "250 a\r\n", "250 b\r\n", "250 c\r\n", "250 d\r\n",
+	                                    NULL };
+	pid_t pid;
+	struct smtp_reply r;
+	struct perr e;
+	int n = 0, rc = EX_OK;
+	struct conn *c = feeder_paced(slow, 400, 0, 5, &pid);
+	net_session_limit(c, 1);
+	smtp_reply_init(&r);
+	while (n < 4 && (rc = smtp_read_reply(c, &r, &e)) == EX_OK)
+		n++;
+	int expired = net_timed_out(c);
+	smtp_reply_free(&r);
+	net_close(c);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	if (rc != EX_TEMPFAIL || expired != NET_EXPIRED_SESSION || n < 2 || n > 3)
+		return fail("got %d (%s) after %d replies, expired %d; want EX_TEMPFAIL by the "
+		            "session limit after 2 or 3", rc, e.msg, n, expired);
+	return strcmp(e.msg, "the session with test reached its time limit of 1 s") ?
+	       fail("got '%s'", e.msg) : 0;
+}
+
+/* net_extend_session moves the session's end. */
+static int t_session_extended(void)
+{
+	static const char *const slow[] = { "250 a\r\n", "250 b\r\n", "250 c\r\n", NULL };
+	pid_t pid;
+	struct smtp_reply r;
+	struct perr e;
+	int n = 0;
+	struct conn *c = feeder_paced(slow, 400, 0, 5, &pid);
+	net_session_limit(c, 1);
+	net_extend_session(c, 2);
+	smtp_reply_init(&r);
+	while (n < 3 && smtp_read_reply(c, &r, &e) == EX_OK)
+		n++;
+	smtp_reply_free(&r);
+	net_close(c);
+	waitpid(pid, NULL, 0);
+	return n == 3 ? 0 : fail("read %d replies (%s), want 3", n, e.msg);
+}
+
+/* RFC 5321 4.3.2: only 220 opens a session; what else a greeting gives. */
+static const struct greet_case {
+	const char *greeting;
+	int ex;
+	const char *msg;
+} greet_cases[] = {
+	/* 220: EHLO is sent, and the server has gone (lost, or reset) */
+	{ "220 ok\r\n", EX_TEMPFAIL, "connection to test lost" },
+	{ "250 early\r\n", EX_PROTOCOL, "unexpected greeting from test (only 220 opens a session, "
+	  "RFC 5321 4.3.2; nothing was sent): 250 early" },
+	{ "354 go\r\n", EX_PROTOCOL, "unexpected greeting from test (only 220 opens a session, "
+	  "RFC 5321 4.3.2; nothing was sent): 354 go" },
+	{ "421 4.3.2 busy\r\n", EX_TEMPFAIL, "test refused the connection: 421 4.3.2 busy" },
+	{ "554 no\r\n", EX_UNAVAILABLE, "test refused the connection: 554 no" },
+	{ "521 5.3.2 never\r\n", EX_UNAVAILABLE, "test refused the connection: 521 5.3.2 never" },
+};
+
+static int run_greet_case(const struct greet_case *g)
+{
+	const char *pieces[] = { g->greeting, NULL };
+	struct smtp_session s;
+	struct perr e;
+	pid_t pid;
+	memset(&s, 0, sizeof s);
+	s.c = feeder(pieces, 0, 2, &pid);
+	s.peer = "test";
+	int rc = smtp_start(&s, &e);
+	smtp_session_free(&s);
+	waitpid(pid, NULL, 0);
+	if (rc != g->ex || strncmp(e.msg, g->msg, strlen(g->msg)))
+		return fail("got %d '%s', want %d '%s...'", rc, e.msg, g->ex, g->msg);
+	return 0;
+}
+
+static const struct tap_case deadline_cases[] = {
+	{ "read_reply: the timeout bounds the whole reply, not each line", t_reply_deadline },
+	{ "read_reply: the session deadline ends a session of slow replies", t_session_deadline },
+	{ "read_reply: net_extend_session moves the session deadline", t_session_extended },
+};
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -874,6 +1004,9 @@ int main(void)
 	for (size_t i = 0; i < NELEM(reply_cases); i++)
 		reportf(run_reply_case(&reply_cases[i]), "read_reply: %s", reply_cases[i].desc);
 	run_cases(fcases, NELEM(fcases));
+	run_cases(deadline_cases, NELEM(deadline_cases));
+	for (size_t i = 0; i < NELEM(greet_cases); i++)
+		reportf(run_greet_case(&greet_cases[i]), "start: greeting '%.3s'", greet_cases[i].greeting);
 	for (size_t i = 0; i < NELEM(tx_cases); i++)
 		reportf(run_tx_case(&tx_cases[i]), "send_mail: %s", tx_cases[i].desc);
 	return tap_done();

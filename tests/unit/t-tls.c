@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "session.h"
 #include "util.h"
 
 #include "tap.h"
@@ -916,7 +917,13 @@ static const struct tcase vcases[] = {
 	{ .desc = "the server answers the ClientHello with an SMTP line: protocol error",
 	  .sv = { .mode = M_GARBAGE },
 	  .o = { .host = "localhost", .certcheck = 0, .required = 1 },
-	  .ex = EX_PROTOCOL, .msg = "^TLS handshake with peer failed: " },
+	  .ex = EX_PROTOCOL,
+	  .msg = "^peer port 0 answered in plain text (an SMTP greeting: \"220 hello\"), not TLS" },
+	{ .desc = "TLS from the first byte and an SMTP line back: a configuration error with the hint",
+	  .sv = { .mode = M_GARBAGE },
+	  .o = { .host = "localhost", .certcheck = 0, .required = 1, .plain_hint = "set X" },
+	  .ex = EX_CONFIG, .msg = "^peer port 0 answered in plain text (an SMTP greeting: "
+	  "\"220 hello\"), not TLS: set X" },
 	{ .desc = "the server hangs up during the handshake: a handshake failure (EX_PROTOCOL, tls.h)",
 	  .sv = { .mode = M_HANGUP },
 	  .o = { .host = "localhost", .certcheck = 0, .required = 1 },
@@ -1318,6 +1325,39 @@ static int t_log_info(void)
 	return bad;
 }
 
+/* ---- session_tls_mode: tls, tls_starttls (-1 = not set), port, socket ---- */
+
+static const struct mode_case {
+	int tls, starttls, port;
+	const char *socket;
+	enum tls_mode want;
+} mode_cases[] = {
+	{ TLS_OFF, 1, 25, NULL, TM_OFF },
+	{ TLS_OFF, 0, 465, NULL, TM_OFF },
+	{ TLS_ON, 1, 587, NULL, TM_STARTTLS },
+	{ TLS_ON, 1, 465, NULL, TM_STARTTLS },     /* said explicitly: as asked */
+	{ TLS_ON, 0, 587, NULL, TM_IMPLICIT },
+	{ TLS_UNSET, 1, 25, NULL, TM_OPPORTUNISTIC },
+	{ TLS_UNSET, 1, 0, "/run/smtp.sock", TM_OFF },
+	{ TLS_UNSET, 0, 465, NULL, TM_IMPLICIT },
+	{ TLS_ON, -1, 465, NULL, TM_IMPLICIT },     /* port 465 means implicit TLS */
+	{ TLS_ON, -1, 587, NULL, TM_STARTTLS },
+	{ TLS_UNSET, -1, 465, NULL, TM_OPPORTUNISTIC },
+	{ TLS_UNSET, -1, 25, NULL, TM_OPPORTUNISTIC },
+};
+
+static int run_mode_case(const struct mode_case *m)
+{
+	struct account a;
+	memset(&a, 0, sizeof a);
+	a.tls = m->tls;
+	a.tls_starttls = m->starttls;
+	a.port = m->port;
+	a.socket = (char *)m->socket;
+	enum tls_mode got = session_tls_mode(&a);
+	return got == m->want ? 0 : fail("got mode %d, want %d", (int)got, (int)m->want);
+}
+
 int main(void)
 {
 	long long t0 = now_ms();
@@ -1328,6 +1368,10 @@ int main(void)
 	for (size_t i = 0; i < NELEM(scases); i++)
 		report(scases[i].desc, run_case(&scases[i]));
 	report("log_info: transcript lines when verbose only, unverified noted", t_log_info());
+	for (size_t i = 0; i < NELEM(mode_cases); i++)
+		reportf(run_mode_case(&mode_cases[i]), "session_tls_mode: tls %d tls_starttls %d port %d%s",
+		        mode_cases[i].tls, mode_cases[i].starttls, mode_cases[i].port,
+		        mode_cases[i].socket ? " socket" : "");
 	pki_remove();
 	printf("# %lld ms\n", now_ms() - t0);
 	return tap_done();
