@@ -74,6 +74,16 @@ void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_notice(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("postie: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 /* Single quotes in a value would break the key='value' form. */
 static void add_quoted(struct buf *b, const char *key, const char *v)
 {

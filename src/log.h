@@ -20,6 +20,10 @@ void log_redact_next(int on);
 /* A line of information in the transcript ("connected to ..."). */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A line on stderr whether or not -v is given ("postie: ..."), for what
+ * the user must know although the run succeeds. */
+void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 struct logrec {
 	const char *host;
 	const char *tls;          /* "on", "off" or "failed" (opportunistic TLS fell back) */

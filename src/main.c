@@ -505,6 +505,8 @@ static const char *log_tls(const struct account *a, const struct smtp_session *s
 {
 	if (s && s->tls)
 		return "on";
+	if (s && s->tls_failed)
+		return "failed";
 	enum tls_mode m = session_tls_mode(a);
 	return m == TM_STARTTLS || m == TM_IMPLICIT ? "on" : "off";
 }

@@ -10,7 +10,8 @@
  *   tls_starttls off  TLS from the first byte, verified
  * then AUTH (auth.c), which sends a password itself only over verified
  * TLS unless auth_without_tls is on.
- * Port 465 with tls on and tls_starttls not set means implicit TLS.
+ * (Port 465 without a tls_starttls line means implicit TLS: conf_finish
+ * settles that.)
  * A TLS mode that does not fit the port is a configuration error (78):
  * a TLS record instead of a greeting, or silence on port 465, when
  * postie waits for a greeting; a plain-text greeting where a TLS
@@ -37,9 +38,6 @@ enum tls_mode session_tls_mode(const struct account *a)
 	if (a->tls == TLS_OFF)
 		return TM_OFF;
 	if (!a->tls_starttls)
-		return TM_IMPLICIT;
-	/* tls_starttls < 0: not set; port 465 then means what it says */
-	if (a->tls_starttls < 0 && a->tls == TLS_ON && !a->socket && a->port == SMTPS_PORT)
 		return TM_IMPLICIT;
 	if (a->tls == TLS_ON)
 		return TM_STARTTLS;
@@ -137,8 +135,8 @@ static void tls_fell_back(const struct account *a, struct smtp_session *s, const
 {
 	s->tls_failed = 1;
 	snprintf(s->tls_how, sizeof s->tls_how, "not used (%.300s)", why);
-	fprintf(stderr, "postie: %s; sending without TLS because tls is not set in account '%s' "
-	        "(set 'tls on' to require it)\n", why, a->name);
+	log_notice("%s; sending without TLS because tls is not set in account '%s' "
+	           "(set 'tls on' to require it)", why, a->name);
 }
 
 /* Connect, check the start of the greeting, TLS from the first byte. */

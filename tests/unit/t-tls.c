@@ -1325,7 +1325,7 @@ static int t_log_info(void)
 	return bad;
 }
 
-/* ---- session_tls_mode: tls, tls_starttls (-1 = not set), port, socket ---- */
+/* ---- session_tls_mode: tls, tls_starttls (as conf_finish settled it), port, socket ---- */
 
 static const struct mode_case {
 	int tls, starttls, port;
@@ -1340,10 +1340,6 @@ static const struct mode_case {
 	{ TLS_UNSET, 1, 25, NULL, TM_OPPORTUNISTIC },
 	{ TLS_UNSET, 1, 0, "/run/smtp.sock", TM_OFF },
 	{ TLS_UNSET, 0, 465, NULL, TM_IMPLICIT },
-	{ TLS_ON, -1, 465, NULL, TM_IMPLICIT },     /* port 465 means implicit TLS */
-	{ TLS_ON, -1, 587, NULL, TM_STARTTLS },
-	{ TLS_UNSET, -1, 465, NULL, TM_OPPORTUNISTIC },
-	{ TLS_UNSET, -1, 25, NULL, TM_OPPORTUNISTIC },
 };
 
 static int run_mode_case(const struct mode_case *m)
