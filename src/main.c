@@ -288,7 +288,8 @@ static int check_overrides(const struct cli *c, struct perr *e)
 }
 
 /* RFC 5321 4.5.3.1 and RFC 3461 4.4 limits of what goes into commands,
- * checked before connecting: a server would refuse them, or worse. */
+ * checked before connecting (not for --pretend, which shows the values
+ * as read): a server would refuse them, or worse. */
 static int check_lengths(const struct cli *c, const struct account *a, struct perr *e)
 {
 	if (a->domain && a->domain[0] != '[' && addr_check_domain(a->domain, "EHLO", e))
@@ -677,7 +678,8 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		free(files);
 		return fail(e);
 	}
-	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e) || check_lengths(c, j->acc, e)) {
+	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e) ||
+	    (c->mode != M_PRETEND && check_lengths(c, j->acc, e))) {
 		free(files);
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	}

@@ -220,7 +220,7 @@ user joe
 # The password was copied from ssmtp.conf. Keep this file private
 # (chmod 600 it), or better, delete the line and let a password
 # manager print it, e.g.  passwordeval "pass show mail/smtp"
-password "\"q\"uote\\"
+password ""q"uote\"
 # This server was used without TLS. With no tls line postie uses
 # STARTTLS whenever the server offers it; add "tls off" to never use it.
 # postie sends a password only over TLS with a verified certificate;
