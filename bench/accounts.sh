@@ -4,12 +4,10 @@
 # "postie --pretend -a aN". Usage: bench/accounts.sh [N] (default 40000).
 # Run from a built tree; POSTIE=path selects another binary.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-POSTIE=${POSTIE:-$top/src/postie}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 n=${1:-40000}
-dir=$(mktemp -d)
-cleanup() { rm -rf "$dir"; }
-trap cleanup EXIT INT TERM
 
 awk -v n="$n" 'BEGIN {
 	print "defaults\nhost 127.0.0.1\nport 2525"

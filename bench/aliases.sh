@@ -8,11 +8,10 @@
 # so postie stops with status 67 where it would connect: the figures are
 # the work before the SMTP session.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-POSTIE=${POSTIE:-$top/src/postie}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 lines=${1:-100000}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT INT TERM
 
 awk -v n="$lines" 'BEGIN { for (i = 0; i < n; i++) printf "a%d: u%d@example.org\n", i, i }' >"$dir/flat"
 awk 'BEGIN {
@@ -34,17 +33,8 @@ run() {
 	shift 2
 	printf 'account default\nhost 127.0.0.1\nport 9\nfrom bench@example.org\naliases %s\n' "$file" >"$dir/rc"
 	chmod 600 "$dir/rc"
-	rc=0
-	printf 'Subject: aliases\n\nbody\n' | /usr/bin/time -f "%M %e" -o "$dir/time" \
-		env POSTIE_SYSTEM_CONFIG=/dev/null "$POSTIE" -C "$dir/rc" "$@" nodomain 2>"$dir/err" || rc=$?
-	if [ "$rc" -ne 67 ]; then
-		echo "$name: unexpected exit status $rc (want 67):" >&2
-		tail -n 3 "$dir/err" >&2
-		exit 1
-	fi
-	read -r kb secs <<EOT
-$(tail -n 1 "$dir/time")
-EOT
+	printf 'Subject: aliases\n\nbody\n' >"$dir/msg"
+	bench_time 67 "$POSTIE" -C "$dir/rc" "$@" nodomain <"$dir/msg"
 	printf '%-34s peak RSS: %8s KiB   wall time: %6s s\n' "$name" "$kb" "$secs"
 }
 

@@ -4,13 +4,10 @@
 # TLS=1 sends over STARTTLS (test PKI from tests/pki.bash, needs certtool);
 # SINK_ARGS adds smtpsink.py options (e.g. --chunking).
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-POSTIE=${POSTIE:-$top/src/postie}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 mib=${1:-50}
-dir=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT INT TERM
 
 tls_args= tls_rc=
 if [ "${TLS:-0}" = 1 ]; then
@@ -19,18 +16,13 @@ if [ "${TLS:-0}" = 1 ]; then
 	tls_rc="tls on\ntls_trust_file $dir/pki/ca.pem\n"
 fi
 # shellcheck disable=SC2086 # word splitting of the option lists is wanted
-/usr/bin/python3 "$top/tests/smtpsink.py" --dir "$dir/sink" --port-file "$dir/port" $tls_args ${SINK_ARGS:-} 2>"$dir/sink.err" &
-pid=$!
-i=0
-while [ ! -s "$dir/port" ]; do i=$((i + 1)); [ "$i" -lt 200 ] || exit 1; sleep 0.05; done
+bench_sink $tls_args ${SINK_ARGS:-}
 
 { printf 'Subject: big\n\n'; head -c $((mib * 1024 * 1024)) /dev/urandom | base64 -w 76; } >"$dir/msg"
-printf "account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\n$tls_rc" "$(cat "$dir/port")" >"$dir/rc"
+printf "account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\n$tls_rc" "$port" >"$dir/rc"
 chmod 600 "$dir/rc"
 
-/usr/bin/time -f "%M %e" -o "$dir/time" env POSTIE_SYSTEM_CONFIG=/dev/null \
-	"$POSTIE" -C "$dir/rc" rcpt@example.org <"$dir/msg"
-read -r kb secs <"$dir/time"
+bench_time 0 "$POSTIE" -C "$dir/rc" rcpt@example.org <"$dir/msg"
 echo "message: $(wc -c <"$dir/msg") bytes (${mib} MiB of base64 body)"
 echo "peak RSS: ${kb} KiB   wall time: ${secs} s   TLS: ${TLS:-0}   server args: ${SINK_ARGS:-(none)}"
 if grep -q "^tls " "$dir/sink/msg-1.tls"; then echo "server: $(cat "$dir/sink/msg-1.tls")"; fi

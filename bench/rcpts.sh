@@ -9,21 +9,15 @@
 # before the SMTP session. SINK=1 adds it as a full address and delivers to
 # the local test server (tests/smtpsink.py) instead.
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-POSTIE=${POSTIE:-$top/src/postie}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init
 n=${1:-65000}
-dir=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT INT TERM
 
 port=9 last=nodomain want=67
 if [ "${SINK:-0}" = 1 ]; then
-	/usr/bin/python3 "$top/tests/smtpsink.py" --dir "$dir/sink" --port-file "$dir/port" 2>"$dir/sink.err" &
-	pid=$!
-	i=0
-	while [ ! -s "$dir/port" ]; do i=$((i + 1)); [ "$i" -lt 200 ] || exit 1; sleep 0.05; done
-	port=$(cat "$dir/port") last=last@x.io want=0
+	bench_sink
+	last=last@x.io want=0
 fi
 awk -v n="$n" -v last="$last" 'BEGIN {
 	printf "Subject: many recipients\n"
@@ -39,17 +33,7 @@ awk -v n="$n" -v last="$last" 'BEGIN {
 printf 'account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\n' "$port" >"$dir/rc"
 chmod 600 "$dir/rc"
 
-rc=0
-/usr/bin/time -f "%M %e" -o "$dir/time" env POSTIE_SYSTEM_CONFIG=/dev/null \
-	"$POSTIE" -C "$dir/rc" -t <"$dir/msg" 2>"$dir/err" || rc=$?
-if [ "$rc" -ne "$want" ]; then
-	echo "unexpected exit status $rc (want $want):" >&2
-	tail -n 3 "$dir/err" >&2
-	exit 1
-fi
-read -r kb secs <<EOT
-$(tail -n 1 "$dir/time")
-EOT
-echo "header recipients: $((n + 1)), $(( (n - 1) / 10 )) of them duplicates (-t); exit status $rc; SINK=${SINK:-0}"
+bench_time "$want" "$POSTIE" -C "$dir/rc" -t <"$dir/msg"
+echo "header recipients: $((n + 1)), $(( (n - 1) / 10 )) of them duplicates (-t); exit status $want; SINK=${SINK:-0}"
 [ "${SINK:-0}" = 1 ] && echo "server received: $(grep -c '^RCPT' "$dir/sink/msg-1.env") RCPT"
 echo "peak RSS: ${kb} KiB   wall time: ${secs} s"

@@ -62,15 +62,20 @@ void log_transcript(int outgoing, const char *line, size_t n)
 	fputc('\n', stderr);
 }
 
-void log_info(const char *fmt, ...)
+static void vnote(const char *fmt, va_list ap)
 {
-	if (!verbose)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
 	fputs("postie: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	vnote(fmt, ap);
 	va_end(ap);
 }
 
@@ -78,9 +83,7 @@ void log_notice(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("postie: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vnote(fmt, ap);
 	va_end(ap);
 }
 
