@@ -18,7 +18,7 @@ export ASAN_OPTIONS UBSAN_OPTIONS
 
 stat() { sed -n "s/^stat::$1: *//p" "$2" | tail -n 1; }
 
-status=0
+status=0 passed=0 failed=0
 for t; do
 	d=$work/$t
 	rm -rf "$d"
@@ -34,9 +34,10 @@ for t; do
 	rate=$(stat average_exec_per_sec "$d/log")
 	files=$(ls "$d/corpus" | wc -l)
 	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
 		echo "fuzz-$t: ok, ${runs:-?} runs in $seconds s (${rate:-?}/s), corpus $seeds -> $files inputs"
 	else
-		status=1
+		status=1 failed=$((failed + 1))
 		echo "fuzz-$t: FAILED (exit status $rc) after ${runs:-?} runs; the report ($d/log):"
 		grep -E -A40 '^==[0-9]+==ERROR|runtime error|^==[0-9]+== ERROR|ERROR: libFuzzer|deadly signal' "$d/log" | head -60
 		for f in "$d/crashes"/*; do
@@ -44,4 +45,6 @@ for t; do
 		done
 	fi
 done
+# the closing line, in the form CI's summary reader knows
+echo "fuzz: $passed passed, $failed failed"
 exit $status
