@@ -644,6 +644,59 @@ int addr_envelope_ascii(const struct addr *a, char **out, struct perr *e)
 	return 0;
 }
 
+/* A domain in U-labels (IDNA2008 with libidn2); an ASCII domain without
+ * A-labels or a literal is copied. */
+static int domain_utf8(const char *domain, char **out, struct perr *e)
+{
+	char *ascii = NULL, *res = NULL;
+	*out = NULL;
+	if (domain[0] == '[') {
+		*out = xstrdup(domain);
+		return 0;
+	}
+	if (addr_domain_ascii(domain, &ascii, e))
+		return e->ex;
+	int rc = idn2_to_unicode_8z8z(ascii, &res, 0);
+	if (rc != IDN2_OK) {
+		rc = domain_error(e, domain, idn2_strerror(rc));
+		free(ascii);
+		return rc;
+	}
+	*out = xstrdup(res);
+	idn2_free(res);
+	free(ascii);
+	return 0;
+}
+
+int addr_envelope_utf8(const struct addr *a, char **out, struct perr *e)
+{
+	struct addr t = *a;
+	char *d = NULL;
+	*out = NULL;
+	if (a->domain && domain_utf8(a->domain, &d, e))
+		return e->ex;
+	t.domain = d;
+	*out = addr_envelope(&t);
+	free(d);
+	return 0;
+}
+
+const char *addr_domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at ? at + 1 : NULL;
+}
+
+char *addr_strip_detail(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t local = at ? (size_t)(at - addr) : strlen(addr);
+	const char *plus = memchr(addr, '+', local);
+	if (!plus || plus == addr)
+		return NULL;
+	return xasprintf("%.*s%s", (int)(plus - addr), addr, addr + local);
+}
+
 /* ---- lists ---- */
 
 static char *dup_or_null(const char *s)

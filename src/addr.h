@@ -34,6 +34,18 @@ char *addr_envelope(const struct addr *a);
  * recipient, the caller may map to EX_NOUSER) on an invalid domain. */
 int addr_envelope_ascii(const struct addr *a, char **out, struct perr *e);
 
+/* Envelope form with the domain in its Unicode (U-label) form, A-labels
+ * ("xn--") decoded by libidn2. EX_DATAERR on an invalid domain. */
+int addr_envelope_utf8(const struct addr *a, char **out, struct perr *e);
+
+/* The domain of an envelope address "local@domain" (after the last
+ * '@'), or NULL when there is none. Points into addr. */
+const char *addr_domain_of(const char *addr);
+
+/* addr without a "+detail" in its local part ("a+x@d" -> "a@d"),
+ * allocated; NULL if it has none. */
+char *addr_strip_detail(const char *addr);
+
 /* Convert a domain to ASCII with libidn2. */
 int addr_domain_ascii(const char *domain, char **out, struct perr *e);
 

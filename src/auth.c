@@ -164,7 +164,8 @@ size_t auth_choose(const struct auth_ctx *c, char out[][24], size_t max, char *w
 
 struct state {
 	struct smtp_session *s;
-	const struct account *a;
+	const struct hop *h;
+	const struct policy *p;
 	Gsasl *ctx;
 	char *secret;            /* fetched once, when first needed */
 	int secret_failed;
@@ -182,18 +183,18 @@ static int need_secret(struct state *st)
 		return 0;
 	if (st->secret_failed)
 		return -1;
-	if (secret_get(st->a, &st->secret, &source, &st->secret_err) != EX_OK) {
+	if (secret_get(st->h, st->p, &st->secret, &source, &st->secret_err) != EX_OK) {
 		st->secret_failed = 1;
 		return -1;
 	}
-	log_info("password for %s from %s", st->a->user ? st->a->user : "(no user)", source);
+	log_info("password for %s from %s", st->p->auth.user ? st->p->auth.user : "(no user)", source);
 	return 0;
 }
 
 static int callback(Gsasl *ctx, Gsasl_session *sctx, Gsasl_property prop)
 {
 	struct state *st = gsasl_callback_hook_get(ctx);
-	const struct account *a = st->a;
+	const struct auth_policy *a = &st->p->auth;
 	switch (prop) {
 	case GSASL_AUTHID:
 		return a->user ? gsasl_property_set(sctx, prop, a->user) : GSASL_NO_AUTHID;
@@ -204,7 +205,7 @@ static int callback(Gsasl *ctx, Gsasl_session *sctx, Gsasl_property prop)
 	case GSASL_SERVICE:
 		return gsasl_property_set(sctx, prop, "smtp");
 	case GSASL_HOSTNAME:
-		return gsasl_property_set(sctx, prop, a->host ? a->host : "localhost");
+		return gsasl_property_set(sctx, prop, st->h->host ? st->h->host : "localhost");
 	case GSASL_REALM:
 		return a->ntlmdomain ? gsasl_property_set(sctx, prop, a->ntlmdomain) : GSASL_NO_CALLBACK;
 	case GSASL_CB_TLS_UNIQUE:
@@ -235,10 +236,7 @@ static void free_b64(char *s)
 /* Send one client line of the exchange (redacted in the transcript). */
 static int send_payload(struct state *st, const char *line, struct smtp_reply *r, struct perr *e)
 {
-	log_redact_next(1);
-	int rc = smtp_command(st->s, line, "reply to AUTH", r, e);
-	log_redact_next(0);
-	return rc;
+	return smtp_command(st->s, line, SHOW_NOTHING, "reply to AUTH", r, e);
 }
 
 /* XOAUTH2 / OAUTHBEARER: the one message, base64-encoded. */
@@ -251,14 +249,14 @@ static int oauth_message(struct state *st, const char *mech, char **b64, struct 
 	}
 	buf_init(&m);
 	if (ascii_casecmp(mech, "XOAUTH2") == 0) {
-		buf_printf(&m, "user=%s\001auth=Bearer %s\001\001", st->a->user, st->secret);
+		buf_printf(&m, "user=%s\001auth=Bearer %s\001\001", st->p->auth.user, st->secret);
 	} else {
 		/* RFC 7628 3.1, with the gs2 header's a= escaped per RFC 5801 */
 		buf_adds(&m, "n,a=");
-		for (const char *p = st->a->user; *p; p++)
+		for (const char *p = st->p->auth.user; *p; p++)
 			buf_adds(&m, *p == ',' ? "=2C" : *p == '=' ? "=3D" : (char[]){ *p, 0 });
 		buf_printf(&m, ",\001host=%s\001port=%d\001auth=Bearer %s\001\001",
-		           st->a->host ? st->a->host : "localhost", st->a->port, st->secret);
+		           st->h->host ? st->h->host : "localhost", st->h->port, st->secret);
 	}
 	int r = gsasl_base64_to(m.s, m.len, b64, NULL);
 	buf_free(&m);
@@ -343,8 +341,8 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 	perr_clear(e);
 	st->detail[0] = '\0';
 	st->plus = mech_info(mech)->needs_cb;
-	if (mech_info(mech)->needs_user && !st->a->user)
-		return perr_set(e, EX_CONFIG, "account %s: %s needs a user name (set user)", st->a->name, mech);
+	if (mech_info(mech)->needs_user && !st->p->auth.user)
+		return perr_set(e, EX_CONFIG, "account %s: %s needs a user name (set user)", st->p->name, mech);
 	if (!is_ours(mech) && (rc = gsasl_client_start(st->ctx, mech, &sctx)) != GSASL_OK)
 		return perr_set(e, EX_UNAVAILABLE, "cannot start %s: %s", mech, gsasl_strerror(rc));
 	if ((rc = first_response(st, mech, sctx, &ir, e)) != EX_OK)
@@ -356,7 +354,7 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 		pending_ir = ir != NULL;
 	}
 	smtp_reply_init(&r);
-	rc = smtp_command(st->s, cmd, "reply to AUTH", &r, e);
+	rc = smtp_command(st->s, cmd, SHOW_LINE, "reply to AUTH", &r, e);
 	for (int round = 0; rc == EX_OK && r.code == 334; round++) {
 		char *line = NULL;
 		if (round >= AUTH_MAX_ROUNDS) {
@@ -371,7 +369,7 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 			struct perr ignored;
 			struct smtp_reply cancel;
 			smtp_reply_init(&cancel);
-			smtp_command(st->s, "*", "reply to the cancelled AUTH", &cancel, &ignored);
+			smtp_command(st->s, "*", SHOW_LINE, "reply to the cancelled AUTH", &cancel, &ignored);
 			smtp_reply_free(&cancel);
 			break;
 		}
@@ -382,13 +380,13 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 		size_t used = strlen(tried);
 		snprintf(tried + used, tlen - used, "%s%s (%d)", used ? ", " : "", mech, r.code);
 		if (r.code == 235) {
-			log_info("authenticated as %s with %s", st->a->user ? st->a->user : "(none)", mech);
+			log_info("authenticated as %s with %s", st->p->auth.user ? st->p->auth.user : "(none)", mech);
 		} else if (may_fall_back && (r.code == 504 || r.code == 534 || r.code == 538)) {
 			rc = AUTH_NEXT;
 		} else {
 			char *q = xstrndup(r.text.s ? r.text.s : "", strcspn(r.text.s ? r.text.s : "", "\n"));
 			rc = perr_reply(e, PH_AUTH, r.code, r.enh, "authentication as %s with %s refused by %s: "
-			                "%d %s%s%s%s", st->a->user ? st->a->user : "(none)", mech, st->s->peer,
+			                "%d %s%s%s%s", st->p->auth.user ? st->p->auth.user : "(none)", mech, st->s->peer,
 			                r.code, q, st->detail[0] ? " (" : "", st->detail,
 			                st->detail[0] ? ")" : "");
 			free(q);
@@ -416,7 +414,7 @@ static void set_channel_binding(struct state *st)
 	buf_free(&d);
 }
 
-int auth_run(struct smtp_session *s, const struct account *a, struct perr *e)
+int auth_run(struct smtp_session *s, const struct hop *h, const struct policy *p, struct perr *e)
 {
 	struct state st;
 	char list[AUTH_MAX_MECHS][24], why[600], tried[400] = "";
@@ -425,20 +423,21 @@ int auth_run(struct smtp_session *s, const struct account *a, struct perr *e)
 	perr_clear(e);
 	if (!s->caps.auth)
 		return perr_set(e, EX_UNAVAILABLE, "%s does not offer authentication (no AUTH in its "
-		                "EHLO reply), and account %s asks for it (auth %s)", s->peer, a->name, a->auth);
+		                "EHLO reply), and account %s asks for it (auth %s)", s->peer, p->name, p->auth.mech);
 	memset(&st, 0, sizeof st);
 	st.s = s;
-	st.a = a;
+	st.h = h;
+	st.p = p;
 	if (gsasl_init(&st.ctx) != GSASL_OK)
 		return perr_set(e, EX_SOFTWARE, "cannot initialise GNU SASL");
 	gsasl_callback_set(st.ctx, callback);
 	gsasl_callback_hook_set(st.ctx, &st);
 	struct auth_ctx c = {
 		.offered = s->caps.auth,
-		.forced = ascii_casecmp(a->auth, "on") == 0 ? NULL : a->auth,
+		.forced = ascii_casecmp(p->auth.mech, "on") == 0 ? NULL : p->auth.mech,
 		.tls = s->tls_state != NULL,
-		.protected = s->tls_state && (tls_verified(s->tls_state) || !a->tls_certcheck),
-		.allow_exposed = a->auth_without_tls,
+		.protected = s->tls_state && (tls_verified(s->tls_state) || !h->tls.certcheck),
+		.allow_exposed = p->auth.without_tls,
 		.supported = supported_here,
 		.supported_arg = st.ctx,
 	};

@@ -4,7 +4,7 @@
 #define POSTIE_AUTH_H
 
 #include <stddef.h>
-#include "conf.h"
+#include "route.h"
 #include "smtp.h"
 
 #define AUTH_MAX_MECHS 16
@@ -33,11 +33,11 @@ int auth_exposes_secret(const char *mech);
  * Allocated. */
 char *auth_mechanisms(void);
 
-/* Authenticate s as the account says (auth not off). EX_OK with
+/* Authenticate s on hop h as policy p says (p->auth.mech set). EX_OK with
  * s->auth set, or: EX_UNAVAILABLE when no mechanism can be used (the
  * message lists what the server offers and what was tried),
  * EX_NOPERM for 535 and other 5xx, EX_TEMPFAIL for 4xx, EX_CONFIG when
  * there is no user or password, EX_PROTOCOL for a broken exchange. */
-int auth_run(struct smtp_session *s, const struct account *a, struct perr *e);
+int auth_run(struct smtp_session *s, const struct hop *h, const struct policy *p, struct perr *e);
 
 #endif

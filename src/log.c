@@ -15,7 +15,6 @@
 
 /* The one piece of process-wide state: set once from -v/-d. */
 static int verbose;
-static int redact_next;
 
 void log_set_verbose(int level)
 {
@@ -27,17 +26,12 @@ int log_verbose(void)
 	return verbose;
 }
 
-void log_redact_next(int on)
-{
-	redact_next = on;
-}
-
-void log_transcript(int outgoing, const char *line, size_t n)
+void log_transcript(int outgoing, enum redact how, const char *line, size_t n)
 {
 	if (!verbose)
 		return;
 	const char *dir = outgoing ? "--> " : "<-- ";
-	if (outgoing && redact_next) {
+	if (how == SHOW_NOTHING) {
 		fprintf(stderr, "%s[redacted]\n", dir);
 		return;
 	}

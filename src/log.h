@@ -10,13 +10,17 @@
 void log_set_verbose(int level);
 int log_verbose(void);
 
+/* How much of a protocol line the transcript shows. */
+enum redact {
+	SHOW_LINE,    /* the line (an outgoing "AUTH <mech> <payload>" still
+	                 shows only "AUTH <mech> [redacted]") */
+	SHOW_NOTHING, /* "[redacted]": a SASL response */
+};
+
 /* One protocol line as sent (outgoing=1) or received (0), without CRLF.
- * Printed to stderr as "--> line" / "<-- line" when verbose. An outgoing
- * "AUTH <mech> <payload>" shows "AUTH <mech> [redacted]"; after
- * log_redact_next(1) the following outgoing lines print "[redacted]"
- * until log_redact_next(0) (for SASL continuation responses). */
-void log_transcript(int outgoing, const char *line, size_t n);
-void log_redact_next(int on);
+ * Printed to stderr as "--> line" / "<-- line" when verbose, redacted as
+ * the caller says for this line. */
+void log_transcript(int outgoing, enum redact how, const char *line, size_t n);
 /* A line of information in the transcript ("connected to ..."). */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,5 +1,6 @@
 /* main.c - argv (sendmail + msmtp options) to a job, and the top-level flow:
- * config -> message -> envelope -> SMTP session -> exit status. */
+ * config -> message -> envelope -> deliver() -> diagnostics, log line and
+ * exit status. */
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gsasl.h>
@@ -14,10 +15,11 @@
 #include "aliases.h"
 #include "auth.h"
 #include "conf.h"
+#include "deliver.h"
 #include "log.h"
 #include "msg.h"
-#include "net.h"
 #include "options.h"
+#include "route.h"
 #include "session.h"
 #include "smtp.h"
 #include "status.h"
@@ -47,10 +49,11 @@ struct cli {
 /* Everything one delivery needs, gathered before connecting. */
 struct job {
 	struct account *acc;
+	struct route route;  /* built from acc once it is finished */
 	char *from_display;  /* envelope sender as given (for From:, logs) */
 	char *from;          /* envelope sender, ASCII domain; "" = null sender */
-	struct addrlist rcpt;
-	char **rcpt_ascii;
+	struct addrlist parsed; /* recipients as parsed, until they become rcpt */
+	struct rcpt *rcpt;   /* the envelope recipients */
 	size_t nrcpt;
 	struct msg msg;
 	int have_msg;
@@ -418,41 +421,41 @@ static int expand_aliases(const struct account *a, struct addrlist *l, struct pe
 	return r;
 }
 
+/* The envelope recipients from the parsed list; on the first failure
+ * the rest keep only the form given (for the log line). */
+static int convert_rcpts(struct job *j, struct perr *e)
+{
+	int failed = 0;
+	j->nrcpt = j->parsed.n;
+	j->rcpt = xcalloc(j->nrcpt, sizeof *j->rcpt);
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		if (failed)
+			j->rcpt[i].given = addr_envelope(&j->parsed.v[i]);
+		else if (rcpt_init(&j->rcpt[i], &j->parsed.v[i], e))
+			failed = 1;
+		j->rcpt[i].notify = j->acc->dsn_notify;
+	}
+	addrlist_free(&j->parsed);
+	return failed ? e->ex : 0;
+}
+
 static int collect_rcpts(const struct cli *c, struct job *j, struct perr *e)
 {
 	for (int i = 0; i < c->nargs; i++)
-		if (addr_parse_list(c->args[i], &j->rcpt, e)) {
+		if (addr_parse_list(c->args[i], &j->parsed, e)) {
 			char m[sizeof e->msg];
 			snprintf(m, sizeof m, "%s", e->msg);
 			return perr_set(e, EX_USAGE, "recipient argument: %s", m);
 		}
-	if (c->read_rcpts && msg_recipients(&j->msg, &j->rcpt, e))
+	if (c->read_rcpts && msg_recipients(&j->msg, &j->parsed, e))
 		return e->ex;
-	if (j->rcpt.n == 0)
+	if (j->parsed.n == 0)
 		return c->read_rcpts ? perr_set(e, EX_DATAERR, "no recipients: none given and none found in To, Cc or Bcc")
 		                     : perr_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
-	if (expand_aliases(j->acc, &j->rcpt, e))
+	if (expand_aliases(j->acc, &j->parsed, e))
 		return e->ex;
-	addrlist_dedup(&j->rcpt);
-	j->rcpt_ascii = xcalloc(j->rcpt.n, sizeof *j->rcpt_ascii);
-	for (size_t i = 0; i < j->rcpt.n; i++) {
-		const struct addr *r = &j->rcpt.v[i];
-		if (!r->domain)
-			return perr_set(e, EX_NOUSER, "recipient '%s' has no domain: give a full address, or map it "
-			                "in an aliases file ('aliases' in postierc(5))", r->local);
-		if (addr_envelope_ascii(r, &j->rcpt_ascii[i], e))
-			return e->ex = EX_NOUSER;
-		j->nrcpt++;
-		if (addr_check_limits(j->rcpt_ascii[i], "recipient", e))
-			return e->ex = EX_NOUSER;
-	}
-	return 0;
-}
-
-static const char *domain_of(const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-	return at ? at + 1 : NULL;
+	addrlist_dedup(&j->parsed);
+	return convert_rcpts(j, e);
 }
 
 static int prepare_message(const struct cli *c, struct job *j, struct perr *e)
@@ -465,7 +468,7 @@ static int prepare_message(const struct cli *c, struct job *j, struct perr *e)
 		.from_name = c->fullname ? c->fullname : a->from_full_name,
 		.set_date = a->set_date_header,
 		.set_msgid = a->set_msgid_header,
-		.msgid_domain = domain_of(j->from),
+		.msgid_domain = addr_domain_of(j->from),
 		.set_to = a->set_to_header,
 		.remove_bcc = a->remove_bcc_headers,
 	};
@@ -482,33 +485,22 @@ static char *join_rcpts(const struct cli *c, const struct job *j)
 {
 	struct buf b;
 	buf_init(&b);
-	for (int i = 0; j->rcpt.n == 0 && i < c->nargs; i++) {
-		if (i)
-			buf_addc(&b, ',');
-		buf_adds(&b, c->args[i]);
+	for (int i = 0; j->nrcpt == 0 && j->parsed.n == 0 && i < c->nargs; i++)
+		buf_printf(&b, "%s%s", i ? "," : "", c->args[i]);
+	for (size_t i = 0; i < j->parsed.n; i++) {
+		char *s = addr_envelope(&j->parsed.v[i]);
+		buf_printf(&b, "%s%s", i ? "," : "", s);
+		free(s);
 	}
-	for (size_t i = 0; i < j->rcpt.n; i++) {
-		if (i)
-			buf_addc(&b, ',');
-		if (i < j->nrcpt) {
-			buf_adds(&b, j->rcpt_ascii[i]);
-		} else {
-			char *s = addr_envelope(&j->rcpt.v[i]);
-			buf_adds(&b, s);
-			free(s);
-		}
-	}
+	for (size_t i = 0; i < j->nrcpt; i++)
+		buf_printf(&b, "%s%s", i ? "," : "", j->rcpt[i].ascii ? j->rcpt[i].ascii : j->rcpt[i].given);
 	return buf_steal(&b);
 }
 
-/* tls= in the log: what the session did, else what the account asks for. */
-static const char *log_tls(const struct account *a, const struct smtp_session *s)
+/* tls= in the log when no session was opened: what the route asks for. */
+static const char *route_tls(const struct route *r)
 {
-	if (s && s->tls)
-		return "on";
-	if (s && s->tls_failed)
-		return "failed";
-	enum tls_mode m = session_tls_mode(a);
+	enum tls_mode m = r->hop[0].tls_mode;
 	return m == TM_STARTTLS || m == TM_IMPLICIT ? "on" : "off";
 }
 
@@ -522,24 +514,30 @@ static const char *reply_text(const struct perr *e)
 	return strstr(e->msg, code);
 }
 
-/* One log line per run that got as far as an account: s and o are NULL
- * when no session was opened. */
-static void write_logs(const struct cli *c, const struct job *j, const struct smtp_session *s,
-                       const struct smtp_outcome *o, const struct perr *e, int ex)
+/* One log line per run that got as far as an account: d is NULL when
+ * the run ended before delivery. */
+static void write_logs(const struct cli *c, const struct job *j, const struct delivery *d,
+                       const struct perr *e, int ex)
 {
 	const struct account *a = j->acc;
+	struct route early = { 0 };
+	const struct route *rt = &j->route;
 	if (!a || (!a->logfile && !a->syslog))
 		return;
+	if (!rt->nhop) {        /* failed before the account was finished */
+		route_from_account(a, &early);
+		rt = &early;
+	}
 	char *rcpts = join_rcpts(c, j);
-	int auth = a->auth && ascii_casecmp(a->auth, "off") != 0;
 	struct logrec r = {
-		.host = a->socket ? a->socket : a->host,
-		.tls = log_tls(a, s), .auth = auth, .user = a->user,
+		.host = hop_name(d && d->hop ? d->hop : &rt->hop[0]),
+		.tls = d ? d->tls : route_tls(rt),
+		.auth = policy_wants_auth(&rt->policy), .user = rt->policy.auth.user,
 		.from = j->from ? j->from : j->from_display ? j->from_display : a->from,
 		.recipients = rcpts,
-		.mailsize = o && o->naccepted ? o->sent : -1,
-		.smtpstatus = o && o->last_code ? o->last_code : ex ? e->code : 0,
-		.smtpmsg = o && o->last_msg[0] ? o->last_msg : ex ? reply_text(e) : NULL,
+		.mailsize = d && d->ndelivered ? d->sent : -1,
+		.smtpstatus = d && d->last_code ? d->last_code : ex ? e->code : 0,
+		.smtpmsg = d && d->last_msg[0] ? d->last_msg : ex ? reply_text(e) : NULL,
 		.errormsg = ex ? e->msg : NULL,
 		.exitcode = ex,
 	};
@@ -548,6 +546,7 @@ static void write_logs(const struct cli *c, const struct job *j, const struct sm
 	if (a->syslog)
 		log_syslog(a->syslog, &r);
 	free(rcpts);
+	route_free(&early);
 }
 
 static int print_until_body(void *ctx, const char *p, size_t n)
@@ -577,50 +576,40 @@ static void show_header(struct job *j)
 	msg_write(&j->msg, 0, print_until_body, &bol, &ignored);
 }
 
-/* Connect, run one transaction, report each failure on its own line. */
-static int deliver(const struct cli *c, struct job *j, struct perr *e)
+/* Deliver, then report: a notice, each refused recipient on its own
+ * line, the failure of the whole transaction, the log line. */
+static int send_job(const struct cli *c, struct job *j, struct perr *e)
 {
-	struct smtp_session s;
-	struct smtp_outcome o;
-	struct smtp_job sj = {
-		.from = j->from, .rcpt = j->rcpt_ascii, .nrcpt = j->nrcpt,
-		.dsn_notify = j->acc->dsn_notify, .dsn_return = j->acc->dsn_return,
-		.envid = c->envid, .m = &j->msg, .quit = 1,
+	struct envelope env = {
+		.from = j->from, .rcpt = j->rcpt, .nrcpt = j->nrcpt,
+		.dsn_return = j->acc->dsn_return, .envid = c->envid,
 	};
-	int ex;
-
-	memset(&o, 0, sizeof o);
-	o.sent = -1;
-	if (session_open(j->acc, 1, &s, e)) {
-		ex = e->ex;
-		fail(e);
-	} else {
-		ex = smtp_send_mail(&s, &sj, &o);
-		for (size_t i = 0; o.rcpt && i < j->nrcpt; i++)
-			if (o.rcpt[i].ex != EX_OK)
-				fail(&o.rcpt[i]);
-		if (o.session.ex != EX_OK)
-			fail(&o.session);
-		/* the failure the log line reports: the session's, else the first recipient's */
-		if (o.session.ex != EX_OK)
-			*e = o.session;
-		for (size_t i = 0; e->ex == EX_OK && o.rcpt && i < j->nrcpt; i++)
-			if (o.rcpt[i].ex != EX_OK)
-				*e = o.rcpt[i];
-	}
-	write_logs(c, j, &s, &o, e, ex);
-	if (s.c)
-		smtp_quit(&s);
-	smtp_session_free(&s);
-	smtp_outcome_free(&o);
+	struct delivery d;
+	int ex = deliver(&env, &j->msg, &j->route, &d);
+	if (d.notice[0])
+		log_notice("%s", d.notice);
+	for (size_t i = 0; i < j->nrcpt; i++)
+		if (j->rcpt[i].state == RCPT_REFUSED)
+			fail(&j->rcpt[i].result);
+	if (d.session.ex != EX_OK)
+		fail(&d.session);
+	/* the failure the log line reports: the session's, else the first recipient's */
+	*e = d.session;
+	for (size_t i = 0; e->ex == EX_OK && i < j->nrcpt; i++)
+		if (j->rcpt[i].state == RCPT_REFUSED)
+			*e = j->rcpt[i].result;
+	write_logs(c, j, &d, e, ex);
 	return ex;
 }
 
-static int serverinfo(const struct account *a, struct perr *e)
+static int serverinfo(const struct route *r, struct perr *e)
 {
 	struct smtp_session s;
-	int r = session_open(a, 0, &s, e);
-	if (r == 0)
+	const struct hop *used;
+	int rc = session_open_route(r, 0, &s, &used, e);
+	if (s.notice[0])
+		log_notice("%s", s.notice);
+	if (rc == 0)
 		session_print_info(&s, stdout);
 	else if (s.tls_state)   /* verification failed: still show the certificate */
 		tls_print_info(s.tls_state, stdout);
@@ -628,7 +617,7 @@ static int serverinfo(const struct account *a, struct perr *e)
 	if (s.c)
 		smtp_quit(&s);
 	smtp_session_free(&s);
-	return r ? fail(e) : 0;
+	return rc ? fail(e) : 0;
 }
 
 static int read_message(struct job *j, struct perr *e)
@@ -660,7 +649,7 @@ static char *account_hint(const struct cli *c, struct job *j, struct perr *e)
 static int fail_logged(const struct cli *c, const struct job *j, const struct perr *e)
 {
 	int ex = fail(e);
-	write_logs(c, j, NULL, NULL, e, ex);
+	write_logs(c, j, NULL, e, ex);
 	return ex;
 }
 
@@ -690,16 +679,17 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return 0;
 	}
 	free(files);
+	route_from_account(j->acc, &j->route);
 	log_info("using account '%s' from %s", j->acc->name, j->acc->file ? j->acc->file : "the command line");
 	if (refuse_unsupported(j->acc, e))
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	if (c->mode == M_SERVERINFO)
-		return serverinfo(j->acc, e);
+		return serverinfo(&j->route, e);
 	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
 	    prepare_message(c, j, e))
 		return fail_logged(c, j, e);
 	show_header(j);
-	return deliver(c, j, e);
+	return send_job(c, j, e);
 }
 
 static void job_free(struct job *j)
@@ -708,10 +698,11 @@ static void job_free(struct job *j)
 		account_free(j->acc);
 	free(j->from_display);
 	free(j->from);
-	for (size_t i = 0; j->rcpt_ascii && i < j->rcpt.n; i++)
-		free(j->rcpt_ascii[i]);
-	free(j->rcpt_ascii);
-	addrlist_free(&j->rcpt);
+	for (size_t i = 0; i < j->nrcpt; i++)
+		rcpt_free(&j->rcpt[i]);
+	free(j->rcpt);
+	addrlist_free(&j->parsed);
+	route_free(&j->route);
 	if (j->have_msg)
 		msg_free(&j->msg);
 }

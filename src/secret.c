@@ -158,7 +158,12 @@ static int read_file(const char *path, char **out)
 	return n < 0 ? -1 : 0;
 }
 
-static int from_netrc(const char *path, const struct account *a, char **out)
+/* Whose secret: the policy's user and account name, the hop's host. */
+struct owner {
+	const char *name, *user, *host, *socket, *password, *passwordeval;
+};
+
+static int from_netrc(const char *path, const struct owner *a, char **out)
 {
 	char *text = NULL;
 	if (!a->host || read_file(path, &text) < 0)
@@ -168,7 +173,7 @@ static int from_netrc(const char *path, const struct account *a, char **out)
 	return r;
 }
 
-static int from_eval(const struct account *a, char **out, struct perr *e)
+static int from_eval(const struct owner *a, char **out, struct perr *e)
 {
 	struct buf o, err;
 	buf_init(&o);
@@ -199,7 +204,7 @@ static int from_eval(const struct account *a, char **out, struct perr *e)
 }
 
 /* Ask on the terminal with echo off. 0 when there is no terminal. */
-static int from_tty(const struct account *a, char **out)
+static int from_tty(const struct owner *a, char **out)
 {
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -240,8 +245,14 @@ static int from_tty(const struct account *a, char **out)
 	return 1;
 }
 
-int secret_get(const struct account *a, char **out, const char **source, struct perr *e)
+int secret_get(const struct hop *h, const struct policy *p, char **out, const char **source,
+               struct perr *e)
 {
+	const struct owner own = {
+		.name = p->name, .user = p->auth.user, .host = h->host, .socket = h->socket,
+		.password = p->auth.password, .passwordeval = p->auth.passwordeval,
+	};
+	const struct owner *a = &own;
 	*out = NULL;
 	if (a->password) {
 		*out = xstrdup(a->password);

@@ -5,16 +5,18 @@
 #ifndef POSTIE_SECRET_H
 #define POSTIE_SECRET_H
 
-#include "conf.h"
+#include "route.h"
 #include "status.h"
 
-/* The password for user at host (the account's host). *out is allocated;
+/* The password for the policy's user at the hop's host (netrc is
+ * looked up by that host). *out is allocated;
  * free it with secret_free(). *source names where it came from
  * ("password", "passwordeval", "~/.netrc", "/etc/netrc", "terminal").
  * EX_CONFIG when passwordeval fails or prints nothing (its stderr is
  * shown), or when there is no source at all (the message says which
  * keyword to set). */
-int secret_get(const struct account *a, char **out, const char **source, struct perr *e);
+int secret_get(const struct hop *h, const struct policy *p, char **out, const char **source,
+               struct perr *e);
 void secret_free(char *s);
 
 /* Look host (case-insensitively) and user (NULL: any) up in the text of

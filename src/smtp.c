@@ -278,7 +278,7 @@ int smtp_read_reply(struct conn *c, struct smtp_reply *r, struct perr *e)
 		rc = net_getline(c, &line, e);
 		if (rc != EX_OK)
 			break;
-		log_transcript(0, line.s, line.len);
+		log_transcript(0, SHOW_LINE, line.s, line.len);
 		rc = add_reply_line(c, r, &line, e);
 	} while (rc == EX_OK);
 	net_reply_deadline(c, -1);
@@ -321,20 +321,20 @@ static int get_reply(struct smtp_session *s, const char *what, struct smtp_reply
 }
 
 /* Queue one command line; it leaves with the next flush. */
-static int send_line(struct smtp_session *s, const char *line, struct perr *e)
+static int send_line(struct smtp_session *s, const char *line, enum redact how, struct perr *e)
 {
 	size_t n = strlen(line);
-	log_transcript(1, line, n);
+	log_transcript(1, how, line, n);
 	if (net_write(s->c, line, n, e) != EX_OK)
 		return e->ex;
 	return net_write(s->c, "\r\n", 2, e);
 }
 
-int smtp_command(struct smtp_session *s, const char *line, const char *what,
+int smtp_command(struct smtp_session *s, const char *line, enum redact how, const char *what,
                  struct smtp_reply *r, struct perr *e)
 {
 	perr_clear(e);
-	if (send_line(s, line, e) != EX_OK || net_flush(s->c, e) != EX_OK) {
+	if (send_line(s, line, how, e) != EX_OK || net_flush(s->c, e) != EX_OK) {
 		s->dead = 1;
 		return e->ex;
 	}
@@ -372,14 +372,14 @@ static int hello(struct smtp_session *s, int fallback, struct perr *e)
 	smtp_reply_init(&r);
 	char *cmd = xasprintf("%s %s", verb, name);
 	char *what = xasprintf("reply to %s", verb);
-	int rc = smtp_command(s, cmd, what, &r, e);
+	int rc = smtp_command(s, cmd, SHOW_LINE, what, &r, e);
 	if (rc == EX_OK && r.code / 100 == 2) {
 		smtp_caps_free(&s->caps);
 		smtp_parse_caps(&r, &s->caps);
 	} else if (rc == EX_OK && fallback && !s->lmtp && (r.code == 500 || r.code == 502)) {
 		free(cmd);
 		cmd = xasprintf("HELO %s", name);
-		rc = smtp_command(s, cmd, "reply to HELO", &r, e);
+		rc = smtp_command(s, cmd, SHOW_LINE, "reply to HELO", &r, e);
 		if (rc == EX_OK && r.code / 100 == 2) {
 			smtp_caps_free(&s->caps);
 			memset(&s->caps, 0, sizeof s->caps);
@@ -425,7 +425,7 @@ int smtp_starttls(struct smtp_session *s, struct perr *e)
 {
 	struct smtp_reply r;
 	smtp_reply_init(&r);
-	int rc = smtp_command(s, "STARTTLS", "reply to STARTTLS", &r, e);
+	int rc = smtp_command(s, "STARTTLS", SHOW_LINE, "reply to STARTTLS", &r, e);
 	if (rc == EX_OK && r.code != 220)
 		rc = reply_failed(e, PH_STARTTLS, &r, "STARTTLS refused by %s", s->peer);
 	smtp_reply_free(&r);
@@ -455,7 +455,7 @@ static void quit(struct smtp_session *s)
 		return;
 	if (!s->quit_sent) {
 		s->quit_sent = 1;
-		if (send_line(s, "QUIT", &e) != EX_OK || net_flush(s->c, &e) != EX_OK) {
+		if (send_line(s, "QUIT", SHOW_LINE, &e) != EX_OK || net_flush(s->c, &e) != EX_OK) {
 			s->dead = 1;
 			return;
 		}
@@ -493,13 +493,15 @@ void smtp_session_free(struct smtp_session *s)
 
 /* ---- one mail transaction ---- */
 
-enum rcpt_state { RS_UNKNOWN, RS_ACCEPTED, RS_REFUSED, RS_DELIVERED };
-
+/* The recipients of a transaction are those pending when it starts;
+ * their state changes only as replies arrive, so "still pending" marks
+ * the ones whose RCPT is in flight. */
 struct tx {
 	struct smtp_session *s;
-	const struct smtp_job *j;
-	struct smtp_outcome *o;
-	unsigned char *state;  /* enum rcpt_state per recipient */
+	struct envelope *env;
+	struct msg *m;
+	int quit;              /* QUIT after the data */
+	struct delivery *o;
 	int pipe;              /* PIPELINING */
 	int bdat;              /* CHUNKING */
 	long long size;        /* wire size of the data as sent, -1 unknown */
@@ -553,7 +555,7 @@ static int tx_queue(struct tx *t, const char *line)
 {
 	if (t->wfail || t->s->dead)
 		return -1;
-	if (send_line(t->s, line, &t->werr) != EX_OK)
+	if (send_line(t->s, line, SHOW_LINE, &t->werr) != EX_OK)
 		return tx_write_failed(t);
 	return 0;
 }
@@ -585,16 +587,44 @@ static void add_upper(struct buf *b, const char *s)
 		buf_addc(b, *s >= 'a' && *s <= 'z' ? (char)(*s - 32) : *s);
 }
 
+/* Recipients still to be tried. */
+static size_t pending(const struct envelope *env)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < env->nrcpt; i++)
+		n += env->rcpt[i].state == RCPT_PENDING;
+	return n;
+}
+
+/* NOTIFY needs the server's DSN; ORCPT alone is left out without it. */
+static int wants_dsn(const struct envelope *env)
+{
+	for (size_t i = 0; i < env->nrcpt; i++)
+		if (env->rcpt[i].state == RCPT_PENDING && env->rcpt[i].notify)
+			return 1;
+	return 0;
+}
+
+/* SMTP: the end of data accepted, for every accepted recipient. */
+static void mark_delivered(struct tx *t)
+{
+	for (size_t i = 0; i < t->env->nrcpt; i++)
+		if (t->env->rcpt[i].state == RCPT_ACCEPTED) {
+			t->env->rcpt[i].state = RCPT_DELIVERED;
+			t->o->ndelivered++;
+		}
+}
+
 /* SMTPUTF8 is needed when an address has 8-bit octets. */
 static int check_utf8(struct tx *t, int *needed, struct perr *e)
 {
-	const struct smtp_job *j = t->j;
+	const struct envelope *env = t->env;
 	const char *which = NULL;
-	if (j->from && addr_is_8bit(j->from))
-		which = j->from;
-	for (size_t i = 0; !which && i < j->nrcpt; i++)
-		if (addr_is_8bit(j->rcpt[i]))
-			which = j->rcpt[i];
+	if (env->from && addr_is_8bit(env->from))
+		which = env->from;
+	for (size_t i = 0; !which && i < env->nrcpt; i++)
+		if (env->rcpt[i].state == RCPT_PENDING && addr_is_8bit(env->rcpt[i].ascii))
+			which = env->rcpt[i].ascii;
 	*needed = which != NULL;
 	if (which && !t->s->caps.smtputf8)
 		return perr_set(e, EX_UNAVAILABLE, "%s does not support SMTPUTF8, needed for <%s>",
@@ -603,14 +633,14 @@ static int check_utf8(struct tx *t, int *needed, struct perr *e)
 }
 
 /* Addresses go into command lines: no control characters. */
-static int check_addrs(const struct smtp_job *j, struct perr *e)
+static int check_addrs(const struct envelope *env, struct perr *e)
 {
 	const char *bad = NULL;
-	for (const char *p = j->from ? j->from : ""; !bad && *p; p++)
+	for (const char *p = env->from ? env->from : ""; !bad && *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			bad = "sender";
-	for (size_t i = 0; !bad && i < j->nrcpt; i++)
-		for (const char *p = j->rcpt[i]; !bad && *p; p++)
+	for (size_t i = 0; !bad && i < env->nrcpt; i++)
+		for (const char *p = env->rcpt[i].ascii; !bad && *p; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				bad = "recipient";
 	if (bad)
@@ -623,7 +653,7 @@ static int mail_size(struct tx *t, struct buf *cmd, struct perr *e)
 {
 	const struct smtp_caps *caps = &t->s->caps;
 	if (caps->size_offered || t->bdat) {
-		off_t n = msg_wire_size(t->j->m, !t->bdat, e);
+		off_t n = msg_wire_size(t->m, !t->bdat, e);
 		if (n < 0)
 			return e->ex;
 		t->size = (long long)n;
@@ -640,20 +670,20 @@ static int mail_size(struct tx *t, struct buf *cmd, struct perr *e)
 /* Build "MAIL FROM:<...> params", or fail before anything is sent. */
 static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
 {
-	const struct smtp_job *j = t->j;
+	const struct envelope *j = t->env;
 	const struct smtp_caps *caps = &t->s->caps;
 	int utf8;
-	if (j->nrcpt == 0)
+	if (pending(j) == 0)
 		return perr_set(e, EX_SOFTWARE, "no recipients");
 	if (check_addrs(j, e) != EX_OK || check_utf8(t, &utf8, e) != EX_OK)
 		return e->ex;
-	if ((j->dsn_notify || j->dsn_return) && !caps->dsn)
+	if ((wants_dsn(j) || j->dsn_return) && !caps->dsn)
 		return perr_set(e, EX_UNAVAILABLE, "%s does not support DSN (dsn_notify/dsn_return set)",
 		                t->s->peer);
 	buf_printf(cmd, "MAIL FROM:<%s>", j->from ? j->from : "");
 	if (mail_size(t, cmd, e) != EX_OK)
 		return e->ex;
-	if (j->m->eightbit && caps->eightbitmime)
+	if (t->m->eightbit && caps->eightbitmime)
 		buf_adds(cmd, " BODY=8BITMIME");
 	if (utf8)
 		buf_adds(cmd, " SMTPUTF8");
@@ -668,14 +698,18 @@ static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
 	return EX_OK;
 }
 
-static void queue_rcpt(struct tx *t, size_t i)
+static void queue_rcpt(struct tx *t, const struct rcpt *r)
 {
 	struct buf cmd;
 	buf_init(&cmd);
-	buf_printf(&cmd, "RCPT TO:<%s>", t->j->rcpt[i]);
-	if (t->s->caps.dsn && t->j->dsn_notify) {
+	buf_printf(&cmd, "RCPT TO:<%s>", r->ascii);
+	if (t->s->caps.dsn && r->notify) {
 		buf_adds(&cmd, " NOTIFY=");
-		add_upper(&cmd, t->j->dsn_notify);
+		add_upper(&cmd, r->notify);
+	}
+	if (t->s->caps.dsn && r->orcpt && !addr_is_8bit(r->orcpt)) {
+		buf_adds(&cmd, " ORCPT=rfc822;");   /* RFC 3461 4.2 */
+		add_xtext(&cmd, r->orcpt);
 	}
 	tx_queue(t, cmd.s);
 	buf_free(&cmd);
@@ -692,26 +726,26 @@ static void read_mail(struct tx *t)
 			t->mail_ok = 1;
 		} else {
 			reply_failed(&e, PH_MAIL, &r, "sender <%s> rejected by %s",
-			             t->j->from ? t->j->from : "", t->s->peer);
+			             t->env->from ? t->env->from : "", t->s->peer);
 			tx_fail(t, &e);
 		}
 	}
 	smtp_reply_free(&r);
 }
 
-static void read_rcpt(struct tx *t, size_t i)
+static void read_rcpt(struct tx *t, struct rcpt *rc)
 {
 	struct smtp_reply r;
 	smtp_reply_init(&r);
 	if (tx_reply(t, "reply to RCPT", &r) == 0 && t->mail_ok) {
 		note(t, &r);
 		if (r.code / 100 == 2) {
-			t->state[i] = RS_ACCEPTED;
+			rc->state = RCPT_ACCEPTED;
 			t->accepted++;
 		} else {
-			t->state[i] = RS_REFUSED;
-			reply_failed(&t->o->rcpt[i], PH_RCPT, &r, "recipient <%s> rejected by %s",
-			             t->j->rcpt[i], t->s->peer);
+			rc->state = RCPT_REFUSED;
+			reply_failed(&rc->result, PH_RCPT, &r, "recipient <%s> rejected by %s",
+			             rc->ascii, t->s->peer);
 		}
 	}
 	smtp_reply_free(&r);
@@ -736,7 +770,7 @@ static int queue_data(struct tx *t, int dotstuff)
 	if (t->wfail || t->s->dead)
 		return -1;
 	t->count = 0;
-	int rc = msg_write(t->j->m, dotstuff, data_sink, t, &e);
+	int rc = msg_write(t->m, dotstuff, data_sink, t, &e);
 	log_info("<%lld bytes of message data>", t->count);
 	if (rc == 0 && t->size >= 0 && t->count != t->size)
 		rc = -1, perr_set(&e, EX_SOFTWARE, "message data changed size while sending");
@@ -750,7 +784,7 @@ static int queue_data(struct tx *t, int dotstuff)
 		return -1;
 	if (dotstuff && tx_queue(t, ".") != 0)
 		return -1;
-	if (t->pipe && t->j->quit && tx_queue(t, "QUIT") == 0)
+	if (t->pipe && t->quit && tx_queue(t, "QUIT") == 0)
 		t->s->quit_sent = 1;
 	return 0;
 }
@@ -768,19 +802,20 @@ static void read_lmtp(struct tx *t)
 {
 	struct smtp_reply r;
 	smtp_reply_init(&r);
-	for (size_t i = 0; i < t->j->nrcpt; i++) {
-		if (t->state[i] != RS_ACCEPTED)
+	for (size_t i = 0; i < t->env->nrcpt; i++) {
+		struct rcpt *rc = &t->env->rcpt[i];
+		if (rc->state != RCPT_ACCEPTED)
 			continue;
 		if (tx_reply(t, "reply to the end of data", &r) != 0)
 			break;
 		note(t, &r);
 		if (r.code / 100 == 2) {
-			t->state[i] = RS_DELIVERED;
-			t->o->naccepted++;
+			rc->state = RCPT_DELIVERED;
+			t->o->ndelivered++;
 		} else {
-			t->state[i] = RS_REFUSED;
-			reply_failed(&t->o->rcpt[i], PH_LMTP_RCPT, &r, "delivery to <%s> refused by %s",
-			             t->j->rcpt[i], t->s->peer);
+			rc->state = RCPT_REFUSED;
+			reply_failed(&rc->result, PH_LMTP_RCPT, &r, "delivery to <%s> refused by %s",
+			             rc->ascii, t->s->peer);
 		}
 	}
 	t->completed = 1;
@@ -807,7 +842,7 @@ static void read_data_end(struct tx *t)
 			note(t, &r);
 			t->completed = 1;
 			if (r.code / 100 == 2) {
-				t->o->naccepted = t->accepted;
+				mark_delivered(t);
 			} else {
 				reply_failed(&e, PH_DATA_END, &r, "message rejected by %s", t->s->peer);
 				tx_fail(t, &e);
@@ -815,7 +850,7 @@ static void read_data_end(struct tx *t)
 		}
 		smtp_reply_free(&r);
 	}
-	if (t->o->naccepted > 0)
+	if (t->o->ndelivered > 0)
 		t->o->sent = t->count;
 }
 
@@ -858,13 +893,16 @@ static void run(struct tx *t, const char *mail)
 		if (!t->mail_ok)
 			return;
 	}
-	for (size_t i = 0; i < t->j->nrcpt; i++) {
-		queue_rcpt(t, i);
+	for (size_t i = 0; i < t->env->nrcpt; i++) {
+		struct rcpt *rc = &t->env->rcpt[i];
+		if (rc->state != RCPT_PENDING)
+			continue;
+		queue_rcpt(t, rc);
 		if (t->pipe)
 			continue;
 		if (tx_flush(t) != 0)
 			return;
-		read_rcpt(t, i);
+		read_rcpt(t, rc);
 		if (t->s->dead)
 			return;
 	}
@@ -877,8 +915,9 @@ static void run(struct tx *t, const char *mail)
 	tx_flush(t);
 	if (t->pipe) {
 		read_mail(t);
-		for (size_t i = 0; i < t->j->nrcpt; i++)
-			read_rcpt(t, i);
+		for (size_t i = 0; i < t->env->nrcpt; i++)
+			if (t->env->rcpt[i].state == RCPT_PENDING)
+				read_rcpt(t, &t->env->rcpt[i]);
 	}
 	if (t->bdat)
 		read_data_end(t);
@@ -895,71 +934,76 @@ static void wind_up(struct tx *t)
 		tx_fail(t, &t->werr);
 	if (t->wfail || s->dead)
 		s->dead = 1;
-	else if (t->j->quit || s->quit_sent)
+	else if (t->quit || s->quit_sent)
 		quit(s);
 	else if (t->mail_ok && !t->completed) {
 		struct smtp_reply r;
 		struct perr e;
 		smtp_reply_init(&r);
-		smtp_command(s, "RSET", "reply to RSET", &r, &e);
+		smtp_command(s, "RSET", SHOW_LINE, "reply to RSET", &r, &e);
 		smtp_reply_free(&r);
 	}
 }
 
-static void outcome_init(struct smtp_outcome *o, size_t nrcpt)
+static void delivery_init(struct delivery *d)
 {
-	memset(o, 0, sizeof *o);
-	perr_clear(&o->session);
-	o->rcpt = xcalloc(nrcpt, sizeof *o->rcpt);
-	for (size_t i = 0; i < nrcpt; i++)
-		perr_clear(&o->rcpt[i]);
-	o->sent = -1;
+	memset(d, 0, sizeof *d);
+	perr_clear(&d->session);
+	d->sent = -1;
 }
 
 /* Each transaction extends the session deadline (if one is set) by a
  * timeout's worth, plus one per 10 recipients and one per 16 KiB of
  * message: a slow server is not cut off, a dripping one still is. */
-static void extend_session(struct smtp_session *s, const struct smtp_job *j)
+static void extend_session(struct smtp_session *s, const struct envelope *env, const struct msg *m)
 {
-	long long units = 1 + (long long)j->nrcpt / 10 + (j->m ? (long long)j->m->size / 16384 : 0);
+	long long units = 1 + (long long)pending(env) / 10 + (m ? (long long)m->size / 16384 : 0);
 	long long sec = units * net_timeout(s->c);
 	net_extend_session(s->c, sec > INT_MAX ? INT_MAX : (int)sec);
 }
 
-int smtp_send_mail(struct smtp_session *s, const struct smtp_job *j, struct smtp_outcome *o)
+/* The transaction is over: accepted recipients that did not get the
+ * message are pending again; the combined status. */
+static void settle(struct tx *t)
+{
+	struct delivery *d = t->o;
+	d->ex = d->session.ex;
+	for (size_t i = 0; i < t->env->nrcpt; i++) {
+		struct rcpt *rc = &t->env->rcpt[i];
+		if (rc->state == RCPT_ACCEPTED)
+			rc->state = RCPT_PENDING;
+		if (rc->state == RCPT_REFUSED)
+			d->ex = status_combine(d->ex, rc->result.ex);
+	}
+}
+
+int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, int quit,
+                   struct delivery *d)
 {
 	struct tx t;
 	struct buf mail;
 	memset(&t, 0, sizeof t);
 	t.s = s;
-	t.j = j;
-	t.o = o;
+	t.env = env;
+	t.m = m;
+	t.quit = quit;
+	t.o = d;
 	t.pipe = s->caps.pipelining;
 	t.bdat = s->caps.chunking;
 	t.size = -1;
-	outcome_init(o, j->nrcpt);
-	t.state = xcalloc(j->nrcpt, 1);
+	delivery_init(d);
 	buf_init(&mail);
 	if (s->c)
-		extend_session(s, j);
+		extend_session(s, env, m);
 	if (s->dead || !s->c)
-		perr_set(&o->session, EX_SOFTWARE, "the session with %s is closed", s->peer);
-	else if (mail_command(&t, &mail, &o->session) == EX_OK)
+		perr_set(&d->session, EX_SOFTWARE, "the session with %s is closed", s->peer);
+	else if (mail_command(&t, &mail, &d->session) == EX_OK)
 		run(&t, mail.s);
 	if (s->c)
 		wind_up(&t);
-	o->ex = o->session.ex;
-	for (size_t i = 0; i < j->nrcpt; i++)
-		o->ex = status_combine(o->ex, o->rcpt[i].ex);
+	settle(&t);
 	buf_free(&mail);
-	free(t.state);
-	return o->ex;
-}
-
-void smtp_outcome_free(struct smtp_outcome *o)
-{
-	free(o->rcpt);
-	o->rcpt = NULL;
+	return d->ex;
 }
 
 /* ---- --serverinfo ---- */

@@ -9,6 +9,8 @@
 #include "status.h"
 #include "net.h"
 #include "msg.h"
+#include "deliver.h"
+#include "log.h"
 
 struct tls;
 
@@ -62,6 +64,10 @@ struct smtp_session {
 	                            text, for logs ("tls=failed") */
 	char tls_how[400];       /* how TLS was reached or why not, for
 	                            --serverinfo ("STARTTLS (offered and used)") */
+	char notice[700];        /* opportunistic TLS not used: what to tell the
+	                            user although the session works, "" if nothing */
+	int handshake_failed;    /* the last TLS handshake failed before it
+	                            completed (no TLS session exists) */
 	struct tls *tls_state;   /* the TLS session while c is open (owned by c) */
 	int quit_sent;           /* internal: QUIT has been sent */
 	int dead;                /* internal: no further I/O (closed, broken, timed out) */
@@ -72,11 +78,11 @@ struct smtp_session {
 int smtp_start(struct smtp_session *s, struct perr *e);
 /* Send EHLO/LHLO again (after STARTTLS) and refill caps. */
 int smtp_ehlo(struct smtp_session *s, struct perr *e);
-/* Send one command line (without CRLF; logged to the transcript), flush,
- * and read its reply into r (for STARTTLS and AUTH). what names the reply
+/* Send one command line (without CRLF; logged to the transcript as how
+ * says), flush, and read its reply into r (for STARTTLS and AUTH). what names the reply
  * in timeout messages ("reply to AUTH"). Returns EX_OK when a reply was
  * read, whatever its code, else the connection error in e. */
-int smtp_command(struct smtp_session *s, const char *line, const char *what,
+int smtp_command(struct smtp_session *s, const char *line, enum redact how, const char *what,
                  struct smtp_reply *r, struct perr *e);
 
 /* Send STARTTLS and check that the connection is ready for the handshake:
@@ -87,39 +93,19 @@ int smtp_command(struct smtp_session *s, const char *line, const char *what,
  * and the session ends with EX_PROTOCOL: it would be a command injection. */
 int smtp_starttls(struct smtp_session *s, struct perr *e);
 
-struct smtp_job {
-	const char *from;        /* envelope sender, ASCII domain; "" = null sender */
-	char **rcpt;             /* envelope recipients, ASCII domains */
-	size_t nrcpt;
-	const char *dsn_notify;  /* NULL = none; else "never" or "failure,delay,success" */
-	const char *dsn_return;  /* NULL, "headers" or "full" */
-	const char *envid;       /* NULL or xtext-unencoded ENVID */
-	struct msg *m;           /* prepared (msg_prepare done) */
-	int quit;                /* send QUIT after the data (pipelined when possible) */
-};
-
-struct smtp_outcome {
-	int ex;                  /* combined exit status (status_combine) */
-	struct perr session;     /* failure not tied to one recipient; ex EX_OK if none */
-	struct perr *rcpt;       /* nrcpt entries, allocated by smtp_send_mail;
-	                            ex EX_OK = accepted (and delivered, for LMTP);
-	                            not EX_OK only when the server refused that
-	                            recipient (RCPT, or its LMTP reply). A failure
-	                            of the whole transaction is in session only. */
-	size_t naccepted;        /* recipients the message was delivered to */
-	long long sent;          /* message bytes sent, -1 if the data was not sent */
-	int last_code;           /* last SMTP reply code seen, for the log */
-	char last_msg[512];      /* its first line, for the log */
-};
-
-/* One mail transaction. Rejected recipients are reported in o->rcpt with
- * messages like "recipient <bob@x> rejected by HOST: 550 5.1.1 text"; the
- * message is sent when at least one recipient is accepted; if none is,
- * the transaction is abandoned (RSET) and no data sent. With PIPELINING,
- * MAIL, every RCPT and DATA leave in one write; with CHUNKING, MAIL, RCPT
- * and "BDAT n LAST" plus the data. Returns o->ex. */
-int smtp_send_mail(struct smtp_session *s, const struct smtp_job *j, struct smtp_outcome *o);
-void smtp_outcome_free(struct smtp_outcome *o);
+/* One mail transaction for every pending recipient of env: their state
+ * becomes RCPT_DELIVERED, RCPT_REFUSED (result: "recipient <bob@x>
+ * rejected by HOST: 550 5.1.1 text", for LMTP also "delivery to <bob@x>
+ * refused by HOST: ...") or stays RCPT_PENDING when the transaction
+ * failed as a whole (d->session says why). The message is sent when at
+ * least one recipient is accepted; if none is, the transaction is
+ * abandoned (RSET) and no data sent. With PIPELINING, MAIL, every RCPT
+ * and DATA leave in one write; with CHUNKING, MAIL, RCPT and "BDAT n
+ * LAST" plus the data. quit: send QUIT after the data (pipelined when
+ * possible). Fills d's ex, session, ndelivered, sent, last_code and
+ * last_msg; returns d->ex. */
+int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, int quit,
+                   struct delivery *d);
 
 /* Send QUIT (unless already sent), read its reply if possible, close. */
 void smtp_quit(struct smtp_session *s);

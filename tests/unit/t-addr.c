@@ -257,6 +257,47 @@ static void test_envelope_ascii(void)
 	}
 }
 
+static const struct {
+	const char *local, *domain, *want;
+} envu_cases[] = {
+	{ "jm", "xn--bcher-kva.example", "jm@b\xc3\xbc" "cher.example" },
+	{ "jm", "B\xc3\x9c" "cher.example", "jm@b\xc3\xbc" "cher.example" },
+	{ "a", "example.org", "a@example.org" },
+	{ "a", "[192.0.2.1]", "a@[192.0.2.1]" },
+	{ "root", NULL, "root" },
+	{ "a", "xn--zz.example", "ERR 65: invalid domain 'xn--zz.example': " },
+};
+
+static void test_envelope_utf8(void)
+{
+	for (size_t i = 0; i < sizeof envu_cases / sizeof envu_cases[0]; i++) {
+		struct addr a = { NULL, (char *)envu_cases[i].local, (char *)envu_cases[i].domain };
+		struct perr e;
+		char *out = NULL, *got, desc[96];
+		int rc = addr_envelope_utf8(&a, &out, &e);
+		got = rc ? xasprintf("ERR %d: %s", rc, e.msg) : xstrdup(out);
+		snprintf(desc, sizeof desc, "envelope_utf8 '%s'", envu_cases[i].want);
+		if (rc)   /* the reason is libidn2's words: compare the start */
+			got[strlen(envu_cases[i].want) < strlen(got) ? strlen(envu_cases[i].want) : strlen(got)] = 0;
+		check_str(desc, got, envu_cases[i].want);
+		free(got);
+		free(out);
+	}
+}
+
+static void test_domain_detail(void)
+{
+	char *s;
+	check_str("domain_of", addr_domain_of("a@b@example.org"), "example.org");
+	check_int("domain_of without @", addr_domain_of("root") == NULL, 1);
+	s = addr_strip_detail("bob+cron@example.org");
+	check_str("strip_detail", s, "bob@example.org");
+	free(s);
+	check_int("strip_detail without detail", addr_strip_detail("bob@example.org") == NULL, 1);
+	check_int("strip_detail with a leading +", addr_strip_detail("+x@example.org") == NULL, 1);
+	check_int("strip_detail: + in the domain only", addr_strip_detail("a@b+c.org") == NULL, 1);
+}
+
 /* ---- addr_phrase ---- */
 
 static const struct {
@@ -593,6 +634,8 @@ int main(void)
 	test_envelope();
 	test_idn();
 	test_envelope_ascii();
+	test_envelope_utf8();
+	test_domain_detail();
 	test_phrase();
 	test_phrase_long();
 	test_lists();

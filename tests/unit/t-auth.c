@@ -410,7 +410,10 @@ static void get_here(const struct account *a, struct got *g)
 	char *out = (char *)"#untouched";
 	const char *source = NULL;
 	perr_clear(&e);
-	int rc = secret_get(a, &out, &source, &e);
+	struct route r;
+	route_from_account(a, &r);
+	int rc = secret_get(&r.hop[0], &r.policy, &out, &source, &e);
+	route_free(&r);
 	got_fill(g, rc, source, out, &e);
 }
 

@@ -1325,7 +1325,7 @@ static int t_log_info(void)
 	return bad;
 }
 
-/* ---- session_tls_mode: tls, tls_starttls (as conf_finish settled it), port, socket ---- */
+/* ---- the route's TLS mode: tls, tls_starttls (as conf_finish settled it), port, socket ---- */
 
 static const struct mode_case {
 	int tls, starttls, port;
@@ -1350,8 +1350,20 @@ static int run_mode_case(const struct mode_case *m)
 	a.tls_starttls = m->starttls;
 	a.port = m->port;
 	a.socket = (char *)m->socket;
-	enum tls_mode got = session_tls_mode(&a);
-	return got == m->want ? 0 : fail("got mode %d, want %d", (int)got, (int)m->want);
+	a.host = (char *)"mail.example.org";
+	struct route r;
+	route_from_account(&a, &r);
+	enum tls_mode got = r.hop[0].tls_mode;
+	/* opportunistic STARTTLS: the same host in plain text after a failed handshake */
+	size_t want_hops = m->want == TM_OPPORTUNISTIC ? 2 : 1;
+	int bad = got != m->want || r.nhop != want_hops ||
+	          (r.nhop == 2 && (r.hop[1].tls_mode != TM_OFF || !r.hop[1].after_tls_failure ||
+	                           strcmp(hop_name(&r.hop[1]), "mail.example.org") != 0));
+	if (bad)
+		fail("got mode %d with %zu hops, want %d with %zu", (int)got, r.nhop, (int)m->want,
+		     want_hops);
+	route_free(&r);
+	return bad;
 }
 
 int main(void)
@@ -1365,7 +1377,7 @@ int main(void)
 		report(scases[i].desc, run_case(&scases[i]));
 	report("log_info: transcript lines when verbose only, unverified noted", t_log_info());
 	for (size_t i = 0; i < NELEM(mode_cases); i++)
-		reportf(run_mode_case(&mode_cases[i]), "session_tls_mode: tls %d tls_starttls %d port %d%s",
+		reportf(run_mode_case(&mode_cases[i]), "route: tls %d tls_starttls %d port %d%s",
 		        mode_cases[i].tls, mode_cases[i].starttls, mode_cases[i].port,
 		        mode_cases[i].socket ? " socket" : "");
 	pki_remove();

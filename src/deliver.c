@@ -1,0 +1,71 @@
+/* deliver.c - one delivery over a route: recipients in their envelope
+ * forms, a session on the first hop that gives one, one transaction,
+ * QUIT; the facts the caller reports (hop, TLS, AUTH, notices). Nothing
+ * here prints or exits. */
+#include "deliver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+#include "smtp.h"
+#include "util.h"
+
+int rcpt_init(struct rcpt *r, const struct addr *a, struct perr *e)
+{
+	memset(r, 0, sizeof *r);
+	perr_clear(&r->result);
+	r->given = addr_envelope(a);
+	if (!a->domain)
+		return perr_set(e, EX_NOUSER, "recipient '%s' has no domain: give a full address, or map it "
+		                "in an aliases file ('aliases' in postierc(5))", a->local);
+	if (addr_envelope_ascii(a, &r->ascii, e) || addr_check_limits(r->ascii, "recipient", e) ||
+	    addr_envelope_utf8(a, &r->utf8, e))
+		return e->ex = EX_NOUSER;
+	r->state = RCPT_PENDING;
+	return EX_OK;
+}
+
+void rcpt_free(struct rcpt *r)
+{
+	free(r->given);
+	free(r->ascii);
+	free(r->utf8);
+	free(r->orcpt);
+	memset(r, 0, sizeof *r);
+}
+
+/* tls= for the log: what the session did, else what the hop asks for. */
+static const char *tls_word(const struct hop *h, const struct smtp_session *s)
+{
+	if (s->tls)
+		return "on";
+	if (s->tls_failed)
+		return "failed";
+	return h->tls_mode == TM_STARTTLS || h->tls_mode == TM_IMPLICIT ? "on" : "off";
+}
+
+int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d)
+{
+	struct smtp_session s;
+	const struct hop *used = &r->hop[0];
+	struct perr e;
+
+	perr_clear(&e);
+	if (session_open_route(r, 1, &s, &used, &e) == EX_OK) {
+		smtp_send_mail(&s, env, m, 1, d);
+	} else {
+		memset(d, 0, sizeof *d);
+		d->sent = -1;
+		d->session = e;
+		d->ex = e.ex;
+	}
+	d->hop = used;
+	d->tls = tls_word(used, &s);
+	d->auth = s.auth;
+	snprintf(d->notice, sizeof d->notice, "%s", s.notice);
+	if (s.c)
+		smtp_quit(&s);
+	smtp_session_free(&s);
+	return d->ex;
+}

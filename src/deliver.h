@@ -1,0 +1,65 @@
+/* deliver.h - one delivery: an envelope (sender and a list of
+ * recipients, each carrying its own result) and a prepared message,
+ * over a route. The delivery function never prints and never exits; the
+ * caller turns the results into diagnostics, log lines and a status. */
+#ifndef POSTIE_DELIVER_H
+#define POSTIE_DELIVER_H
+
+#include <stddef.h>
+#include "addr.h"
+#include "msg.h"
+#include "route.h"
+#include "status.h"
+
+enum rcpt_state {
+	RCPT_PENDING,    /* not delivered yet (not tried, or the transaction failed) */
+	RCPT_ACCEPTED,   /* during a transaction: RCPT was accepted */
+	RCPT_DELIVERED,  /* the server took the message for it */
+	RCPT_REFUSED,    /* the server refused it: its reply is in result */
+};
+
+struct rcpt {
+	char *given;          /* the address as given, envelope form ("a@bücher.example") */
+	char *ascii;          /* domain in A-labels: what RCPT TO carries */
+	char *utf8;           /* domain in U-labels */
+	const char *notify;   /* DSN NOTIFY value ("never", "failure,delay"...), NULL: none */
+	char *orcpt;          /* DSN ORCPT address (sent as rfc822;ADDR), NULL: none */
+	enum rcpt_state state;
+	struct perr result;   /* RCPT_REFUSED: why (the server's reply) */
+};
+
+/* Fill r from a parsed address: the envelope forms, state pending.
+ * EX_NOUSER for an address without a domain, an invalid domain or one
+ * over the RFC 5321 size limits (the message names it). */
+int rcpt_init(struct rcpt *r, const struct addr *a, struct perr *e);
+void rcpt_free(struct rcpt *r);
+
+struct envelope {
+	const char *from;     /* envelope sender, ASCII domain; "" = null sender */
+	struct rcpt *rcpt;
+	size_t nrcpt;
+	const char *dsn_return; /* MAIL RET: NULL, "headers" or "full" */
+	const char *envid;    /* MAIL ENVID (unencoded), or NULL */
+};
+
+/* What happened, beyond the per-recipient results. */
+struct delivery {
+	int ex;               /* the combined exit status (status_combine) */
+	struct perr session;  /* a failure not tied to one recipient; EX_OK if none */
+	size_t ndelivered;    /* recipients the message was delivered to */
+	long long sent;       /* message bytes sent, -1 if not delivered */
+	int last_code;        /* last SMTP reply code seen (0: none), for the log */
+	char last_msg[512];   /* its first line */
+	const struct hop *hop;/* the hop last tried (points into the route) */
+	const char *tls;      /* "on", "off" or "failed" (opportunistic TLS fell back) */
+	int auth;             /* AUTH succeeded */
+	char notice[700];     /* what the user must be told although it worked
+	                         (opportunistic TLS not used), "" if nothing */
+};
+
+/* Deliver m to every pending recipient of env over r: open a session on
+ * the first hop that gives one, run one transaction, QUIT. Fills each
+ * recipient's state and result and d. Returns d->ex. */
+int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d);
+
+#endif

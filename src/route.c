@@ -1,0 +1,85 @@
+/* route.c - an account's connection settings turned into a route: the
+ * hops to try and the session policy. The only reader of the account's
+ * host, port, socket and TLS settings besides conf.c. */
+#include "route.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* How tls, tls_starttls and socket combine (conf_finish has settled
+ * tls_starttls: port 465 without it means implicit TLS). */
+static enum tls_mode account_tls_mode(const struct account *a)
+{
+	if (a->tls == TLS_OFF)
+		return TM_OFF;
+	if (!a->tls_starttls)
+		return TM_IMPLICIT;
+	if (a->tls == TLS_ON)
+		return TM_STARTTLS;
+	return a->socket ? TM_OFF : TM_OPPORTUNISTIC;
+}
+
+static void hop_from_account(const struct account *a, struct hop *h)
+{
+	memset(h, 0, sizeof *h);
+	h->host = a->socket ? NULL : a->host;
+	h->socket = a->socket;
+	h->port = a->port;
+	h->source_ip = a->source_ip;
+	h->timeout = a->timeout;
+	h->tls_mode = account_tls_mode(a);
+	if (h->tls_mode == TM_OFF)
+		h->tls_off_why = a->tls == TLS_OFF ? "tls off" : "a local socket, tls is not set";
+	h->tls.host = a->tls_host_override ? a->tls_host_override : a->host;
+	h->tls.trust_file = a->tls_trust_file;
+	h->tls.crl_file = a->tls_crl_file;
+	h->tls.fingerprint = a->tls_fingerprint;
+	h->tls.cert_file = a->tls_cert_file;
+	h->tls.key_file = a->tls_key_file;
+	h->tls.priorities = a->tls_priorities;
+	h->tls.min_dh_prime_bits = a->tls_min_dh_prime_bits;
+	h->tls.certcheck = a->tls_certcheck;
+}
+
+void route_from_account(const struct account *a, struct route *r)
+{
+	memset(r, 0, sizeof *r);
+	r->hop = xcalloc(2, sizeof *r->hop);
+	hop_from_account(a, &r->hop[0]);
+	r->nhop = 1;
+	if (r->hop[0].tls_mode == TM_OPPORTUNISTIC) {
+		r->hop[1] = r->hop[0];
+		r->hop[1].tls_mode = TM_OFF;
+		r->hop[1].tls_off_why = "the TLS handshake failed";
+		r->hop[1].after_tls_failure = 1;
+		r->nhop = 2;
+	}
+	r->policy.name = a->name;
+	r->policy.helo = a->domain;
+	r->policy.lmtp = a->protocol == PROTO_LMTP;
+	if (a->auth && ascii_casecmp(a->auth, "off") != 0)
+		r->policy.auth.mech = a->auth;
+	r->policy.auth.user = a->user;
+	r->policy.auth.password = a->password;
+	r->policy.auth.passwordeval = a->passwordeval;
+	r->policy.auth.ntlmdomain = a->ntlmdomain;
+	r->policy.auth.without_tls = a->auth_without_tls;
+}
+
+void route_free(struct route *r)
+{
+	free(r->hop);
+	memset(r, 0, sizeof *r);
+}
+
+const char *hop_name(const struct hop *h)
+{
+	return h->socket ? h->socket : h->host;
+}
+
+int policy_wants_auth(const struct policy *p)
+{
+	return p->auth.mech != NULL;
+}

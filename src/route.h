@@ -1,0 +1,73 @@
+/* route.h - where a message goes and how: a route is a list of hops
+ * (places to connect to, each with its TLS policy) tried in order, and
+ * one session policy (EHLO name, SMTP or LMTP, AUTH settings). Built
+ * from an account; nothing past this module reads the account's
+ * connection settings. */
+#ifndef POSTIE_ROUTE_H
+#define POSTIE_ROUTE_H
+
+#include "conf.h"
+#include "status.h"
+#include "tls.h"
+
+/* How a hop uses TLS. */
+enum tls_mode {
+	TM_OFF,            /* plain text, STARTTLS never sent */
+	TM_OPPORTUNISTIC,  /* STARTTLS when offered, certificate not required */
+	TM_STARTTLS,       /* STARTTLS required and verified */
+	TM_IMPLICIT,       /* TLS from the first byte, verified */
+};
+
+/* One place to connect to. Strings are borrowed from the account the
+ * route was built from, which must outlive it. */
+struct hop {
+	const char *host;        /* name or IP literal; NULL when socket is set */
+	const char *socket;      /* AF_UNIX path, or NULL */
+	int port;
+	const char *source_ip;   /* bind before connect, or NULL */
+	int timeout;             /* seconds; 0 = none; -1 = the built-in defaults */
+	enum tls_mode tls_mode;
+	const char *tls_off_why; /* TM_OFF: "tls off" or why TLS is not used */
+	struct tls_opts tls;     /* tls.host is the name to verify; required,
+	                            timeout and plain_hint are set per attempt */
+	int after_tls_failure;   /* try this hop only when the previous one
+	                            failed its TLS handshake (the plain-text
+	                            retry of opportunistic STARTTLS) */
+};
+
+/* What to do on a session, whichever hop it reaches. */
+struct auth_policy {
+	const char *mech;        /* NULL: no AUTH; "on": automatic choice; else a mechanism */
+	const char *user;
+	const char *password;
+	const char *passwordeval;
+	const char *ntlmdomain;
+	int without_tls;         /* auth_without_tls: secrets may travel unprotected */
+};
+
+struct policy {
+	const char *name;        /* the account's name, for messages */
+	const char *helo;        /* EHLO/LHLO argument */
+	int lmtp;
+	struct auth_policy auth;
+};
+
+struct route {
+	struct hop *hop;
+	size_t nhop;
+	struct policy policy;
+};
+
+/* The route for a finished account (conf_finish done): its host or
+ * socket, and for opportunistic STARTTLS the same host again in plain
+ * text, used only after a failed handshake. */
+void route_from_account(const struct account *a, struct route *r);
+void route_free(struct route *r);
+
+/* The host or socket path, for messages and logs. */
+const char *hop_name(const struct hop *h);
+
+/* 1 when the policy asks for AUTH. */
+int policy_wants_auth(const struct policy *p);
+
+#endif
