@@ -431,14 +431,16 @@ static int parse_bare(struct parser *p)
 
 static int parse_address(struct parser *p, int in_group);
 
-/* group-list after "name:", up to and including ';' (or the end). */
-static int parse_group(struct parser *p)
+/* Addresses separated by commas (empty elements allowed, RFC 5322
+ * 4.4), up to the end; in a group's list after "name:", up to and
+ * including its ';' (or the end). */
+static int parse_items(struct parser *p, int in_group)
 {
 	for (;;) {
 		const struct tok *t = cur(p);
 		if (t->type == T_END)
 			return 0;
-		if (is_sp(t, ';')) {
+		if (in_group && is_sp(t, ';')) {
 			take(p);
 			return 0;
 		}
@@ -446,10 +448,10 @@ static int parse_group(struct parser *p)
 			take(p);
 			continue;
 		}
-		if (parse_address(p, 1))
+		if (parse_address(p, in_group))
 			return p->e->ex;
 		t = cur(p);
-		if (!is_sp(t, ',') && !is_sp(t, ';') && t->type != T_END)
+		if (!is_sp(t, ',') && !(in_group && is_sp(t, ';')) && t->type != T_END)
 			return unexpected(p, t);
 	}
 }
@@ -471,7 +473,7 @@ static int parse_address(struct parser *p, int in_group)
 		rc = in_group ? list_error(p, "nested group") : 0;
 		if (!rc) {
 			take(p);
-			rc = parse_group(p);
+			rc = parse_items(p, 1);
 		}
 	} else {
 		p->pos = start;
@@ -479,24 +481,6 @@ static int parse_address(struct parser *p, int in_group)
 	}
 	buf_free(&name);
 	return rc;
-}
-
-static int parse_list(struct parser *p)
-{
-	for (;;) {
-		const struct tok *t = cur(p);
-		if (t->type == T_END)
-			return 0;
-		if (is_sp(t, ',')) {
-			take(p);
-			continue;
-		}
-		if (parse_address(p, 0))
-			return p->e->ex;
-		t = cur(p);
-		if (!is_sp(t, ',') && t->type != T_END)
-			return unexpected(p, t);
-	}
 }
 
 int addr_parse_list(const char *s, struct addrlist *out, struct perr *e)
@@ -510,7 +494,7 @@ int addr_parse_list(const char *s, struct addrlist *out, struct perr *e)
 	p.e = e;
 	rc = lex(&p);
 	if (!rc)
-		rc = parse_list(&p);
+		rc = parse_items(&p, 0);
 	for (size_t i = 0; i < p.n; i++)
 		free(p.t[i].text);
 	free(p.t);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "util.h"
 
@@ -1167,20 +1168,9 @@ static int from_matches(const char *pat, const char *addr)
 	return ascii_casecmp(pat, addr) == 0;
 }
 
-/* addr without a "+detail" in its local part, or NULL if it has none. */
-static char *strip_detail(const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-	size_t local = at ? (size_t)(at - addr) : strlen(addr);
-	const char *plus = memchr(addr, '+', local);
-	if (!plus || plus == addr)
-		return NULL;
-	return xasprintf("%.*s%s", (int)(plus - addr), addr, addr + local);
-}
-
 struct account *conf_find_by_from(const struct config *cfg, const char *addr)
 {
-	char *base = strip_detail(addr);
+	char *base = addr_strip_detail(addr);
 	struct account *found = NULL;
 	for (size_t i = 0; i < cfg->nacc && !found; i++) {
 		const char *f = cfg->acc[i]->from;
