@@ -21,9 +21,7 @@
 #include "options.h"
 #include "route.h"
 #include "session.h"
-#include "smtp.h"
 #include "status.h"
-#include "tls.h"
 #include "util.h"
 
 /* How long a refused message is still read, so its writer gets no SIGPIPE. */
@@ -604,19 +602,8 @@ static int send_job(const struct cli *c, struct job *j, struct perr *e)
 
 static int serverinfo(const struct route *r, struct perr *e)
 {
-	struct smtp_session s;
-	const struct hop *used;
-	int rc = session_open_route(r, 0, &s, &used, e);
-	if (s.notice[0])
-		log_notice("%s", s.notice);
-	if (rc == 0)
-		session_print_info(&s, stdout);
-	else if (s.tls_state)   /* verification failed: still show the certificate */
-		tls_print_info(s.tls_state, stdout);
+	int rc = session_serverinfo(r, stdout, e);
 	fflush(stdout);         /* the facts before the reason */
-	if (s.c)
-		smtp_quit(&s);
-	smtp_session_free(&s);
 	return rc ? fail(e) : 0;
 }
 

@@ -233,10 +233,23 @@ int session_open_route(const struct route *r, int authenticate, struct smtp_sess
 	return login(*used, &r->policy, authenticate, s, e);
 }
 
-void session_print_info(const struct smtp_session *s, FILE *out)
+int session_serverinfo(const struct route *r, FILE *out, struct perr *e)
 {
-	fprintf(out, "TLS: %s\n", s->tls_how);
-	if (s->tls_state)
-		tls_print_info(s->tls_state, out);
-	smtp_print_info(s, out);
+	struct smtp_session s;
+	const struct hop *used;
+	int rc = session_open_route(r, 0, &s, &used, e);
+	if (s.notice[0])
+		log_notice("%s", s.notice);
+	if (rc == EX_OK) {
+		fprintf(out, "TLS: %s\n", s.tls_how);
+		if (s.tls_state)
+			tls_print_info(s.tls_state, out);
+		smtp_print_info(&s, out);
+	} else if (s.tls_state) {   /* verification failed: still show the certificate */
+		tls_print_info(s.tls_state, out);
+	}
+	if (s.c)
+		smtp_quit(&s);
+	smtp_session_free(&s);
+	return rc;
 }

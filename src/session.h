@@ -23,7 +23,11 @@ int session_open(const struct hop *h, const struct policy *p, int authenticate,
 int session_open_route(const struct route *r, int authenticate, struct smtp_session *s,
                        const struct hop **used, struct perr *e);
 
-/* --serverinfo: the TLS facts (when TLS is up), then the SMTP ones. */
-void session_print_info(const struct smtp_session *s, FILE *out);
+/* --serverinfo: open a session on r without AUTH and print to out how
+ * TLS was used, the TLS facts and the SMTP greeting and capabilities;
+ * when the certificate failed verification, its facts all the same.
+ * A notice (opportunistic TLS not used) goes to stderr first. Returns
+ * EX_OK or the failure in e. */
+int session_serverinfo(const struct route *r, FILE *out, struct perr *e);
 
 #endif
