@@ -300,16 +300,6 @@ static int check_lengths(const struct cli *c, const struct account *a, struct pe
 	return 0;
 }
 
-/* Features that later versions add: refuse rather than send in the clear. */
-static int refuse_unsupported(const struct account *a, struct perr *e)
-{
-	const char *where = a->file ? a->file : "the command line";
-	if (a->proxy_host)
-		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for a SOCKS proxy, which this "
-		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
-	return 0;
-}
-
 /* Parse one envelope address given as "a@x", "<a@x>" or "Name <a@x>";
  * "" and "<>" are the null sender. */
 static int parse_sender(const char *s, struct job *j, int ex, struct perr *e)
@@ -678,7 +668,8 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		free(files);
 		return fail(e);
 	}
-	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e) ||
+	if (apply_overrides(c, j->acc, e) ||
+	    conf_finish(j->acc, c->mode == M_PRETEND ? CONF_SHOW : CONF_CONNECT, e) ||
 	    (c->mode != M_PRETEND && check_lengths(c, j->acc, e))) {
 		free(files);
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
@@ -690,9 +681,6 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return 0;
 	}
 	free(files);
-	log_info("using account '%s' from %s", j->acc->name, j->acc->file ? j->acc->file : "the command line");
-	if (refuse_unsupported(j->acc, e))
-		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(j->acc, e);
 	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
