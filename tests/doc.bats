@@ -134,14 +134,15 @@ row() {
 	local kws help bad=() n=0
 	kws=$(dump keyword)
 	help=$("$POSTIE" --help)
-	while IFS=$'\t' read -r long short argk argdoc key doc; do
-		[ -n "$key" ] || continue
+	# the rows with a keyword: LONG KEYWORD DOC, split at a separator that
+	# read does not merge when a field is empty (as it merges tabs)
+	while IFS=$'\037' read -r long key doc; do
 		n=$((n + 1))
 		awk -F '\t' -v k="$key" '$1 == k { found = 1 } END { exit !found }' <<<"$kws" || bad+=("--$long:$key")
 		[ -n "$doc" ] && [ "$doc" = "$(awk -F '\t' -v k="$key" '$1 == k { print $5 }' <<<"$kws")" ] ||
 			bad+=("--$long:doc")
 		grep -qF -- "--$long" <<<"$help" && grep -qF -- "$doc" <<<"$help" || bad+=("--$long:help")
-	done < <(dump option)
+	done < <(dump option | awk -F '\t' -v OFS='\037' '$5 != "" { print $1, $5, $6 }')
 	echo "options that set a keyword: $n; wrong: ${bad[*]}"
 	[ "$n" -ge 30 ]
 	[ "${#bad[@]}" -eq 0 ]
