@@ -1,5 +1,7 @@
-/* conf.c - msmtprc-compatible configuration: one keyword table drives the
- * parser, conf_set (command-line options), conf_print and conf_keywords. */
+/* conf.c - msmtprc-compatible configuration. One keyword table (name,
+ * argument, doc, default, type, storage) drives the parser, a new
+ * account's defaults, conf_set (command-line options), conf_print and
+ * conf_keyword; one table of places drives the search for files. */
 #include "conf.h"
 
 #include <ctype.h>
@@ -39,60 +41,71 @@ enum kwtype {
 
 #define OFF(f) offsetof(struct account, f)
 
-static const struct conf_keyword kwtab[] = {
-	{ "defaults", "", "the following settings are defaults for later accounts in this file", 0, K_DEFAULTS, 0, NULL },
-	{ "account", "name [: parent[,...]]", "start an account, from the defaults plus the settings of the listed accounts", 0, K_ACCOUNT, 0, NULL },
-	{ "eval", "cmd", "replace this line by the first line that cmd prints", 0, K_EVAL, 0, NULL },
-	{ "host", "hostname", "the SMTP server (name or address)", 0, K_NEED, OFF(host), NULL },
-	{ "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", 0, K_PORT, OFF(port), NULL },
-	{ "source_ip", "[IP]", "local address to connect from", 0, K_STR, OFF(source_ip), NULL },
-	{ "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through", 0, K_STR, OFF(proxy_host), NULL },
-	{ "proxy_port", "[number]", "port of the SOCKS5 proxy", 0, K_PORT_OPT, OFF(proxy_port), NULL },
-	{ "socket", "socketname", "local (unix domain) socket to connect to instead of host and port", 0, K_FILE, OFF(socket), NULL },
-	{ "timeout", "(off|seconds)", "network timeout", 0, K_TIMEOUT, OFF(timeout), NULL },
-	{ "protocol", "(smtp|lmtp)", "protocol to speak", 0, K_PROTOCOL, OFF(protocol), NULL },
-	{ "domain", "argument", "argument of EHLO/LHLO (default: this host's full name)", 0, K_STR, OFF(domain), NULL },
-	{ "from", "envelope_from", "envelope-from address; may be a wildcard; %U %H %C %M are substituted", 0, K_STR, OFF(from), NULL },
-	{ "from_full_name", "[name]", "display name for a generated From header", 0, K_STR, OFF(from_full_name), NULL },
-	{ "allow_from_override", "[(on|off)]", "whether -f may replace the from address", 0, K_BOOL, OFF(allow_from_override), NULL },
-	{ "auth", "[(on|off|method)]", "authenticate, with an automatically chosen or the given method", 0, K_AUTH, OFF(auth), NULL },
-	{ "user", "[login]", "user name for authentication", 0, K_STR, OFF(user), NULL },
-	{ "password", "[secret]", "password for authentication", 0, K_STR, OFF(password), NULL },
-	{ "passwordeval", "[cmd]", "command that prints the password", 0, K_STR, OFF(passwordeval), NULL },
-	{ "ntlmdomain", "[domain]", "domain for the NTLM method", 0, K_STR, OFF(ntlmdomain), NULL },
-	{ "auth_without_tls", "[(on|off)]", "allow mechanisms that send the password itself without verified TLS", 0, K_BOOL, OFF(auth_without_tls), NULL },
-	{ "tls", "[(on|off)]", "require TLS", 0, K_BOOL, OFF(tls), NULL },
-	{ "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", 0, K_BOOL, OFF(tls_starttls), NULL },
-	{ "tls_trust_file", "[file]", "trusted CA certificates (PEM), or \"system\"", 0, K_FILE, OFF(tls_trust_file), NULL },
-	{ "tls_crl_file", "[file]", "certificate revocation list (PEM)", 0, K_FILE, OFF(tls_crl_file), NULL },
-	{ "tls_fingerprint", "[fingerprint]", "accept only the certificate with this SHA256 (or SHA1, MD5) fingerprint", 0, K_FINGERPRINT, OFF(tls_fingerprint), NULL },
-	{ "tls_key_file", "[file]", "private key of the client certificate", 0, K_FILE, OFF(tls_key_file), NULL },
-	{ "tls_cert_file", "[file]", "client certificate", 0, K_FILE, OFF(tls_cert_file), NULL },
-	{ "tls_certcheck", "[(on|off)]", "verify the server certificate", 0, K_BOOL, OFF(tls_certcheck), NULL },
-	{ "tls_priorities", "[priorities]", "GnuTLS priority string", 0, K_STR, OFF(tls_priorities), NULL },
-	{ "tls_host_override", "[host]", "name to verify the certificate against instead of host", 0, K_STR, OFF(tls_host_override), NULL },
-	{ "tls_min_dh_prime_bits", "[bits]", "smallest Diffie-Hellman prime accepted", 0, K_DHBITS, OFF(tls_min_dh_prime_bits), NULL },
-	{ "dsn_notify", "(off|condition)", "DSN NOTIFY: off, never, or a list of failure,delay,success", 0, K_DSN_NOTIFY, OFF(dsn_notify), NULL },
-	{ "dsn_return", "(off|amount)", "DSN RET: off, headers or full", 0, K_DSN_RETURN, OFF(dsn_return), NULL },
-	{ "set_from_header", "[(auto|on|off)]", "add a From header when missing (auto), always replace it (on), or never (off)", 0, K_HDR3, OFF(set_from_header), NULL },
-	{ "set_date_header", "[(auto|off)]", "add a Date header when missing", 0, K_HDR2, OFF(set_date_header), NULL },
-	{ "set_msgid_header", "[(auto|off)]", "add a Message-ID header when missing", 0, K_HDR2, OFF(set_msgid_header), NULL },
-	{ "set_to_header", "[(auto|on|off)]", "To: undisclosed-recipients:; when To is missing (auto), always (on), or never (off)", 0, K_HDR3, OFF(set_to_header), NULL },
-	{ "remove_bcc_headers", "[(on|off)]", "remove Bcc headers", 0, K_BOOL, OFF(remove_bcc_headers), NULL },
-	{ "logfile", "[file]", "append a line per message to this file (- for stdout)", 0, K_FILE, OFF(logfile), NULL },
-	{ "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", 0, K_STR, OFF(logfile_time_format), NULL },
-	{ "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", 0, K_SYSLOG, OFF(syslog), NULL },
-	{ "aliases", "[file]", "aliases file for recipients without a domain", 0, K_FILE, OFF(aliases), NULL },
-	{ "auto_from", "[(on|off)]", "obsolete: from becomes %U@maildomain", 1, K_BOOL, OFF(auto_from), NULL },
-	{ "maildomain", "[domain]", "obsolete: domain part for auto_from", 1, K_RAW, OFF(maildomain), NULL },
-	{ "add_missing_from_header", "[(on|off)]", "obsolete: set_from_header auto or off", 1, K_HDR_ADD, 0, "set_from_header" },
-	{ "add_missing_date_header", "[(on|off)]", "obsolete: set_date_header auto or off", 1, K_HDR_ADD, 0, "set_date_header" },
-	{ "undisclosed_recipients", "[(on|off)]", "msmtp spelling of set_to_header on or off", 1, K_TO_HDR, 0, "set_to_header" },
-	{ "connect_timeout", "(off|seconds)", "obsolete: timeout", 1, K_TIMEOUT, 0, "timeout" },
-	{ "tls_nocertcheck", "", "obsolete: tls_certcheck off", 1, K_OFF_NOARG, 0, "tls_certcheck" },
-	{ "tls_nostarttls", "", "obsolete: tls_starttls off", 1, K_OFF_NOARG, 0, "tls_starttls" },
-	{ "keepbcc", "[(on|off)]", "obsolete: on means remove_bcc_headers off", 1, K_NOT, 0, "remove_bcc_headers" },
-	{ "tls_force_sslv3", "[(on|off)]", "obsolete: accepted and ignored", 1, K_IGNORE, 0, NULL },
+/* One keyword: what postierc(5) documents (pub, its def column parsed as
+ * a file's argument gives a new account's value), how the value is typed,
+ * where it is stored, and for an alternative spelling the keyword whose
+ * setting it changes (the model: Postfix's CONFIG_*_TABLE). */
+struct kwdef {
+	struct conf_keyword pub;
+	int type;
+	size_t offset;
+	const char *target;    /* NULL: the keyword itself */
+};
+
+static const struct kwdef kwtab[] = {
+	{ { "defaults", "", "the following settings are defaults for later accounts in this file", NULL, 0 }, K_DEFAULTS, 0, NULL },
+	{ { "account", "name [: parent[,...]]", "start an account, from the defaults plus the settings of the listed accounts", NULL, 0 }, K_ACCOUNT, 0, NULL },
+	{ { "eval", "cmd", "replace this line by the first line that cmd prints", NULL, 0 }, K_EVAL, 0, NULL },
+	{ { "host", "hostname", "the SMTP server (name or address)", NULL, 0 }, K_NEED, OFF(host), NULL },
+	{ { "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", NULL, 0 }, K_PORT, OFF(port), NULL },
+	{ { "source_ip", "[IP]", "local address to connect from", NULL, 0 }, K_STR, OFF(source_ip), NULL },
+	{ { "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through (not supported yet)", NULL, 0 }, K_STR, OFF(proxy_host), NULL },
+	{ { "proxy_port", "[number]", "port of the SOCKS5 proxy", NULL, 0 }, K_PORT_OPT, OFF(proxy_port), NULL },
+	{ { "socket", "socketname", "local (unix domain) socket to use instead of host and port", NULL, 0 }, K_FILE, OFF(socket), NULL },
+	{ { "timeout", "(off|seconds)", "network timeout", NULL, 0 }, K_TIMEOUT, OFF(timeout), NULL },
+	{ { "protocol", "(smtp|lmtp)", "protocol to speak", "smtp", 0 }, K_PROTOCOL, OFF(protocol), NULL },
+	{ { "domain", "argument", "argument of EHLO/LHLO (default: this host's full name)", NULL, 0 }, K_STR, OFF(domain), NULL },
+	{ { "from", "envelope_from", "envelope-from address; may be a wildcard; %U %H %C %M are substituted", NULL, 0 }, K_STR, OFF(from), NULL },
+	{ { "from_full_name", "[name]", "display name for a generated From header", NULL, 0 }, K_STR, OFF(from_full_name), NULL },
+	{ { "allow_from_override", "[(on|off)]", "whether -f may replace the from address", "on", 0 }, K_BOOL, OFF(allow_from_override), NULL },
+	{ { "auth", "[(on|off|method)]", "authenticate: on (automatic method), off, or a method", NULL, 0 }, K_AUTH, OFF(auth), NULL },
+	{ { "user", "[login]", "user name for authentication", NULL, 0 }, K_STR, OFF(user), NULL },
+	{ { "password", "[secret]", "password for authentication", NULL, 0 }, K_STR, OFF(password), NULL },
+	{ { "passwordeval", "[cmd]", "command that prints the password", NULL, 0 }, K_STR, OFF(passwordeval), NULL },
+	{ { "ntlmdomain", "[domain]", "domain for the NTLM method", NULL, 0 }, K_STR, OFF(ntlmdomain), NULL },
+	{ { "auth_without_tls", "[(on|off)]", "allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS", "off", 0 }, K_BOOL, OFF(auth_without_tls), NULL },
+	{ { "tls", "[(on|off)]", "require TLS (on), never use it (off); unset: STARTTLS if offered", NULL, 0 }, K_BOOL, OFF(tls), NULL },
+	{ { "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", NULL, 0 }, K_BOOL, OFF(tls_starttls), NULL },
+	{ { "tls_trust_file", "[file]", "trusted CA certificates (PEM), or \"system\"", "system", 0 }, K_FILE, OFF(tls_trust_file), NULL },
+	{ { "tls_crl_file", "[file]", "certificate revocation list (PEM)", NULL, 0 }, K_FILE, OFF(tls_crl_file), NULL },
+	{ { "tls_fingerprint", "[fingerprint]", "accept only the certificate with this fingerprint (SHA256, SHA1, MD5)", NULL, 0 }, K_FINGERPRINT, OFF(tls_fingerprint), NULL },
+	{ { "tls_key_file", "[file]", "private key of the client certificate", NULL, 0 }, K_FILE, OFF(tls_key_file), NULL },
+	{ { "tls_cert_file", "[file]", "client certificate", NULL, 0 }, K_FILE, OFF(tls_cert_file), NULL },
+	{ { "tls_certcheck", "[(on|off)]", "verify the server certificate", "on", 0 }, K_BOOL, OFF(tls_certcheck), NULL },
+	{ { "tls_priorities", "[priorities]", "GnuTLS priority string", NULL, 0 }, K_STR, OFF(tls_priorities), NULL },
+	{ { "tls_host_override", "[host]", "name to verify the certificate against instead of host", NULL, 0 }, K_STR, OFF(tls_host_override), NULL },
+	{ { "tls_min_dh_prime_bits", "[bits]", "smallest Diffie-Hellman prime accepted", NULL, 0 }, K_DHBITS, OFF(tls_min_dh_prime_bits), NULL },
+	{ { "dsn_notify", "(off|condition)", "DSN NOTIFY: off, never, or a list of failure,delay,success", NULL, 0 }, K_DSN_NOTIFY, OFF(dsn_notify), NULL },
+	{ { "dsn_return", "(off|amount)", "DSN RET: off, headers or full", NULL, 0 }, K_DSN_RETURN, OFF(dsn_return), NULL },
+	{ { "set_from_header", "[(auto|on|off)]", "add From if missing (auto), always replace it (on), or not (off)", "auto", 0 }, K_HDR3, OFF(set_from_header), NULL },
+	{ { "set_date_header", "[(auto|off)]", "add a Date header when missing", "auto", 0 }, K_HDR2, OFF(set_date_header), NULL },
+	{ { "set_msgid_header", "[(auto|off)]", "add a Message-ID header when missing", "auto", 0 }, K_HDR2, OFF(set_msgid_header), NULL },
+	{ { "set_to_header", "[(auto|on|off)]", "add To: undisclosed-recipients:; if no To or Cc (auto), replace To/Cc/Bcc (on)", "off", 0 }, K_HDR3, OFF(set_to_header), NULL },
+	{ { "remove_bcc_headers", "[(on|off)]", "remove Bcc headers", "on", 0 }, K_BOOL, OFF(remove_bcc_headers), NULL },
+	{ { "logfile", "[file]", "append a line per message to this file (- for stdout)", NULL, 0 }, K_FILE, OFF(logfile), NULL },
+	{ { "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", NULL, 0 }, K_STR, OFF(logfile_time_format), NULL },
+	{ { "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", NULL, 0 }, K_SYSLOG, OFF(syslog), NULL },
+	{ { "aliases", "[file]", "aliases file for recipients without a domain", NULL, 0 }, K_FILE, OFF(aliases), NULL },
+	{ { "auto_from", "[(on|off)]", "obsolete: from becomes %U@maildomain", "off", 1 }, K_BOOL, OFF(auto_from), NULL },
+	{ { "maildomain", "[domain]", "obsolete: domain part for auto_from", NULL, 1 }, K_RAW, OFF(maildomain), NULL },
+	{ { "add_missing_from_header", "[(on|off)]", "obsolete: set_from_header auto or off", NULL, 1 }, K_HDR_ADD, 0, "set_from_header" },
+	{ { "add_missing_date_header", "[(on|off)]", "obsolete: set_date_header auto or off", NULL, 1 }, K_HDR_ADD, 0, "set_date_header" },
+	{ { "undisclosed_recipients", "[(on|off)]", "msmtp spelling of set_to_header on or off", NULL, 1 }, K_TO_HDR, 0, "set_to_header" },
+	{ { "connect_timeout", "(off|seconds)", "obsolete: timeout", NULL, 1 }, K_TIMEOUT, 0, "timeout" },
+	{ { "tls_nocertcheck", "", "obsolete: tls_certcheck off", NULL, 1 }, K_OFF_NOARG, 0, "tls_certcheck" },
+	{ { "tls_nostarttls", "", "obsolete: tls_starttls off", NULL, 1 }, K_OFF_NOARG, 0, "tls_starttls" },
+	{ { "keepbcc", "[(on|off)]", "obsolete: on means remove_bcc_headers off", NULL, 1 }, K_NOT, 0, "remove_bcc_headers" },
+	{ { "tls_force_sslv3", "[(on|off)]", "obsolete: accepted and ignored", NULL, 1 }, K_IGNORE, 0, NULL },
 };
 
 #define NKW (sizeof kwtab / sizeof kwtab[0])
@@ -102,20 +115,25 @@ _Static_assert(NKW <= sizeof ((struct account *)0)->isset, "isset[] too small fo
  * huge file) fails instead of eating memory. */
 #define MAX_FILE_SIZE (16u << 20)
 
-const struct conf_keyword *conf_keywords(size_t *n)
+const struct conf_keyword *conf_keyword(size_t i)
 {
-	*n = NKW;
-	return kwtab;
+	return i < NKW ? &kwtab[i].pub : NULL;
 }
 
 static int kw_find(const char *name, size_t *k)
 {
 	for (size_t i = 0; i < NKW; i++)
-		if (strcmp(kwtab[i].name, name) == 0) {
+		if (strcmp(kwtab[i].pub.name, name) == 0) {
 			*k = i;
 			return 1;
 		}
 	return 0;
+}
+
+const struct conf_keyword *conf_keyword_find(const char *name)
+{
+	size_t k;
+	return kw_find(name, &k) ? &kwtab[k].pub : NULL;
 }
 
 /* The table index of the setting keyword k changes. */
@@ -443,37 +461,46 @@ static int value_error(int r, size_t k, const char *v, const char *where, struct
 {
 	char *s;
 	if (r == V_MISSING)
-		return perr_set(e, EX_CONFIG, "%s: '%s' needs an argument", where, kwtab[k].name);
+		return perr_set(e, EX_CONFIG, "%s: '%s' needs an argument", where, kwtab[k].pub.name);
 	if (r == V_NOARG)
-		return perr_set(e, EX_CONFIG, "%s: '%s' takes no argument", where, kwtab[k].name);
+		return perr_set(e, EX_CONFIG, "%s: '%s' takes no argument", where, kwtab[k].pub.name);
 	s = show(v);
-	perr_set(e, EX_CONFIG, "%s: invalid %s '%s' (%s)", where, kwtab[k].name, s, expected(kwtab[k].type));
+	perr_set(e, EX_CONFIG, "%s: invalid %s '%s' (%s)", where, kwtab[k].pub.name, s, expected(kwtab[k].type));
 	free(s);
 	return EX_CONFIG;
+}
+
+/* Store v, read as a value of the given type, in the setting of keyword
+ * t. Returns V_OK or why v is not such a value. */
+static int kw_store(struct account *a, size_t t, int type, const char *v)
+{
+	int r, n = 0;
+	char *s = NULL;
+
+	if (is_str_type(type)) {
+		if ((r = typed_str(type, v, &s)) == V_OK) {
+			free_str(*str_at(a, t));
+			*str_at(a, t) = s;
+		}
+		return r;
+	}
+	if ((r = typed_int(type, v, &n)) == V_OK && type != K_IGNORE)
+		*int_at(a, t) = n;
+	return r;
 }
 
 /* Set keyword k (a setting, possibly an alternative spelling) from v. */
 static int kw_apply(struct account *a, size_t k, const char *v, const char *where, struct perr *e)
 {
 	size_t t = kw_target(k);
-	int type = kwtab[k].type, r, n = 0;
-	char *s = NULL;
+	int type = kwtab[k].type, r;
 
 	if (type < K_STR)
-		return perr_set(e, EX_CONFIG, "%s: '%s' is not a setting", where, kwtab[k].name);
-	if (is_str_type(type)) {
-		if ((r = typed_str(type, v, &s)) != V_OK)
-			return value_error(r, k, v, where, e);
-		free_str(*str_at(a, t));
-		*str_at(a, t) = s;
-	} else {
-		if ((r = typed_int(type, v, &n)) != V_OK)
-			return value_error(r, k, v, where, e);
-		if (type == K_IGNORE)
-			return 0;
-		*int_at(a, t) = n;
-	}
-	a->isset[t] = 1;
+		return perr_set(e, EX_CONFIG, "%s: '%s' is not a setting", where, kwtab[k].pub.name);
+	if ((r = kw_store(a, t, type, v)) != V_OK)
+		return value_error(r, k, v, where, e);
+	if (type != K_IGNORE)
+		a->isset[t] = 1;
 	return 0;
 }
 
@@ -491,24 +518,28 @@ int conf_set(struct account *a, const char *keyword, const char *value, const ch
 
 /* ---- accounts ---- */
 
+/* An int setting without a default: -1 where 0 is a value ("off": tls,
+ * tls_starttls, timeout), else 0. */
+_Static_assert(TLS_UNSET == -1, "tls without a default must read as TLS_UNSET");
+static int unset_int(int type)
+{
+	return type == K_BOOL || type == K_TIMEOUT ? -1 : 0;
+}
+
 struct account *account_new(const char *name, const char *file, int line)
 {
 	struct account *a = xcalloc(1, sizeof *a);
 	a->name = xstrdup(name ? name : "");
 	a->file = file ? xstrdup(file) : NULL;
 	a->line = line;
-	a->timeout = -1;
-	a->protocol = PROTO_SMTP;
-	a->allow_from_override = 1;
-	a->tls = TLS_UNSET;
-	a->tls_starttls = -1; /* unset: conf_finish decides */
-	a->tls_trust_file = xstrdup("system");
-	a->tls_certcheck = 1;
-	a->set_from_header = HDR_AUTO;
-	a->set_date_header = HDR_AUTO;
-	a->set_msgid_header = HDR_AUTO;
-	a->set_to_header = HDR_OFF;
-	a->remove_bcc_headers = 1;
+	for (size_t k = 0; k < NKW; k++) {
+		if (!kw_owns(k))
+			continue;
+		if (kwtab[k].pub.def)
+			kw_store(a, k, kwtab[k].type, kwtab[k].pub.def);
+		else if (!is_str_type(kwtab[k].type))
+			*int_at(a, k) = unset_int(kwtab[k].type);
+	}
 	return a;
 }
 
@@ -798,9 +829,9 @@ static const char *nearest_keyword(const char *w)
 	if (n == 0 || n > 63)
 		return NULL;
 	for (size_t k = 0; k < NKW; k++)
-		if (strlen(kwtab[k].name) < 64 && (d = edit_distance(w, kwtab[k].name)) < best) {
+		if (strlen(kwtab[k].pub.name) < 64 && (d = edit_distance(w, kwtab[k].pub.name)) < best) {
 			best = d;
-			found = kwtab[k].name;
+			found = kwtab[k].pub.name;
 		}
 	return found;
 }
@@ -861,8 +892,8 @@ static int run_eval(struct parser *ps, const char *cmd)
 static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
 {
 	if (!ps->cur)
-		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].name);
-	if (!from_eval && *arg && strcmp(kwtab[k].name, "password") == 0)
+		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].pub.name);
+	if (!from_eval && *arg && strcmp(kwtab[k].pub.name, "password") == 0)
 		ps->out.has_password_file = 1;
 	return kw_apply(ps->cur, k, arg, ps->where.s, ps->e);
 }
@@ -1045,48 +1076,74 @@ static int load_one(const char *path, const char *kind, int need, struct config 
 	return 1;
 }
 
+/* The places searched when no file is named, in order; --version prints
+ * them. Within a kind, the first file that exists is read. */
+static const struct conf_place places[] = {
+	{ "system", "/etc/postierc", 0 },
+	{ "system", "/etc/msmtprc", 1 },
+	{ "user", "$XDG_CONFIG_HOME/postie/config", 0 },
+	{ "user", "~/.postierc", 0 },
+	{ "user", "~/.msmtprc", 1 },
+	{ "user", "$XDG_CONFIG_HOME/msmtp/config", 1 },
+};
+
+#define NPLACE (sizeof places / sizeof places[0])
+
+const struct conf_place *conf_place(size_t i)
+{
+	return i < NPLACE ? &places[i] : NULL;
+}
+
+/* A place's path with $XDG_CONFIG_HOME (~/.config unless it holds an
+ * absolute path) and ~ expanded. */
+static char *place_path(const char *path)
+{
+	static const char xdg_var[] = "$XDG_CONFIG_HOME";
+	const char *x = getenv("XDG_CONFIG_HOME");
+	if (strncmp(path, xdg_var, sizeof xdg_var - 1) != 0)
+		return expand_tilde(path);
+	path += sizeof xdg_var - 1;
+	if (x && x[0] == '/')
+		return xasprintf("%s%s", x, path);
+	char *home_cfg = expand_tilde("~/.config"), *r = xasprintf("%s%s", home_cfg, path);
+	free(home_cfg);
+	return r;
+}
+
+/* The first file of kind's places that exists. */
+static int load_places(const char *kind, struct config *cfg, struct loadlog *lg, struct perr *e)
+{
+	int rc = 0;
+	for (size_t i = 0; i < NPLACE && rc == 0; i++) {
+		if (strcmp(places[i].kind, kind) != 0)
+			continue;
+		char *path = place_path(places[i].path);
+		rc = load_one(path, kind, 0, cfg, lg, e);
+		free(path);
+	}
+	return rc < 0;
+}
+
 /* The system file: p->system_file, else $POSTIE_SYSTEM_CONFIG (used by the
- * tests), else /etc/postierc, else /etc/msmtprc. A missing one is fine. */
+ * tests), else the system places. A missing one is fine. */
 static int load_system(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
 	const char *f = p->system_file;
-	int rc;
 	if (p->no_system)
 		return 0;
 	if (!f && (f = getenv("POSTIE_SYSTEM_CONFIG")) && !*f)
 		f = NULL;
 	if (f)
 		return load_one(f, "system", 0, cfg, lg, e) < 0;
-	rc = load_one("/etc/postierc", "system", 0, cfg, lg, e);
-	if (rc == 0)
-		rc = load_one("/etc/msmtprc", "system", 0, cfg, lg, e);
-	return rc < 0;
+	return load_places("system", cfg, lg, e);
 }
 
-/* -C FILE, else the first of $XDG_CONFIG_HOME/postie/config, ~/.postierc,
- * ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config that exists. */
+/* -C FILE (which must exist), else the user places. */
 static int load_user(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
-	const char *x = getenv("XDG_CONFIG_HOME");
-	char *xdg = x && x[0] == '/' ? xstrdup(x) : expand_tilde("~/.config");
-	char *cand[4];
-	int rc = 0;
-
-	if (p->user_file) {
-		free(xdg);
+	if (p->user_file)
 		return load_one(p->user_file, "user", 1, cfg, lg, e) < 0;
-	}
-	cand[0] = xasprintf("%s/postie/config", xdg);
-	cand[1] = expand_tilde("~/.postierc");
-	cand[2] = expand_tilde("~/.msmtprc");
-	cand[3] = xasprintf("%s/msmtp/config", xdg);
-	for (size_t i = 0; i < 4; i++) {
-		if (rc == 0)
-			rc = load_one(cand[i], "user", 0, cfg, lg, e);
-		free(cand[i]);
-	}
-	free(xdg);
-	return rc < 0;
+	return load_places("user", cfg, lg, e);
 }
 
 static char *steal_or_null(struct buf *b)
@@ -1279,7 +1336,19 @@ static int missing(const struct account *a, const char *kw, struct perr *e)
 	return EX_CONFIG;
 }
 
-int conf_finish(struct account *a, struct perr *e)
+/* Settings this version cannot honour: refused rather than connect
+ * without them. */
+static int refuse_unsupported(const struct account *a, struct perr *e)
+{
+	const char *where = a->file ? a->file : "the command line";
+	if (a->proxy_host)
+		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for a SOCKS proxy, which this "
+		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
+	return 0;
+}
+
+/* Substitutions, defaults that depend on other settings, and checks. */
+static int finish_settings(struct account *a, struct perr *e)
 {
 	if (a->auto_from) {
 		free_str(a->from);
@@ -1304,6 +1373,16 @@ int conf_finish(struct account *a, struct perr *e)
 	if (!a->port && !a->socket)
 		return missing(a, "port", e);
 	return tls_checks(a, e);
+}
+
+int conf_finish(struct account *a, enum conf_use use, struct perr *e)
+{
+	if (finish_settings(a, e))
+		return e->ex;
+	if (use == CONF_SHOW)
+		return 0;
+	log_info("using account '%s' from %s", a->name, a->file ? a->file : "the command line");
+	return refuse_unsupported(a, e);
 }
 
 /* ---- printing ---- */
@@ -1352,6 +1431,6 @@ void conf_print(const struct account *a, FILE *out)
 			v = "(not set)";
 		else if (kwtab[k].offset == offsetof(struct account, password))
 			v = "*";
-		fprintf(out, "%s = %s\n", kwtab[k].name, v);
+		fprintf(out, "%s = %s\n", kwtab[k].pub.name, v);
 	}
 }

@@ -9,7 +9,7 @@
 enum { PROTO_SMTP = 0, PROTO_LMTP = 1 };
 /* set_from_header / set_date_header / set_msgid_header / set_to_header */
 enum { HDR_OFF = 0, HDR_AUTO = 1, HDR_ON = 2 };
-/* tls: unset means opportunistic STARTTLS (see DESIGN/issue 3) */
+/* tls: TLS_UNSET means STARTTLS when the server offers it, else plain text */
 enum { TLS_UNSET = -1, TLS_OFF = 0, TLS_ON = 1 };
 
 /* One account, fully typed. Strings are NULL when unset. */
@@ -19,7 +19,7 @@ struct account {
 	int line;
 
 	char *host;
-	int port;            /* 0: default (25 smtp, 465 tls without starttls, 24? no: lmtp has no default, 25) */
+	int port;            /* 0 until conf_finish: 25, or 465 for TLS without STARTTLS; LMTP has no default */
 	char *source_ip;
 	char *proxy_host;
 	int proxy_port;
@@ -88,26 +88,36 @@ struct config {
 	size_t nslot;
 };
 
-/* How a keyword's value is typed; exported for the --help / man checks. */
+/* A keyword as documented in postierc(5), for --help, --dump-keywords and
+ * the man-page check. How its value is typed and stored stays in conf.c. */
 struct conf_keyword {
 	const char *name;      /* "tls_trust_file" */
 	const char *arg;       /* "[file]" as in the man page */
 	const char *doc;       /* one line */
+	const char *def;       /* default as written in a file; NULL: not set */
 	int obsolete;          /* 1 for msmtp's older spellings */
-	/* Internal to conf.c (the same table drives parsing, conf_set and
-	 * conf_print): how the value is typed, where it is stored, and for an
-	 * alternative spelling the keyword whose setting it changes. */
-	int type;
-	size_t offset;
-	const char *target;    /* NULL: the keyword itself */
 };
-const struct conf_keyword *conf_keywords(size_t *n);
+/* Keyword i of the table (0, 1, ... in postierc(5) order); NULL past the end. */
+const struct conf_keyword *conf_keyword(size_t i);
+/* The keyword called name, or NULL. */
+const struct conf_keyword *conf_keyword_find(const char *name);
+
+/* A place conf_load looks for a file when none is named, in search order.
+ * In path, "~" is $HOME and "$XDG_CONFIG_HOME" is that variable when it
+ * holds an absolute path, else ~/.config. */
+struct conf_place {
+	const char *kind;      /* "system" or "user" */
+	const char *path;      /* "~/.postierc" */
+	int msmtp;             /* 1: msmtp's file, read when postie's own is missing */
+};
+/* Place i of the search order; NULL past the end. */
+const struct conf_place *conf_place(size_t i);
 
 /* Which files to read. Any may be NULL. */
 struct conf_paths {
 	const char *user_file;    /* -C FILE; NULL = search the usual places */
 	const char *system_file;  /* NULL = POSTIE_SYSTEM_CONFIG env, else /etc/postierc, else /etc/msmtprc */
-	int no_system;            /* 1 with -C? no: msmtp reads the system file with -C too; set only by tests */
+	int no_system;            /* 1: read no system file (tests); -C alone keeps it, as in msmtp */
 };
 
 /* Read the system file and the user file (see postierc(5) FILES) into cfg.
@@ -142,9 +152,18 @@ void account_free(struct account *a);
  * with "where: message". */
 int conf_set(struct account *a, const char *keyword, const char *value, const char *where, struct perr *e);
 
+/* What the finished account is for. */
+enum conf_use {
+	CONF_SHOW,     /* --pretend: its settings are printed, nothing connects */
+	CONF_CONNECT,  /* it is used to connect */
+};
+
 /* Final checks and substitutions before use: %U %H %C %M in from and
- * domain, default port, host or socket required, auth/tls consistency. */
-int conf_finish(struct account *a, struct perr *e);
+ * domain, default port, host or socket required, auth/tls consistency.
+ * For CONF_CONNECT it then logs (-v) which account is used, and refuses
+ * with EX_UNAVAILABLE a setting this version cannot honour (proxy_host)
+ * rather than connect without it. */
+int conf_finish(struct account *a, enum conf_use use, struct perr *e);
 
 /* Print the effective settings as "keyword = value" lines, secrets as '*'. */
 void conf_print(const struct account *a, FILE *out);

@@ -27,7 +27,7 @@
 /* How long a refused message is still read, so its writer gets no SIGPIPE. */
 #define DRAIN_SECONDS 10
 
-enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES };
+enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP };
 
 struct override {
 	const char *key, *val;
@@ -96,28 +96,92 @@ static void build_getopt(char *shorts, struct option *longs)
 	memset(&longs[l], 0, sizeof longs[l]);
 }
 
+/* An option's --help line: its own, or for one that sets a keyword the
+ * keyword's; NULL when it is not listed. */
+static const char *opt_doc(const struct opt_def *o)
+{
+	const struct conf_keyword *k;
+	if (o->act != ACT_KEY)
+		return o->doc;
+	k = conf_keyword_find(o->key);
+	return k ? k->doc : NULL;
+}
+
+/* "-f, --from=ADDR" as --help shows it. */
+static void opt_spec(const struct opt_def *o, char *spec, size_t size)
+{
+	int n = 0;
+	if (o->sname)
+		n += snprintf(spec + n, size - (size_t)n, "-%c%s", o->sname, o->lname ? ", " : "");
+	if (o->lname)
+		n += snprintf(spec + n, size - (size_t)n, "--%s", o->lname);
+	if (o->argdoc && n < (int)size) {
+		const char *fmt = o->arg == optional_argument ? "[=%s]" : o->lname ? "=%s" : " %s";
+		snprintf(spec + n, size - (size_t)n, fmt, o->argdoc);
+	}
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: postie [options] [--] [recipient ...]\n"
 	             "Reads a message on standard input (always to end of file) and submits it.\n\n");
 	for (size_t i = 0; i < OPT_COUNT; i++) {
-		const struct opt_def *o = &opt_table[i];
+		const char *doc = opt_doc(&opt_table[i]);
 		char spec[80];
-		if (!o->doc)
+		if (!doc)
 			continue;
-		int n = 0;
-		if (o->sname)
-			n += snprintf(spec + n, sizeof spec - (size_t)n, "-%c%s", o->sname, o->lname ? ", " : "");
-		if (o->lname)
-			n += snprintf(spec + n, sizeof spec - (size_t)n, "--%s", o->lname);
-		if (o->argdoc && n < (int)sizeof spec) {
-			const char *fmt = o->arg == optional_argument ? "[=%s]" : o->lname ? "=%s" : " %s";
-			snprintf(spec + n, sizeof spec - (size_t)n, fmt, o->argdoc);
-		}
-		fprintf(out, "  %-34s %s\n", spec, o->doc);
+		opt_spec(&opt_table[i], spec, sizeof spec);
+		fprintf(out, "  %-34s %s\n", spec, doc);
 	}
-	fprintf(out, "\nAccepted and ignored for sendmail compatibility: -i -oX -BX -AX -G -hN -LX -m -n -OX -U -x\n"
-	             "Exit status follows sysexits(3); see postie(1).\n");
+	fputs("\nAccepted and ignored for sendmail compatibility:", out);
+	for (size_t i = 0; i < OPT_COUNT; i++)
+		if (opt_table[i].act == ACT_IGNORE)
+			fprintf(out, " -%c%s", opt_table[i].sname, opt_table[i].argdoc ? opt_table[i].argdoc : "");
+	fputs("\nExit status follows sysexits(3); see postie(1).\n", out);
+}
+
+static const char *const arg_kind[] = { "none", "required", "optional" };
+
+/* --dump-keywords: both tables, tab-separated, one row per line:
+ * "keyword NAME ARG DEFAULT OBSOLETE DOC" (OBSOLETE 0 or 1) and
+ * "option LONG SHORT ARGUMENT ARGDOC KEYWORD DOC" (ARGUMENT none,
+ * required or optional; DOC empty for an option --help does not list). */
+static void dump_keywords(FILE *out)
+{
+	const struct conf_keyword *k;
+	for (size_t i = 0; (k = conf_keyword(i)); i++)
+		fprintf(out, "keyword\t%s\t%s\t%s\t%d\t%s\n", k->name, k->arg, k->def ? k->def : "",
+		        k->obsolete, k->doc);
+	for (size_t i = 0; i < OPT_COUNT; i++) {
+		const struct opt_def *o = &opt_table[i];
+		const char *doc = opt_doc(o);
+		char sname[3] = { '-', (char)o->sname, '\0' };
+		fprintf(out, "option\t%s\t%s\t%s\t%s\t%s\t%s\n", o->lname ? o->lname : "", o->sname ? sname : "",
+		        arg_kind[o->arg], o->argdoc ? o->argdoc : "", o->key ? o->key : "", doc ? doc : "");
+	}
+}
+
+/* "System configuration file: A, else B": each place of kind, " or "
+ * between postie's own or msmtp's files, ", else " from postie's to
+ * msmtp's, on a new line when the line would pass 79 columns. */
+static void print_places(const char *label, const char *kind)
+{
+	const struct conf_place *p, *prev = NULL;
+	int col = printf("%s configuration file:", label);
+	for (size_t i = 0; (p = conf_place(i)); i++) {
+		if (strcmp(p->kind, kind) != 0)
+			continue;
+		const char *sep = !prev ? " " : p->msmtp != prev->msmtp ? ", else " : " or ";
+		if (prev && p->msmtp != prev->msmtp && col + strlen(sep) + strlen(p->path) > 79) {
+			fputs(",\n", stdout);
+			col = printf("  else ");
+		} else {
+			col += printf("%s", sep);
+		}
+		col += printf("%s", p->path);
+		prev = p;
+	}
+	putchar('\n');
 }
 
 static void version(void)
@@ -129,9 +193,8 @@ static void version(void)
 	char *mechs = auth_mechanisms();
 	printf("Authentication mechanisms: %s\n", *mechs ? mechs : "none");
 	free(mechs);
-	printf("System configuration file: /etc/postierc, else /etc/msmtprc\n");
-	printf("User configuration file: $XDG_CONFIG_HOME/postie/config or ~/.postierc,\n"
-	       "  else ~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config\n");
+	print_places("System", "system");
+	print_places("User", "user");
 }
 
 /* -b MODE: -bm (deliver, the default), -bp (mailq) and -bi (newaliases). */
@@ -182,6 +245,7 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_MODE: return check_mode(c, arg, e);
 	case ACT_QUEUE: return perr_set(e, EX_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
 	case ACT_UNSUPPORTED: return perr_set(e, EX_USAGE, "--%s is not supported", o->lname);
+	case ACT_DUMP: c->mode = M_DUMP; return 0;
 	}
 	return 0;
 }
@@ -298,16 +362,6 @@ static int check_lengths(const struct cli *c, const struct account *a, struct pe
 	if (c->envid && strlen(c->envid) > 100)
 		return perr_set(e, EX_USAGE, "-V: the envelope ID is %zu octets, over the limit of 100 "
 		                "(RFC 3461 4.4)", strlen(c->envid));
-	return 0;
-}
-
-/* Features that later versions add: refuse rather than send in the clear. */
-static int refuse_unsupported(const struct account *a, struct perr *e)
-{
-	const char *where = a->file ? a->file : "the command line";
-	if (a->proxy_host)
-		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for a SOCKS proxy, which this "
-		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
 	return 0;
 }
 
@@ -654,7 +708,8 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		free(files);
 		return fail(e);
 	}
-	if (apply_overrides(c, j->acc, e) || conf_finish(j->acc, e) ||
+	if (apply_overrides(c, j->acc, e) ||
+	    conf_finish(j->acc, c->mode == M_PRETEND ? CONF_SHOW : CONF_CONNECT, e) ||
 	    (c->mode != M_PRETEND && check_lengths(c, j->acc, e))) {
 		free(files);
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
@@ -667,9 +722,6 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	}
 	free(files);
 	route_from_account(j->acc, &j->route);
-	log_info("using account '%s' from %s", j->acc->name, j->acc->file ? j->acc->file : "the command line");
-	if (refuse_unsupported(j->acc, e))
-		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(&j->route, e);
 	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
@@ -719,6 +771,9 @@ int main(int argc, char **argv)
 		return 0;
 	case M_VERSION:
 		version();
+		return 0;
+	case M_DUMP:
+		dump_keywords(stdout);
 		return 0;
 	case M_LISTQ:      /* Postfix's words, which mailq parsers know */
 		puts("Mail queue is empty");

@@ -290,3 +290,21 @@ EOC
 	[ "$status" -eq 0 ]
 	[[ "$output" == *$'\ntls_starttls = on\n'* ]]
 }
+
+@test "proxy_host: --pretend shows it (0); sending is refused after naming the account (69)" {
+	write_config "proxy_host 127.0.0.1" "logfile $HOME/postie.log"
+	run --separate-stderr "$POSTIE" --pretend
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nproxy_host = 127.0.0.1\n'* ]]
+	[ -z "$stderr" ]
+	run --separate-stderr "$POSTIE" -v r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 69 ]
+	[ "$stderr" = "postie: using account 'default' from $HOME/.postierc
+postie: account 'default' ($HOME/.postierc) asks for a SOCKS proxy, which this version of postie cannot use yet; refusing to connect directly" ]
+	grep -q 'exitcode=EX_UNAVAILABLE' "$HOME/postie.log"
+	run "$POSTIE" --serverinfo
+	[ "$status" -eq 69 ]
+	[[ "$output" == *"asks for a SOCKS proxy"* ]]
+	[ "$(sink_count)" -eq 0 ]
+	! grep -q '^\* connect' "$SINK_DIR/session.log" 2>/dev/null || false
+}

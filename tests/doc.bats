@@ -1,11 +1,12 @@
 #!/usr/bin/env bats
 # The man pages: clean for mandoc's and groff's checkers, and complete:
 # every option that --help lists is in postie(1), every keyword of the
-# configuration parser's table is an entry in postierc(5).
+# configuration parser's table is an entry in postierc(5). The tables are
+# read through the program: postie --dump-keywords.
 
 setup() {
 	DOCDIR="${DOCDIR:-$BATS_TEST_DIRNAME/../doc}"
-	SRCDIR="${SRCDIR:-$BATS_TEST_DIRNAME/../src}"
+	: "${POSTIE:?POSTIE must name the postie binary (make check sets it)}"
 }
 
 # lint_mandoc PAGE: mandoc's warnings (and worse) for the page.
@@ -41,10 +42,15 @@ help_options() {
 		grep -oE '(^|[ ,])--?[A-Za-z0-9][-A-Za-z0-9]*' | sed 's/^[ ,]//' | sort -u
 }
 
-# The keywords in the table of src/conf.c (rows "\t{ "name", ...").
+# dump KIND: the rows of one table ("keyword" or "option") that
+# --dump-keywords prints, without the kind column.
+dump() {
+	"$POSTIE" --dump-keywords | awk -F '\t' -v k="$1" -v OFS='\t' '$1 == k { $1 = ""; print substr($0, 2) }'
+}
+
+# The keywords of the configuration parser's table.
 conf_keywords() {
-	sed -n '/^static const struct conf_keyword kwtab\[\] = {/,/^};/p' "$SRCDIR/conf.c" |
-		sed -n 's/^[[:space:]]*{ "\([a-z0-9_]*\)",.*/\1/p'
+	dump keyword | cut -f1
 }
 
 @test "doc: mandoc -T lint finds nothing in postie.1" { lint_mandoc postie.1; }
@@ -53,7 +59,6 @@ conf_keywords() {
 @test "doc: man --warnings finds nothing in postierc.5" { lint_groff postierc.5; }
 
 @test "doc: every option of --help is in the OPTIONS of postie.1" {
-	: "${POSTIE:?POSTIE must name the postie binary (make check sets it)}"
 	local opts text missing=() n=0
 	opts=$(help_options)
 	text=$(section postie.1 OPTIONS)
@@ -78,7 +83,7 @@ conf_keywords() {
 		# an entry's tag line: the keyword at the tag indent, then its argument
 		grep -qE "^       $k( |\$)" <<<"$text" || missing+=("$k")
 	done
-	echo "keywords in src/conf.c: $n; without an entry in postierc.5: ${missing[*]}"
+	echo "keywords in the table: $n; without an entry in postierc.5: ${missing[*]}"
 	[ "$n" -ge 40 ]
 	[ "${#missing[@]}" -eq 0 ]
 }
@@ -98,4 +103,54 @@ conf_keywords() {
 	done
 	echo "entries for unknown keywords: ${unknown[*]}"
 	[ "${#unknown[@]}" -eq 0 ]
+}
+
+# row FIELD...: one tab-separated row, as --dump-keywords prints it.
+row() {
+	local IFS=$'\t'
+	echo "$*"
+}
+
+@test "doc: --dump-keywords prints both tables, tab-separated" {
+	run "$POSTIE" --dump-keywords
+	[ "$status" -eq 0 ]
+	# keyword NAME ARG DEFAULT OBSOLETE DOC
+	grep -qxF "$(row keyword host hostname '' 0 'the SMTP server (name or address)')" <<<"$output"
+	grep -qxF "$(row keyword tls_trust_file '[file]' system 0 'trusted CA certificates (PEM), or "system"')" <<<"$output"
+	grep -qxF "$(row keyword keepbcc '[(on|off)]' '' 1 'obsolete: on means remove_bcc_headers off')" <<<"$output"
+	# option LONG SHORT ARGUMENT ARGDOC KEYWORD DOC
+	grep -qxF "$(row option read-recipients -t none '' '' 'add recipients from To, Cc and Bcc')" <<<"$output"
+	grep -qxF "$(row option dsn-return -R required 'off|headers|full' dsn_return 'DSN RET: off, headers or full')" <<<"$output"
+	grep -qxF "$(row option '' -h required N '' '')" <<<"$output"
+	grep -qxF "$(row option dump-keywords '' none '' '' '')" <<<"$output"
+	# every row has all its fields, and nothing else is printed
+	awk -F '\t' '!(($1 == "keyword" && NF == 6) || ($1 == "option" && NF == 7)) { bad++ }
+		END { exit bad > 0 }' <<<"$output"
+	[ "$(grep -c '^keyword' <<<"$output")" -ge 40 ]
+	[ "$(grep -c '^option' <<<"$output")" -ge 60 ]
+}
+
+@test "doc: an option that sets a keyword names one, and --help shows the keyword's doc" {
+	local kws help bad=() n=0
+	kws=$(dump keyword)
+	help=$("$POSTIE" --help)
+	# the rows with a keyword: LONG KEYWORD DOC, split at a separator that
+	# read does not merge when a field is empty (as it merges tabs)
+	while IFS=$'\037' read -r long key doc; do
+		n=$((n + 1))
+		awk -F '\t' -v k="$key" '$1 == k { found = 1 } END { exit !found }' <<<"$kws" || bad+=("--$long:$key")
+		[ -n "$doc" ] && [ "$doc" = "$(awk -F '\t' -v k="$key" '$1 == k { print $5 }' <<<"$kws")" ] ||
+			bad+=("--$long:doc")
+		grep -qF -- "--$long" <<<"$help" && grep -qF -- "$doc" <<<"$help" || bad+=("--$long:help")
+	done < <(dump option | awk -F '\t' -v OFS='\037' '$5 != "" { print $1, $5, $6 }')
+	echo "options that set a keyword: $n; wrong: ${bad[*]}"
+	[ "$n" -ge 30 ]
+	[ "${#bad[@]}" -eq 0 ]
+}
+
+@test "doc: --help lists the ignored flags and hides --dump-keywords" {
+	run "$POSTIE" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nAccepted and ignored for sendmail compatibility: -i -oX -BX -AX -G -hN -LX -m -n -OX -U -x\n'* ]]
+	[[ "$output" != *dump-keywords* ]]
 }

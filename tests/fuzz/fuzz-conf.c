@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct account *a = account_dup(cfg.acc[i]);
 			struct perr fe;
 			perr_clear(&fe);
-			conf_finish(a, &fe);
+			conf_finish(a, CONF_SHOW, &fe);
 			conf_print(a, devnull());
 			account_free(a);
 		}

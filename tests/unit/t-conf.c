@@ -348,7 +348,7 @@ static void run_pcase(const struct pcase *c)
 		return;
 	}
 	if (!rc && a && c->finish)
-		rc = conf_finish(a, &e);
+		rc = conf_finish(a, CONF_SHOW, &e);
 	if (c->err)
 		check(c->desc, rc == EX_CONFIG && e.ex == EX_CONFIG && strcmp(e.msg, c->err) == 0,
 		       rc ? e.msg : "(no error)", c->err);
@@ -387,37 +387,42 @@ static const char *sample_for(const char *name)
 	return NULL;
 }
 
+/* defaults, account and eval shape the file; they set nothing. */
+static int is_structure(const char *name)
+{
+	return !strcmp(name, "defaults") || !strcmp(name, "account") || !strcmp(name, "eval");
+}
+
 /* Each setting keyword is accepted and changes what conf_print shows
  * (tls_force_sslv3 excepted: it is ignored). */
 static void test_every_keyword(void)
 {
-	size_t n;
-	const struct conf_keyword *kw = conf_keywords(&n);
+	const struct conf_keyword *kw;
 	struct config base;
 	struct perr e;
 	char *base_out;
 
 	parse("account a\n", &base, &e);
 	base_out = print_of(conf_find(&base, "a"));
-	for (size_t i = 0; i < n; i++) {
-		const char *v = sample_for(kw[i].name);
+	for (size_t i = 0; (kw = conf_keyword(i)); i++) {
+		const char *v = sample_for(kw->name);
 		struct config cfg;
 		char desc[128], *text, *out;
 		int rc;
-		if (!strcmp(kw[i].name, "defaults") || !strcmp(kw[i].name, "account") || !strcmp(kw[i].name, "eval"))
+		if (is_structure(kw->name))
 			continue;
-		snprintf(desc, sizeof desc, "keyword %s accepted and effective", kw[i].name);
+		snprintf(desc, sizeof desc, "keyword %s accepted and effective", kw->name);
 		if (!v) {
-			check(desc, 0, "no sample value in the test", kw[i].name);
+			check(desc, 0, "no sample value in the test", kw->name);
 			continue;
 		}
-		text = xasprintf("account a\n%s %s\n", kw[i].name, v);
+		text = xasprintf("account a\n%s %s\n", kw->name, v);
 		rc = parse(text, &cfg, &e);
 		out = rc ? xstrdup(e.msg) : print_of(conf_find(&cfg, "a"));
 		if (rc)
 			check(desc, 0, out, "(accepted)");
 		else
-			check(desc, (strcmp(out, base_out) != 0) == (strcmp(kw[i].name, "tls_force_sslv3") != 0),
+			check(desc, (strcmp(out, base_out) != 0) == (strcmp(kw->name, "tls_force_sslv3") != 0),
 			       "printout unchanged", "changed");
 		free(out);
 		free(text);
@@ -444,20 +449,87 @@ static void test_keyword_table(void)
 		"tls_nostarttls", "tls_force_sslv3", "keepbcc", "undisclosed_recipients", "connect_timeout",
 	};
 	size_t n, found = 0, bad = 0;
-	const struct conf_keyword *kw = conf_keywords(&n);
-	for (size_t i = 0; i < n; i++) {
+	const struct conf_keyword *kw;
+	for (n = 0; (kw = conf_keyword(n)); n++) {
 		int cur = 0, ob = 0;
 		for (size_t j = 0; j < sizeof current / sizeof current[0]; j++)
-			cur |= strcmp(kw[i].name, current[j]) == 0;
+			cur |= strcmp(kw->name, current[j]) == 0;
 		for (size_t j = 0; j < sizeof old / sizeof old[0]; j++)
-			ob |= strcmp(kw[i].name, old[j]) == 0;
+			ob |= strcmp(kw->name, old[j]) == 0;
 		found += cur || ob;
-		bad += (cur && kw[i].obsolete) || (ob && !kw[i].obsolete) || !kw[i].doc || !*kw[i].doc || !kw[i].arg;
+		bad += (cur && kw->obsolete) || (ob && !kw->obsolete) || !kw->doc || !*kw->doc || !kw->arg;
+		bad += conf_keyword_find(kw->name) != kw;
 	}
 	check_int("keyword table: every msmtp keyword present", (long)found,
 	          (long)(sizeof current / sizeof current[0] + sizeof old / sizeof old[0]));
 	check_int("keyword table: nothing else", (long)n, (long)found);
 	check_int("keyword table: obsolete flags and docs", (long)bad, 0);
+}
+
+/* A new account holds the defaults the table declares: conf_print shows
+ * each declared default, "(not set)" where there is none, and each
+ * declared default is a value its keyword accepts. */
+static void test_defaults(void)
+{
+	struct account *a = account_new("d", "t.rc", 1), *b = account_new("d", "t.rc", 1);
+	const struct conf_keyword *kw;
+	char *out = print_of(a);
+	size_t ndef = 0, bad = 0;
+	struct perr e;
+
+	for (size_t i = 0; (kw = conf_keyword(i)); i++) {
+		if (is_structure(kw->name))
+			continue;
+		char *l = line_for(out, kw->name), *want = xasprintf("%s = %s", kw->name, kw->def ? kw->def : "(not set)");
+		if (l && strcmp(l, want) != 0) {
+			check("a new account prints the table's default", 0, l, want);
+			bad++;
+		}
+		if (kw->def && conf_set(b, kw->name, kw->def, "t", &e) != 0) {
+			check("a declared default is a valid value", 0, e.msg, kw->name);
+			bad++;
+		}
+		ndef += kw->def != NULL;
+		free(l);
+		free(want);
+	}
+	check_int("defaults: every one printed and valid", (long)bad, 0);
+	check_int("defaults: the table declares some", ndef >= 10, 1);
+	check_str("default tls_trust_file", a->tls_trust_file, "system");
+	check_int("defaults without a value: tls, tls_starttls, timeout unset",
+	          a->tls == TLS_UNSET && a->tls_starttls == -1 && a->timeout == -1 && a->port == 0, 1);
+	check_int("defaults: on/auto values", a->tls_certcheck == 1 && a->allow_from_override == 1 &&
+	          a->remove_bcc_headers == 1 && a->set_from_header == HDR_AUTO && a->set_to_header == HDR_OFF, 1);
+	free(out);
+	account_free(a);
+	account_free(b);
+}
+
+/* proxy_host is refused when the account is used to connect, and shown
+ * when it is only printed (--pretend). */
+static void test_finish_use(void)
+{
+	struct account *a = account_new("p", "/etc/rc", 3);
+	struct perr e;
+	int rc;
+
+	perr_clear(&e);
+	conf_set(a, "host", "h", "t", &e);
+	check_int("finish to connect without a proxy", conf_finish(a, CONF_CONNECT, &e), 0);
+	conf_set(a, "proxy_host", "socks.example", "t", &e);
+	check_int("finish to show with a proxy", conf_finish(a, CONF_SHOW, &e), 0);
+	rc = conf_finish(a, CONF_CONNECT, &e);
+	check_int("finish to connect with a proxy: 69", rc == EX_UNAVAILABLE && e.ex == EX_UNAVAILABLE, 1);
+	check_str("finish to connect with a proxy: message", e.msg, "account 'p' (/etc/rc) asks for a SOCKS proxy, "
+	          "which this version of postie cannot use yet; refusing to connect directly");
+	account_free(a);
+	a = account_new("(command line)", NULL, 0);
+	conf_set(a, "host", "h", "t", &e);
+	conf_set(a, "proxy_host", "s", "t", &e);
+	conf_finish(a, CONF_CONNECT, &e);
+	check_str("refusal for a command-line account", e.msg, "account '(command line)' (the command line) asks "
+	          "for a SOCKS proxy, which this version of postie cannot use yet; refusing to connect directly");
+	account_free(a);
 }
 
 /* ---- quoted arguments, as msmtp reads them ---- */
@@ -679,8 +751,7 @@ static void test_conf_set(void)
 {
 	struct account *a = account_new("x", "command line", 0);
 	struct perr e;
-	size_t n, k = 0;
-	const struct conf_keyword *kw = conf_keywords(&n);
+	size_t k = 0;
 
 	perr_clear(&e);
 	conf_set(a, "port", "x", "--port", &e);
@@ -690,7 +761,7 @@ static void test_conf_set(void)
 	check_str("conf_set unknown keyword", e.msg, "--hots: unknown keyword 'hots'");
 	conf_set(a, "account", "x", "--x", &e);
 	check_str("conf_set structural keyword", e.msg, "--x: 'account' is not a setting");
-	while (k < n && strcmp(kw[k].name, "tls"))
+	while (conf_keyword(k) && strcmp(conf_keyword(k)->name, "tls"))
 		k++;
 	check_int("isset clear before", a->isset[k], 0);
 	check_int("conf_set NULL value means on", conf_set(a, "tls", NULL, "--tls", &e) == 0 && a->tls == TLS_ON, 1);
@@ -707,8 +778,8 @@ static void test_print(void)
 {
 	struct config cfg;
 	struct perr e;
-	size_t n, owners = 0, lines = 0;
-	const struct conf_keyword *kw = conf_keywords(&n);
+	size_t printed = 0, lines = 0, missing = 0;
+	const struct conf_keyword *kw;
 	char *out;
 
 	parse("\naccount a\nhost h\npassword secret\n", &cfg, &e);
@@ -716,11 +787,19 @@ static void test_print(void)
 	check_int("print starts with account and origin",
 	          strncmp(out, "account = a\nloaded from = t.rc:2\nhost = h\n", 39) == 0, 1);
 	check_int("print never shows the password", strstr(out, "secret") == NULL, 1);
-	for (size_t i = 0; i < n; i++)
-		owners += kw[i].type >= 3 && !kw[i].target && strcmp(kw[i].name, "tls_force_sslv3") != 0;
+	/* a line for every current setting; every line is a keyword's */
+	for (size_t i = 0; (kw = conf_keyword(i)); i++) {
+		if (is_structure(kw->name))
+			continue;
+		char *l = line_for(out, kw->name);
+		printed += l != NULL;
+		missing += !l && !kw->obsolete;
+		free(l);
+	}
 	for (char *p = out; *p; p++)
 		lines += *p == '\n';
-	check_int("print has a line per setting", (long)lines, (long)owners + 2);
+	check_int("print has a line per current setting", (long)missing, 0);
+	check_int("print has nothing but keywords", (long)lines, (long)printed + 2);
 	free(out);
 	config_free(&cfg);
 
@@ -776,14 +855,14 @@ static void test_substitution_env(void)
 	setenv("USER", "ann", 1);
 	rc = parse("account a\nhost h\nfrom %U@%H\ndomain d.example\n", &cfg, &e);
 	a = conf_find(&cfg, "a");
-	rc = rc ? rc : conf_finish(a, &e);
+	rc = rc ? rc : conf_finish(a, CONF_SHOW, &e);
 	check_str("%U and %H from USER and HOSTNAME", rc ? e.msg : a->from, "ann@mybox");
 	config_free(&cfg);
 	unsetenv("USER");
 	setenv("LOGNAME", "lou", 1);
 	rc = parse("account a\nhost h\nfrom %U\ndomain d.example\n", &cfg, &e);
 	a = conf_find(&cfg, "a");
-	rc = rc ? rc : conf_finish(a, &e);
+	rc = rc ? rc : conf_finish(a, CONF_SHOW, &e);
 	check_str("%U falls back to LOGNAME", rc ? e.msg : a->from, "lou");
 	config_free(&cfg);
 	setenv("USER", "joe", 1);
@@ -791,7 +870,7 @@ static void test_substitution_env(void)
 
 	setenv("POSTIE_MAILNAME_FILE", "/nonexistent/mailname", 1);
 	rc = parse("account a\nhost h\nfrom x@%M\n", &cfg, &e);
-	rc = rc ? rc : conf_finish(conf_find(&cfg, "a"), &e);
+	rc = rc ? rc : conf_finish(conf_find(&cfg, "a"), CONF_SHOW, &e);
 	check_str("%M without mailname file", rc ? e.msg : "(no error)",
 	          "account a: cannot substitute %M in from: cannot read /nonexistent/mailname: No such file or directory");
 	config_free(&cfg);
@@ -884,6 +963,28 @@ static void check_load(const char *desc, const struct tmp *d, const char *user_f
 }
 
 /* The user file search order. */
+/* kind's places as conf_load searches them with HOME=home and no
+ * XDG_CONFIG_HOME, ", "-separated. */
+static char *places_of(const char *kind, const char *home)
+{
+	struct buf b;
+	const struct conf_place *p;
+	buf_init(&b);
+	for (size_t i = 0; (p = conf_place(i)); i++) {
+		if (strcmp(p->kind, kind) != 0)
+			continue;
+		if (b.len)
+			buf_adds(&b, ", ");
+		if (p->path[0] == '~')
+			buf_printf(&b, "%s%s", home, p->path + 1);
+		else if (strncmp(p->path, "$XDG_CONFIG_HOME", 16) == 0)
+			buf_printf(&b, "%s/.config%s", home, p->path + 16);
+		else
+			buf_adds(&b, p->path);
+	}
+	return buf_steal(&b);
+}
+
 static void test_search(const struct tmp *d)
 {
 	char *path;
@@ -898,6 +999,11 @@ static void test_search(const struct tmp *d)
 		int rc = conf_load(&p, &cfg, NULL, &e);
 		check_str("no file: every path searched, in order", rc ? e.msg : cfg.searched ? cfg.searched : "(null)", want);
 		check_int("no file: none read", rc ? -1 : cfg.files == NULL, 1);
+		free(want);
+		config_free(&cfg);
+		want = places_of("user", d->dir);
+		rc = conf_load(&p, &cfg, NULL, &e);
+		check_str("no file: the paths searched are conf_place's", rc ? e.msg : cfg.searched, want);
 		free(want);
 		config_free(&cfg);
 	}
@@ -1067,6 +1173,8 @@ int main(void)
 		run_pcase(&pcases[i]);
 	test_every_keyword();
 	test_keyword_table();
+	test_defaults();
+	test_finish_use();
 	test_quoting();
 	test_special_parse();
 	test_many_accounts();
