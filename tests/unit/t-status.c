@@ -1,11 +1,26 @@
 /* t-status.c - status.c case by case: failure class -> (exit status,
  * action), SMTP reply (phase, code, enhanced code) -> (exit status,
- * action), and the perr_* constructors that record the class. */
+ * action), the perr_* constructors that record the class, and the class
+ * that net.c, tls.c, aliases.c and secret.c record for failures a unit
+ * program can provoke (socketpairs, a closed port on 127.0.0.1, a
+ * missing file, a failing passwordeval). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "aliases.h"
+#include "conf.h"
+#include "net.h"
+#include "secret.h"
 #include "status.h"
 #include "tap.h"
+#include "tls.h"
 
 static const struct {
 	enum smtp_phase ph;
@@ -257,8 +272,194 @@ static int cleared(void)
 	return 0;
 }
 
+/* ---- the classes the modules record ---- */
+
+/* e holds class want, with the exit status and action the table gives. */
+static int is_class(const struct perr *e, int rc, enum fail_class want)
+{
+	struct perr t;
+	perr_fail(&t, want, "x");
+	if (e->fc != want || rc != t.ex || e->ex != t.ex || status_action(e) != status_action(&t))
+		return fail("class %s (%s), want %s (%s): %s", fail_class_name(e->fc),
+		            status_name(e->ex), fail_class_name(want), status_name(t.ex), e->msg);
+	return 0;
+}
+
+static int net_case(const struct conn_opts *o, enum fail_class want)
+{
+	struct conn *c = NULL;
+	struct perr e;
+	int rc = net_open(o, &c, &e);
+	if (c)
+		net_close(c);
+	return is_class(&e, rc, want);
+}
+
+/* A TCP port on 127.0.0.1 that nothing listens on. */
+static int closed_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static void net_open_cases(void)
+{
+	char longpath[200];
+	memset(longpath, 'p', sizeof longpath - 1);
+	longpath[sizeof longpath - 1] = '\0';
+	struct conn_opts o = { .socket_path = longpath };
+	report("net: socket path too long -> config", net_case(&o, FC_CONFIG));
+	o = (struct conn_opts){ .socket_path = "/nonexistent/postie.sock" };
+	report("net: no such socket -> connect", net_case(&o, FC_CONNECT));
+	o = (struct conn_opts){ .host = "" };
+	report("net: no host -> config", net_case(&o, FC_CONFIG));
+	o = (struct conn_opts){ .host = "127.0.0.1", .port = 25, .source_ip = "not-an-ip" };
+	report("net: invalid source_ip -> config", net_case(&o, FC_CONFIG));
+	o = (struct conn_opts){ .host = "127.0.0.1", .port = 25, .source_ip = "::1" };
+	report("net: no address of source_ip's family -> config", net_case(&o, FC_CONFIG));
+	o = (struct conn_opts){ .host = "127.0.0.1", .port = closed_port(), .connect_timeout = 5 };
+	report("net: connection refused -> connect", net_case(&o, FC_CONNECT));
+}
+
+/* A connection whose peer (a child) writes what and then either closes or
+ * waits to be killed. *pid receives the child. */
+static struct conn *peer_conn(const char *what, size_t n, int hold, int io_timeout, pid_t *pid)
+{
+	int sv[2];
+	struct conn *c = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return NULL;
+	*pid = fork();
+	if (*pid == 0) {
+		close(sv[0]);
+		for (size_t off = 0; off < n;) {
+			ssize_t w = write(sv[1], what + off, n - off);
+			if (w <= 0)
+				_exit(1);
+			off += (size_t)w;
+		}
+		if (hold)
+			pause();
+		_exit(0);
+	}
+	close(sv[1]);
+	if (*pid < 0 || net_from_fd(sv[0], "peer", io_timeout, &c) < 0)
+		close(sv[0]);
+	return c;
+}
+
+static void peer_done(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static int getline_case(const char *what, size_t n, int hold, int io_timeout, enum fail_class want)
+{
+	pid_t pid = -1;
+	struct conn *c = peer_conn(what, n, hold, io_timeout, &pid);
+	struct buf line;
+	struct perr e;
+	int rc, bad;
+	if (!c) {
+		peer_done(pid);
+		return fail("no connection");
+	}
+	buf_init(&line);
+	while ((rc = net_getline(c, &line, &e)) == EX_OK)
+		;
+	bad = is_class(&e, rc, want);
+	buf_free(&line);
+	net_close(c);
+	peer_done(pid);
+	return bad;
+}
+
+static void net_io_cases(void)
+{
+	size_t big = 70 * 1024;
+	char *line = xmalloc(big);
+	memset(line, 'x', big);
+	report("net: peer closes -> lost", getline_case("220 hi\r\n", 8, 0, 5, FC_LOST));
+	report("net: peer silent -> timeout", getline_case("", 0, 1, 1, FC_TIMEOUT));
+	report("net: line over 64 KiB -> protocol", getline_case(line, big, 1, 5, FC_PROTOCOL));
+	free(line);
+}
+
+static int tls_case(const char *what, const char *hint, enum fail_class want)
+{
+	pid_t pid = -1;
+	struct conn *c = peer_conn(what, strlen(what), *what != '\0', 5, &pid);
+	struct tls_opts o = { .host = "peer", .certcheck = 1, .required = 1, .timeout = 5,
+	                      .plain_hint = hint };
+	struct tls *t = NULL;
+	struct perr e;
+	if (!c) {
+		peer_done(pid);
+		return fail("no connection");
+	}
+	int rc = tls_start(c, &o, &t, &e);
+	int bad = is_class(&e, rc, want);
+	net_close(c);
+	peer_done(pid);
+	return bad;
+}
+
+static void tls_cases(void)
+{
+	report("tls: plain greeting on an implicit TLS port -> config",
+	       tls_case("220 plain ESMTP\r\n", "set tls_starttls on", FC_CONFIG));
+	report("tls: plain text after STARTTLS -> tls-handshake",
+	       tls_case("220 plain ESMTP\r\n", NULL, FC_TLS_HANDSHAKE));
+	report("tls: server closes in the handshake -> tls-handshake",
+	       tls_case("", NULL, FC_TLS_HANDSHAKE));
+	struct tls_opts o = { .priorities = "NOT-A-PRIORITY", .timeout = 5 };
+	pid_t pid = -1;
+	struct conn *c = peer_conn("", 0, 1, 5, &pid);
+	struct tls *t = NULL;
+	struct perr e;
+	int rc = c ? tls_start(c, &o, &t, &e) : perr_fail(&e, FC_NONE, "no connection");
+	report("tls: bad tls_priorities -> config", is_class(&e, rc, FC_CONFIG));
+	if (c)
+		net_close(c);
+	peer_done(pid);
+}
+
+static void file_cases(void)
+{
+	struct aliases *al = NULL;
+	struct perr e;
+	int rc = aliases_parse("t.aliases", "root bob\n", 9, &al, &e);
+	report("aliases: syntax error -> config", is_class(&e, rc, FC_CONFIG));
+	aliases_free(al);
+	rc = aliases_load("/nonexistent/aliases", &al, &e);
+	report("aliases: missing file -> no-input", is_class(&e, rc, FC_NOINPUT));
+	aliases_free(al);
+	struct account *a = account_new("acct", "t.rc", 1);
+	char *pw = NULL;
+	const char *source = NULL;
+	a->host = xstrdup("mail.example.org");
+	a->user = xstrdup("bob");
+	a->passwordeval = xstrdup("exit 3");
+	rc = secret_get(a, &pw, &source, &e);
+	report("secret: passwordeval fails -> config", is_class(&e, rc, FC_CONFIG));
+	free(pw);
+	account_free(a);
+}
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN);
 	reply_cases();
 	class_cases();
 	class_names();
@@ -267,5 +468,9 @@ int main(void)
 	report("perr_reclass: connect to config", reclass_class());
 	report("a 2xx made EX_PROTOCOL by the caller: next hop", unexpected_success());
 	report("perr_clear: no failure, final", cleared());
+	net_open_cases();
+	net_io_cases();
+	tls_cases();
+	file_cases();
 	return tap_done();
 }
