@@ -160,24 +160,24 @@ static int parse_entry(struct aliases *al, char *text, size_t lineno, struct per
 		return 0;
 	colon = strchr(text, ':');
 	if (!colon)
-		return perr_set(e, EX_CONFIG, "%s:%zu: missing ':' after the alias name", f, lineno);
+		return perr_fail(e, FC_CONFIG, "%s:%zu: missing ':' after the alias name", f, lineno);
 	*colon = '\0';
 	len = (size_t)(colon - text);
 	name = trim(text, &len);
 	if (!len)
-		return perr_set(e, EX_CONFIG, "%s:%zu: empty alias name", f, lineno);
+		return perr_fail(e, FC_CONFIG, "%s:%zu: empty alias name", f, lineno);
 	if (!valid_name(name))
-		return perr_set(e, EX_CONFIG, "%s:%zu: invalid alias name '%s'", f, lineno, name);
+		return perr_fail(e, FC_CONFIG, "%s:%zu: invalid alias name '%s'", f, lineno, name);
 	value = colon + 1;
 	while (is_blank(*value))
 		value++;
 	if (addr_parse_list(value, &to, &ae)) {
 		addrlist_free(&to);
-		return perr_set(e, EX_CONFIG, "%s:%zu: %s", f, lineno, ae.msg);
+		return perr_fail(e, FC_CONFIG, "%s:%zu: %s", f, lineno, ae.msg);
 	}
 	if (!to.n) {
 		addrlist_free(&to);
-		return perr_set(e, EX_CONFIG, "%s:%zu: no address for alias '%s'", f, lineno, name);
+		return perr_fail(e, FC_CONFIG, "%s:%zu: no address for alias '%s'", f, lineno, name);
 	}
 	add_alias(al, name, &to);
 	return 0;
@@ -196,9 +196,9 @@ int aliases_parse(const char *fname, const char *buf, size_t len, struct aliases
 		int rc;
 		lineno++;
 		if (memchr(buf + pos, '\0', n)) {
-			perr_set(e, EX_CONFIG, "%s:%zu: NUL byte in line", fname, lineno);
+			perr_fail(e, FC_CONFIG, "%s:%zu: NUL byte in line", fname, lineno);
 			aliases_free(al);
-			return EX_CONFIG;
+			return e->ex;
 		}
 		text = xstrndup(buf + pos, n);
 		rc = parse_entry(al, text, lineno, e);
@@ -220,14 +220,14 @@ int aliases_load(const char *path, struct aliases **out, struct perr *e)
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 	*out = NULL;
 	if (fd < 0)
-		return perr_set(e, EX_NOINPUT, "cannot open aliases file %s: %s", path, strerror(errno));
+		return perr_fail(e, FC_NOINPUT, "cannot open aliases file %s: %s", path, strerror(errno));
 	buf_init(&b);
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof tmp);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = perr_set(e, EX_NOINPUT, "cannot read aliases file %s: %s", path, strerror(errno));
+			rc = perr_fail(e, FC_NOINPUT, "cannot read aliases file %s: %s", path, strerror(errno));
 			close(fd);
 			buf_free(&b);
 			return rc;
@@ -254,9 +254,9 @@ static int loop_error(struct expansion *x, size_t st)
 	for (; i < x->depth; i++)
 		buf_printf(&b, "%s -> ", x->al->v[x->chain[i] / 2].name);
 	buf_adds(&b, x->al->v[st / 2].name);
-	perr_set(x->e, EX_CONFIG, "aliases %s: alias loop: %s", x->al->fname, b.s);
+	perr_fail(x->e, FC_CONFIG, "aliases %s: alias loop: %s", x->al->fname, b.s);
 	buf_free(&b);
-	return EX_CONFIG;
+	return x->e->ex;
 }
 
 /* Add one address that the expansion gives, once, within MAX_EXPANDED. */
@@ -266,8 +266,8 @@ static int add_result(struct expansion *x, const struct addr *a)
 		return 0;
 	if (++x->added <= MAX_EXPANDED)
 		return 0;
-	return perr_set(x->e, EX_CONFIG, "aliases %s: the aliases of '%s' expand to more than %d recipients",
-	                x->al->fname, x->al->v[x->chain[0] / 2].name, MAX_EXPANDED);
+	return perr_fail(x->e, FC_CONFIG, "aliases %s: the aliases of '%s' expand to more than %d recipients",
+	                 x->al->fname, x->al->v[x->chain[0] / 2].name, MAX_EXPANDED);
 }
 
 static int expand_one(struct expansion *x, const struct addr *a, int used_default);
@@ -281,8 +281,8 @@ static int expand_alias(struct expansion *x, size_t st)
 	if (x->state[st] == ACTIVE)
 		return loop_error(x, st);
 	if (x->depth == MAX_DEPTH)
-		return perr_set(x->e, EX_CONFIG, "aliases %s: aliases nested deeper than %d, from '%s'",
-		                x->al->fname, MAX_DEPTH, x->al->v[x->chain[0] / 2].name);
+		return perr_fail(x->e, FC_CONFIG, "aliases %s: aliases nested deeper than %d, from '%s'",
+		                 x->al->fname, MAX_DEPTH, x->al->v[x->chain[0] / 2].name);
 	x->state[st] = ACTIVE;
 	x->chain[x->depth++] = st;
 	for (size_t i = 0; i < to->n; i++) {

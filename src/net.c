@@ -155,24 +155,24 @@ static int open_unix(const struct conn_opts *o, struct conn **out, struct perr *
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(o->socket_path) >= sizeof sun.sun_path)
-		return perr_set(e, EX_CONFIG, "socket path '%s' is too long", o->socket_path);
+		return perr_fail(e, FC_CONFIG, "socket path '%s' is too long", o->socket_path);
 	memcpy(sun.sun_path, o->socket_path, strlen(o->socket_path) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || set_nonblock(fd) < 0) {
 		int sv = errno;
 		if (fd >= 0)
 			close(fd);
-		return perr_set(e, EX_OSERR, "cannot create socket: %s", strerror(sv));
+		return perr_fail(e, FC_OS, "cannot create socket: %s", strerror(sv));
 	}
 	int err = connect_wait(fd, (struct sockaddr *)&sun, sizeof sun,
 	                       o->connect_timeout, deadline_in(o->deadline));
 	if (err) {
 		close(fd);
 		if (err == ETIMEDOUT)
-			return perr_set(e, EX_TEMPFAIL, "cannot connect to %s: timed out",
-			                o->socket_path);
-		return perr_set(e, EX_TEMPFAIL, "cannot connect to %s: %s", o->socket_path,
-		                strerror(err));
+			return perr_fail(e, FC_TIMEOUT, "cannot connect to %s: timed out",
+			                 o->socket_path);
+		return perr_fail(e, FC_CONNECT, "cannot connect to %s: %s", o->socket_path,
+		                 strerror(err));
 	}
 	*out = conn_new(fd, o->socket_path, o->io_timeout);
 	return EX_OK;
@@ -188,14 +188,14 @@ static int resolve_error(const char *host, int rc, struct perr *e)
 #ifdef EAI_ADDRFAMILY
 	case EAI_ADDRFAMILY:
 #endif
-		return perr_set(e, EX_NOHOST, "cannot resolve host '%s': %s", host, gai_strerror(rc));
+		return perr_fail(e, FC_DNS_NOTFOUND, "cannot resolve host '%s': %s", host, gai_strerror(rc));
 	case EAI_AGAIN:
 	case EAI_FAIL:
-		return perr_set(e, EX_TEMPFAIL, "cannot resolve host '%s': %s", host, gai_strerror(rc));
+		return perr_fail(e, FC_DNS_TEMP, "cannot resolve host '%s': %s", host, gai_strerror(rc));
 	case EAI_SYSTEM:
-		return perr_set(e, EX_OSERR, "cannot resolve host '%s': %s", host, strerror(errno));
+		return perr_fail(e, FC_OS, "cannot resolve host '%s': %s", host, strerror(errno));
 	default:
-		return perr_set(e, EX_OSERR, "cannot resolve host '%s': %s", host, gai_strerror(rc));
+		return perr_fail(e, FC_OS, "cannot resolve host '%s': %s", host, gai_strerror(rc));
 	}
 }
 
@@ -206,6 +206,7 @@ struct attempt {
 	long long deadline;
 	char addr[64];              /* last address tried */
 	char why[128];              /* why it failed */
+	int timed_out;              /* the last address timed out */
 	int fatal;                  /* a local error: stop trying */
 	int tried;
 };
@@ -221,6 +222,7 @@ static int try_addr(struct attempt *a, const struct addrinfo *ai, struct perr *e
 {
 	numeric_addr(ai->ai_addr, ai->ai_addrlen, a->addr, sizeof a->addr);
 	a->tried++;
+	a->timed_out = 0;
 	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 	if (fd < 0 || set_nonblock(fd) < 0) {
 		snprintf(a->why, sizeof a->why, "%s", strerror(errno));
@@ -232,14 +234,15 @@ static int try_addr(struct attempt *a, const struct addrinfo *ai, struct perr *e
 		int sv = errno;
 		close(fd);
 		a->fatal = 1;
-		perr_set(e, sv == EADDRNOTAVAIL ? EX_CONFIG : EX_OSERR,
-		         "cannot bind to source_ip '%s': %s", a->o->source_ip, strerror(sv));
+		perr_fail(e, sv == EADDRNOTAVAIL ? FC_CONFIG : FC_OS,
+		          "cannot bind to source_ip '%s': %s", a->o->source_ip, strerror(sv));
 		return -1;
 	}
 	int err = connect_wait(fd, ai->ai_addr, ai->ai_addrlen, a->o->connect_timeout, a->deadline);
 	if (err == 0)
 		return fd;
 	close(fd);
+	a->timed_out = err == ETIMEDOUT;
 	if (err == ETIMEDOUT && ms_left(a->deadline) == 0)
 		snprintf(a->why, sizeof a->why, "timed out (overall limit of %d s)", a->o->deadline);
 	else if (err == ETIMEDOUT && a->o->connect_timeout > 0)
@@ -257,7 +260,7 @@ static int source_addr(const char *ip, struct addrinfo **out, struct perr *e)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
 	if (getaddrinfo(ip, NULL, &hints, out) != 0)
-		return perr_set(e, EX_CONFIG, "invalid source_ip '%s'", ip);
+		return perr_fail(e, FC_CONFIG, "invalid source_ip '%s'", ip);
 	return EX_OK;
 }
 
@@ -280,10 +283,10 @@ static int connect_any(struct attempt *a, const struct addrinfo *res, int *fd, s
 			return e->ex;
 	}
 	if (!a->tried)
-		return perr_set(e, EX_CONFIG, "%s has no address of the family of source_ip '%s'",
-		                o->host, o->source_ip);
-	return perr_set(e, EX_TEMPFAIL, "cannot connect to %s (%s port %d): %s", o->host,
-	                a->addr, o->port, a->why);
+		return perr_fail(e, FC_CONFIG, "%s has no address of the family of source_ip '%s'",
+		                 o->host, o->source_ip);
+	return perr_fail(e, a->timed_out ? FC_TIMEOUT : FC_CONNECT,
+	                 "cannot connect to %s (%s port %d): %s", o->host, a->addr, o->port, a->why);
 }
 
 static int open_tcp(const struct conn_opts *o, struct conn **out, struct perr *e)
@@ -330,7 +333,7 @@ int net_open(const struct conn_opts *o, struct conn **out, struct perr *e)
 	if (o->socket_path && *o->socket_path)
 		return open_unix(o, out, e);
 	if (!o->host || !*o->host)
-		return perr_set(e, EX_CONFIG, "no host to connect to");
+		return perr_fail(e, FC_CONFIG, "no host to connect to");
 	return open_tcp(o, out, e);
 }
 
@@ -352,21 +355,21 @@ static int timeout_error(struct conn *c, const char *what, struct perr *e)
 {
 	if (c->session_end >= 0 && ms_left(c->session_end) == 0) {
 		c->timed_out = NET_EXPIRED_SESSION;
-		return perr_set(e, EX_TEMPFAIL, "the session with %s reached its time limit of %d s",
-		                c->peer, c->session_limit);
+		return perr_fail(e, FC_TIMEOUT, "the session with %s reached its time limit of %d s",
+		                 c->peer, c->session_limit);
 	}
 	c->timed_out = NET_EXPIRED_TIMEOUT;
-	return perr_set(e, EX_TEMPFAIL, "timeout after %d s %s %s", c->io_timeout, what, c->peer);
+	return perr_fail(e, FC_TIMEOUT, "timeout after %d s %s %s", c->io_timeout, what, c->peer);
 }
 
 static int io_error(struct conn *c, const char *what, int err, struct perr *e)
 {
 	if (err == EPROTO && c->has_transport && c->t.error)
-		return perr_set(e, EX_PROTOCOL, "TLS session with %s failed: %s", c->peer,
-		                c->t.error(c->t.ctx));
+		return perr_fail(e, FC_PROTOCOL, "TLS session with %s failed: %s", c->peer,
+		                 c->t.error(c->t.ctx));
 	if (err == ECONNRESET || err == EPIPE)
-		return perr_set(e, EX_TEMPFAIL, "connection to %s lost: %s", c->peer, strerror(err));
-	return perr_set(e, EX_TEMPFAIL, "cannot %s %s: %s", what, c->peer, strerror(err));
+		return perr_fail(e, FC_LOST, "connection to %s lost: %s", c->peer, strerror(err));
+	return perr_fail(e, FC_LOST, "cannot %s %s: %s", what, c->peer, strerror(err));
 }
 
 /* Read more bytes into the input buffer, waiting until deadline. */
@@ -386,7 +389,7 @@ static int fill(struct conn *c, long long deadline, struct perr *e)
 		}
 		if (n == 0) {
 			c->eof = 1;
-			return perr_set(e, EX_TEMPFAIL, "connection to %s lost", c->peer);
+			return perr_fail(e, FC_LOST, "connection to %s lost", c->peer);
 		}
 		if (errno == EINTR)
 			continue;
@@ -417,17 +420,17 @@ int net_getline(struct conn *c, struct buf *line, struct perr *e)
 			if (n > 0 && start[n - 1] == '\r')
 				n--;
 			if (n > NET_MAX_LINE)
-				return perr_set(e, EX_PROTOCOL, "line from %s longer than %d bytes",
-				                c->peer, NET_MAX_LINE);
+				return perr_fail(e, FC_PROTOCOL, "line from %s longer than %d bytes",
+				                 c->peer, NET_MAX_LINE);
 			buf_reset(line);
 			buf_add(line, start, n);
 			return EX_OK;
 		}
 		if (avail > NET_MAX_LINE + 1)
-			return perr_set(e, EX_PROTOCOL, "line from %s longer than %d bytes",
-			                c->peer, NET_MAX_LINE);
+			return perr_fail(e, FC_PROTOCOL, "line from %s longer than %d bytes",
+			                 c->peer, NET_MAX_LINE);
 		if (c->eof)
-			return perr_set(e, EX_TEMPFAIL, "connection to %s lost", c->peer);
+			return perr_fail(e, FC_LOST, "connection to %s lost", c->peer);
 		scanned = avail;
 		if (fill(c, deadline, e) != EX_OK)
 			return e->ex;

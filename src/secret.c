@@ -188,13 +188,13 @@ static int from_eval(const struct owner *a, char **out, struct perr *e)
 	}
 	int r = EX_OK;
 	if (st < 0)
-		r = perr_set(e, EX_CONFIG, "account %s: cannot run passwordeval: %s", a->name, strerror(errno));
+		r = perr_fail(e, FC_CONFIG, "account %s: cannot run passwordeval: %s", a->name, strerror(errno));
 	else if (st != 0)
-		r = perr_set(e, EX_CONFIG, "account %s: passwordeval failed with exit status %d%s%s",
-		             a->name, st, msg ? ": " : "", msg ? msg : "");
+		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval failed with exit status %d%s%s",
+		              a->name, st, msg ? ": " : "", msg ? msg : "");
 	else if (n == 0)
-		r = perr_set(e, EX_CONFIG, "account %s: passwordeval printed no password%s%s", a->name,
-		             msg ? ": " : "", msg ? msg : "");
+		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval printed no password%s%s", a->name,
+		              msg ? ": " : "", msg ? msg : "");
 	else
 		*out = xstrndup(o.s, n);
 	free(msg);
@@ -278,7 +278,7 @@ int secret_get(const struct hop *h, const struct policy *p, char **out, const ch
 		*source = "terminal";
 		return EX_OK;
 	}
-	return perr_set(e, EX_CONFIG, "account %s: no password for user %s at %s: set password or "
-	                "passwordeval, add a machine entry to ~/.netrc, or run postie from a terminal",
-	                a->name, a->user ? a->user : "(none)", a->host ? a->host : a->socket);
+	return perr_fail(e, FC_CONFIG, "account %s: no password for user %s at %s: set password or "
+	                 "passwordeval, add a machine entry to ~/.netrc, or run postie from a terminal",
+	                 a->name, a->user ? a->user : "(none)", a->host ? a->host : a->socket);
 }

@@ -255,31 +255,31 @@ static int load_credentials(struct tls *t, const struct tls_opts *o, struct perr
 {
 	int r;
 	if (gnutls_certificate_allocate_credentials(&t->cred) < 0)
-		return perr_set(e, EX_SOFTWARE, "cannot set up TLS credentials");
+		return perr_fail(e, FC_INTERNAL, "cannot set up TLS credentials");
 	if (o->trust_file && strcmp(o->trust_file, "system") == 0) {
 		r = gnutls_certificate_set_x509_system_trust(t->cred);
 		/* Only fatal when the store is what decides. */
 		if (r <= 0 && o->required && o->certcheck && !o->fingerprint)
-			return perr_set(e, EX_CONFIG, "cannot load the system's trusted certificates (%s); "
-			                "install ca-certificates or set tls_trust_file",
-			                r < 0 ? gnutls_strerror(r) : "none found");
+			return perr_fail(e, FC_CONFIG, "cannot load the system's trusted certificates (%s); "
+			                 "install ca-certificates or set tls_trust_file",
+			                 r < 0 ? gnutls_strerror(r) : "none found");
 	} else if (o->trust_file) {
 		r = gnutls_certificate_set_x509_trust_file(t->cred, o->trust_file, GNUTLS_X509_FMT_PEM);
 		if (r <= 0)
-			return perr_set(e, EX_CONFIG, "tls_trust_file %s: %s", o->trust_file,
-			                r < 0 ? gnutls_strerror(r) : "no certificates found in it");
+			return perr_fail(e, FC_CONFIG, "tls_trust_file %s: %s", o->trust_file,
+			                 r < 0 ? gnutls_strerror(r) : "no certificates found in it");
 	}
 	if (o->crl_file) {
 		r = gnutls_certificate_set_x509_crl_file(t->cred, o->crl_file, GNUTLS_X509_FMT_PEM);
 		if (r < 0)
-			return perr_set(e, EX_CONFIG, "tls_crl_file %s: %s", o->crl_file, gnutls_strerror(r));
+			return perr_fail(e, FC_CONFIG, "tls_crl_file %s: %s", o->crl_file, gnutls_strerror(r));
 	}
 	if (o->cert_file && o->key_file) {
 		r = gnutls_certificate_set_x509_key_file2(t->cred, o->cert_file, o->key_file,
 		                                          GNUTLS_X509_FMT_PEM, NULL, 0);
 		if (r < 0)
-			return perr_set(e, EX_CONFIG, "cannot use tls_cert_file %s with tls_key_file %s: %s",
-			                o->cert_file, o->key_file, gnutls_strerror(r));
+			return perr_fail(e, FC_CONFIG, "cannot use tls_cert_file %s with tls_key_file %s: %s",
+			                 o->cert_file, o->key_file, gnutls_strerror(r));
 	}
 	return EX_OK;
 }
@@ -294,15 +294,15 @@ static int set_server_name(struct tls *t, const char *host, struct perr *e)
 		if ((unsigned char)*p >= 0x80) {
 			int r = idn2_to_ascii_8z(host, &ascii, IDN2_NONTRANSITIONAL);
 			if (r != IDN2_OK)
-				return perr_set(e, EX_CONFIG, "cannot convert host name '%s' for TLS: %s",
-				                host, idn2_strerror(r));
+				return perr_fail(e, FC_CONFIG, "cannot convert host name '%s' for TLS: %s",
+				                 host, idn2_strerror(r));
 			name = ascii;
 			break;
 		}
 	int r = gnutls_server_name_set(t->s, GNUTLS_NAME_DNS, name, strlen(name));
 	free(ascii);
 	if (r < 0)
-		return perr_set(e, EX_SOFTWARE, "cannot set the TLS server name: %s", gnutls_strerror(r));
+		return perr_fail(e, FC_INTERNAL, "cannot set the TLS server name: %s", gnutls_strerror(r));
 	return EX_OK;
 }
 
@@ -377,10 +377,12 @@ static int plain_error(struct tls *t, const struct tls_opts *o, struct perr *e)
 		q[n++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
 	}
 	q[n] = '\0';
-	return perr_set(e, o->plain_hint ? EX_CONFIG : EX_PROTOCOL, "%s port %d answered in plain "
-	                "text (an SMTP greeting: \"%s%s\"), not TLS%s%s", net_peer_name(t->c),
-	                net_peer_port(t->c), q, n == sizeof t->first ? "..." : "",
-	                o->plain_hint ? ": " : "", o->plain_hint ? o->plain_hint : "");
+	/* implicit TLS on a plain port is the configuration's mistake; plain
+	 * text after 220 to STARTTLS is the server's */
+	return perr_fail(e, o->plain_hint ? FC_CONFIG : FC_TLS_HANDSHAKE, "%s port %d answered in "
+	                 "plain text (an SMTP greeting: \"%s%s\"), not TLS%s%s", net_peer_name(t->c),
+	                 net_peer_port(t->c), q, n == sizeof t->first ? "..." : "",
+	                 o->plain_hint ? ": " : "", o->plain_hint ? o->plain_hint : "");
 }
 
 static int new_session(struct tls *t, const struct tls_opts *o, struct perr *e)
@@ -388,19 +390,19 @@ static int new_session(struct tls *t, const struct tls_opts *o, struct perr *e)
 	const char *errpos = NULL;
 	int r = gnutls_init(&t->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
 	if (r < 0)
-		return perr_set(e, EX_SOFTWARE, "cannot start a TLS session: %s", gnutls_strerror(r));
+		return perr_fail(e, FC_INTERNAL, "cannot start a TLS session: %s", gnutls_strerror(r));
 	if (o->priorities && *o->priorities)
 		r = gnutls_priority_set_direct(t->s, o->priorities, &errpos);
 	else
 		r = gnutls_set_default_priority(t->s);
 	if (r == GNUTLS_E_INVALID_REQUEST && errpos)
-		return perr_set(e, EX_CONFIG, "tls_priorities '%s' is not a valid GnuTLS priority string "
-		                "(the error is at '%s')", o->priorities, errpos);
+		return perr_fail(e, FC_CONFIG, "tls_priorities '%s' is not a valid GnuTLS priority string "
+		                 "(the error is at '%s')", o->priorities, errpos);
 	if (r < 0)
-		return perr_set(e, EX_CONFIG, "tls_priorities '%s': %s", o->priorities ? o->priorities : "",
-		                gnutls_strerror(r));
+		return perr_fail(e, FC_CONFIG, "tls_priorities '%s': %s", o->priorities ? o->priorities : "",
+		                 gnutls_strerror(r));
 	if ((r = gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, t->cred)) < 0)
-		return perr_set(e, EX_SOFTWARE, "cannot set TLS credentials: %s", gnutls_strerror(r));
+		return perr_fail(e, FC_INTERNAL, "cannot set TLS credentials: %s", gnutls_strerror(r));
 	if (o->min_dh_prime_bits > 0)
 		gnutls_dh_set_prime_bits(t->s, (unsigned)o->min_dh_prime_bits);
 	set_transport(t);
@@ -419,10 +421,10 @@ static int handshake(struct tls *t, const struct tls_opts *o, struct perr *e)
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			int w = net_wait(t->c, gnutls_record_get_direction(t->s), deadline);
 			if (w == 0)
-				return perr_set(e, EX_TEMPFAIL, "timeout after %d s in the TLS handshake with %s",
-				                o->timeout, peer);
+				return perr_fail(e, FC_TIMEOUT, "timeout after %d s in the TLS handshake with %s",
+				                 o->timeout, peer);
 			if (w < 0)
-				return perr_set(e, EX_TEMPFAIL, "TLS handshake with %s: %s", peer, strerror(errno));
+				return perr_fail(e, FC_LOST, "TLS handshake with %s: %s", peer, strerror(errno));
 			continue;
 		}
 		if (!gnutls_error_is_fatal(r))
@@ -431,14 +433,14 @@ static int handshake(struct tls *t, const struct tls_opts *o, struct perr *e)
 			return plain_error(t, o, e);
 		if ((r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PREMATURE_TERMINATION) &&
 		    gnutls_certificate_client_get_request_status(t->s) && !o->cert_file)
-			return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: the server asked "
-			                "for a client certificate, none is configured (tls_cert_file "
-			                "and tls_key_file), and it closed the connection", peer);
+			return perr_fail(e, FC_TLS_HANDSHAKE, "TLS handshake with %s failed: the server "
+			                 "asked for a client certificate, none is configured (tls_cert_file "
+			                 "and tls_key_file), and it closed the connection", peer);
 		if (r == GNUTLS_E_PULL_ERROR || r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PREMATURE_TERMINATION)
-			return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: the server closed "
-			                "the connection", peer);
-		return perr_set(e, EX_PROTOCOL, "TLS handshake with %s failed: %s", peer,
-		                describe(t->s, r, why, sizeof why));
+			return perr_fail(e, FC_TLS_HANDSHAKE, "TLS handshake with %s failed: the server "
+			                 "closed the connection", peer);
+		return perr_fail(e, FC_TLS_HANDSHAKE, "TLS handshake with %s failed: %s", peer,
+		                 describe(t->s, r, why, sizeof why));
 	}
 }
 
@@ -577,8 +579,8 @@ static int verify(struct tls *t, const struct tls_opts *o, struct perr *e)
 		return EX_OK;
 	gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
 	t->broken = 1;
-	return perr_set(e, EX_UNAVAILABLE, "cannot verify the TLS certificate of %s: %s",
-	                net_peer_name(t->c), t->result);
+	return perr_fail(e, FC_TLS_VERIFY, "cannot verify the TLS certificate of %s: %s",
+	                 net_peer_name(t->c), t->result);
 }
 
 int tls_start(struct conn *c, const struct tls_opts *o, struct tls **out, struct perr *e)
@@ -595,9 +597,9 @@ int tls_start(struct conn *c, const struct tls_opts *o, struct tls **out, struct
 	 * RFC 7919 groups negotiated by name, so check what was used. */
 	int bits = gnutls_dh_get_prime_bits(t->s);
 	if (o->min_dh_prime_bits > 0 && bits > 0 && bits < o->min_dh_prime_bits) {
-		perr_set(e, EX_PROTOCOL, "TLS handshake with %s: the Diffie-Hellman prime has %d bits, "
-		         "fewer than tls_min_dh_prime_bits %d", net_peer_name(c), bits,
-		         o->min_dh_prime_bits);
+		perr_fail(e, FC_TLS_HANDSHAKE, "TLS handshake with %s: the Diffie-Hellman prime has %d "
+		          "bits, fewer than tls_min_dh_prime_bits %d", net_peer_name(c), bits,
+		          o->min_dh_prime_bits);
 		gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_INSUFFICIENT_SECURITY);
 		tls_free(t);
 		return e->ex;
