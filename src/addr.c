@@ -87,7 +87,7 @@ static int list_error(struct parser *p, const char *fmt, ...)
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	snip(p->src, QUOTE_MAX, q, sizeof q);
-	return perr_set(p->e, EX_DATAERR, "invalid address list \"%s\": %s", q, what);
+	return perr_fail(p->e, FC_MESSAGE, "invalid address list \"%s\": %s", q, what);
 }
 
 /* ---- lexer ---- */
@@ -580,7 +580,7 @@ static int domain_error(struct perr *e, const char *domain, const char *why)
 {
 	char q[QUOTE_MAX + 8];
 	snip(domain, QUOTE_MAX, q, sizeof q);
-	return perr_set(e, EX_DATAERR, "invalid domain '%s': %s", q, why);
+	return perr_fail(e, FC_MESSAGE, "invalid domain '%s': %s", q, why);
 }
 
 int addr_domain_ascii(const char *domain, char **out, struct perr *e)
@@ -590,7 +590,7 @@ int addr_domain_ascii(const char *domain, char **out, struct perr *e)
 	int rc;
 	*out = NULL;
 	if (!domain || !*domain)
-		return perr_set(e, EX_DATAERR, "invalid domain '': empty");
+		return perr_fail(e, FC_MESSAGE, "invalid domain '': empty");
 	if (domain[0] == '[') {
 		*out = xstrdup(domain);
 		return 0;
@@ -982,7 +982,7 @@ static void add_short(struct buf *b, const char *s, size_t n)
 static int limit_error(struct perr *e, const char *who, const char *part, size_t n, int max,
                        const char *rfc)
 {
-	return perr_set(e, EX_USAGE, "%s: %s is %zu octets, over the limit of %d (%s)", who, part, n, max, rfc);
+	return perr_fail(e, FC_USAGE, "%s: %s is %zu octets, over the limit of %d (%s)", who, part, n, max, rfc);
 }
 
 /* Total length and labels of the ASCII domain d[0..n); who names it in
@@ -998,7 +998,7 @@ static int domain_limits(const char *d, size_t n, const char *who, struct perr *
 		while (k < n && d[k] != '.')
 			k++;
 		if (k == i)
-			return perr_set(e, EX_USAGE, "%s: domain has an empty label (RFC 1035 2.3.4)", who);
+			return perr_fail(e, FC_USAGE, "%s: domain has an empty label (RFC 1035 2.3.4)", who);
 		if (k - i > LABEL_MAX) {
 			struct buf part;
 			buf_init(&part);

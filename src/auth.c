@@ -261,7 +261,7 @@ static int oauth_message(struct state *st, const char *mech, char **b64, struct 
 	int r = gsasl_base64_to(m.s, m.len, b64, NULL);
 	buf_free(&m);
 	if (r != GSASL_OK)
-		return perr_set(e, EX_SOFTWARE, "cannot encode the %s message", mech);
+		return perr_fail(e, FC_INTERNAL, "cannot encode the %s message", mech);
 	return EX_OK;
 }
 
@@ -282,7 +282,7 @@ static int first_response(struct state *st, const char *mech, Gsasl_session *sct
 		*e = st->secret_err;
 		return e->ex;
 	}
-	return perr_set(e, EX_CONFIG, "cannot start %s: %s", mech, gsasl_strerror(r));
+	return perr_fail(e, FC_CONFIG, "cannot start %s: %s", mech, gsasl_strerror(r));
 }
 
 /* Decode the text of a 334 for a message (OAuth error JSON). */
@@ -309,22 +309,22 @@ static int answer(struct state *st, const char *mech, Gsasl_session *sctx, const
 		 * wants a dummy reply (XOAUTH2: an empty line) to get the 5xx */
 		note_detail(st, challenge);
 		*line = strdup(ascii_casecmp(mech, "OAUTHBEARER") == 0 ? "AQ==" : "");
-		return *line ? EX_OK : perr_set(e, EX_OSERR, "out of memory");
+		return *line ? EX_OK : perr_fail(e, FC_OS, "out of memory");
 	}
 	int r = gsasl_step64(sctx, challenge, line);
 	if (r == GSASL_OK || r == GSASL_NEEDS_MORE) {
 		if (!*line)
 			*line = strdup("");
-		return *line ? EX_OK : perr_set(e, EX_OSERR, "out of memory");
+		return *line ? EX_OK : perr_fail(e, FC_OS, "out of memory");
 	}
 	if (st->secret_failed) {
 		*e = st->secret_err;
 		return e->ex;
 	}
 	if (r == GSASL_AUTHENTICATION_ERROR)
-		return perr_set(e, EX_PROTOCOL, "%s: the server's final %s message is wrong (it did not "
+		return perr_fail(e, FC_PROTOCOL, "%s: the server's final %s message is wrong (it did not "
 		                "prove that it knows the password); stopped", st->s->peer, mech);
-	return perr_set(e, EX_PROTOCOL, "%s: cannot answer the %s challenge: %s", st->s->peer, mech,
+	return perr_fail(e, FC_PROTOCOL, "%s: cannot answer the %s challenge: %s", st->s->peer, mech,
 	                gsasl_strerror(r));
 }
 
@@ -342,9 +342,9 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 	st->detail[0] = '\0';
 	st->plus = mech_info(mech)->needs_cb;
 	if (mech_info(mech)->needs_user && !st->p->auth.user)
-		return perr_set(e, EX_CONFIG, "account %s: %s needs a user name (set user)", st->p->name, mech);
+		return perr_fail(e, FC_CONFIG, "account %s: %s needs a user name (set user)", st->p->name, mech);
 	if (!is_ours(mech) && (rc = gsasl_client_start(st->ctx, mech, &sctx)) != GSASL_OK)
-		return perr_set(e, EX_UNAVAILABLE, "cannot start %s: %s", mech, gsasl_strerror(rc));
+		return perr_fail(e, FC_EXTENSION, "cannot start %s: %s", mech, gsasl_strerror(rc));
 	if ((rc = first_response(st, mech, sctx, &ir, e)) != EX_OK)
 		goto out;
 	if (ir && strlen(mech) + strlen(ir) + 6 <= AUTH_LINE_MAX) {
@@ -358,7 +358,7 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 	for (int round = 0; rc == EX_OK && r.code == 334; round++) {
 		char *line = NULL;
 		if (round >= AUTH_MAX_ROUNDS) {
-			rc = perr_set(e, EX_PROTOCOL, "%s: the %s exchange does not end", st->s->peer, mech);
+			rc = perr_fail(e, FC_PROTOCOL, "%s: the %s exchange does not end", st->s->peer, mech);
 			break;
 		}
 		if (pending_ir) {
@@ -391,7 +391,7 @@ static int try_mech(struct state *st, const char *mech, int may_fall_back, char 
 			                st->detail[0] ? ")" : "");
 			free(q);
 			if (rc == EX_OK)
-				rc = perr_set(e, EX_PROTOCOL, "%s answered AUTH with %d", st->s->peer, r.code);
+				rc = perr_fail(e, FC_PROTOCOL, "%s answered AUTH with %d", st->s->peer, r.code);
 		}
 	}
 	smtp_reply_free(&r);
@@ -422,14 +422,14 @@ int auth_run(struct smtp_session *s, const struct hop *h, const struct policy *p
 
 	perr_clear(e);
 	if (!s->caps.auth)
-		return perr_set(e, EX_UNAVAILABLE, "%s does not offer authentication (no AUTH in its "
+		return perr_fail(e, FC_EXTENSION, "%s does not offer authentication (no AUTH in its "
 		                "EHLO reply), and account %s asks for it (auth %s)", s->peer, p->name, p->auth.mech);
 	memset(&st, 0, sizeof st);
 	st.s = s;
 	st.h = h;
 	st.p = p;
 	if (gsasl_init(&st.ctx) != GSASL_OK)
-		return perr_set(e, EX_SOFTWARE, "cannot initialise GNU SASL");
+		return perr_fail(e, FC_INTERNAL, "cannot initialise GNU SASL");
 	gsasl_callback_set(st.ctx, callback);
 	gsasl_callback_hook_set(st.ctx, &st);
 	struct auth_ctx c = {
@@ -443,7 +443,7 @@ int auth_run(struct smtp_session *s, const struct hop *h, const struct policy *p
 	};
 	size_t n = auth_choose(&c, list, AUTH_MAX_MECHS, why, sizeof why);
 	if (n == 0) {
-		rc = perr_set(e, EX_UNAVAILABLE, "cannot authenticate to %s: %s", s->peer, why);
+		rc = perr_fail(e, FC_EXTENSION, "cannot authenticate to %s: %s", s->peer, why);
 		goto out;
 	}
 	set_channel_binding(&st);
@@ -453,7 +453,7 @@ int auth_run(struct smtp_session *s, const struct hop *h, const struct policy *p
 			break;
 	}
 	if (rc == AUTH_NEXT)
-		rc = perr_set(e, EX_UNAVAILABLE, "cannot authenticate to %s: it offers %s, and declined "
+		rc = perr_fail(e, FC_EXTENSION, "cannot authenticate to %s: it offers %s, and declined "
 		              "every mechanism tried: %s", s->peer, s->caps.auth, tried);
 	if (rc == EX_OK)
 		s->auth = 1;

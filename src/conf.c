@@ -461,11 +461,11 @@ static int value_error(int r, size_t k, const char *v, const char *where, struct
 {
 	char *s;
 	if (r == V_MISSING)
-		return perr_set(e, EX_CONFIG, "%s: '%s' needs an argument", where, kwtab[k].pub.name);
+		return perr_fail(e, FC_CONFIG, "%s: '%s' needs an argument", where, kwtab[k].pub.name);
 	if (r == V_NOARG)
-		return perr_set(e, EX_CONFIG, "%s: '%s' takes no argument", where, kwtab[k].pub.name);
+		return perr_fail(e, FC_CONFIG, "%s: '%s' takes no argument", where, kwtab[k].pub.name);
 	s = show(v);
-	perr_set(e, EX_CONFIG, "%s: invalid %s '%s' (%s)", where, kwtab[k].pub.name, s, expected(kwtab[k].type));
+	perr_fail(e, FC_CONFIG, "%s: invalid %s '%s' (%s)", where, kwtab[k].pub.name, s, expected(kwtab[k].type));
 	free(s);
 	return EX_CONFIG;
 }
@@ -496,7 +496,7 @@ static int kw_apply(struct account *a, size_t k, const char *v, const char *wher
 	int type = kwtab[k].type, r;
 
 	if (type < K_STR)
-		return perr_set(e, EX_CONFIG, "%s: '%s' is not a setting", where, kwtab[k].pub.name);
+		return perr_fail(e, FC_CONFIG, "%s: '%s' is not a setting", where, kwtab[k].pub.name);
 	if ((r = kw_store(a, t, type, v)) != V_OK)
 		return value_error(r, k, v, where, e);
 	if (type != K_IGNORE)
@@ -509,7 +509,7 @@ int conf_set(struct account *a, const char *keyword, const char *value, const ch
 	size_t k;
 	if (!kw_find(keyword, &k)) {
 		char *s = show(keyword);
-		perr_set(e, EX_CONFIG, "%s: unknown keyword '%s'", where, s);
+		perr_fail(e, FC_CONFIG, "%s: unknown keyword '%s'", where, s);
 		free(s);
 		return EX_CONFIG;
 	}
@@ -703,7 +703,7 @@ static int perr_at(struct parser *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&m, fmt, ap);
 	va_end(ap);
-	perr_set(ps->e, EX_CONFIG, "%s: %s", ps->where.s, m.s);
+	perr_fail(ps->e, FC_CONFIG, "%s: %s", ps->where.s, m.s);
 	buf_free(&m);
 	return EX_CONFIG;
 }
@@ -996,17 +996,17 @@ static int read_file(const char *path, int need, struct buf *b, struct stat *st,
 		return 1;
 	}
 	if (fd < 0 || fstat(fd, st) < 0) {
-		rc = perr_set(e, EX_CONFIG, "cannot open %s: %s", d, strerror(errno));
+		rc = perr_fail(e, FC_CONFIG, "cannot open %s: %s", d, strerror(errno));
 	} else {
 		while ((n = read(fd, tmp, sizeof tmp)) != 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				rc = perr_set(e, EX_CONFIG, "cannot read %s: %s", d, strerror(errno));
+				rc = perr_fail(e, FC_CONFIG, "cannot read %s: %s", d, strerror(errno));
 				break;
 			}
 			if (b->len + (size_t)n > MAX_FILE_SIZE) {
-				rc = perr_set(e, EX_CONFIG, "%s: file too large", d);
+				rc = perr_fail(e, FC_CONFIG, "%s: file too large", d);
 				break;
 			}
 			buf_add(b, tmp, (size_t)n);
@@ -1025,9 +1025,9 @@ static int check_private(const char *path, const struct stat *st, struct perr *e
 	char *d = display_name(path);
 	int rc = 0;
 	if (st->st_uid != getuid())
-		rc = perr_set(e, EX_CONFIG, "%s: contains a password but is not owned by you", d);
+		rc = perr_fail(e, FC_CONFIG, "%s: contains a password but is not owned by you", d);
 	else if (st->st_mode & 077)
-		rc = perr_set(e, EX_CONFIG, "%s: contains a password but is accessible by others (chmod 600 %s)", d, d);
+		rc = perr_fail(e, FC_CONFIG, "%s: contains a password but is accessible by others (chmod 600 %s)", d, d);
 	free(d);
 	return rc;
 }
@@ -1209,7 +1209,7 @@ int conf_not_found(const struct config *cfg, const char *name, struct perr *e)
 		buf_adds(&m, cfg->nacc ? "" : " (none)");
 		buf_adds(&m, name ? "" : "; use -a NAME");
 	}
-	perr_set(e, EX_CONFIG, "%s", m.s);
+	perr_fail(e, FC_CONFIG, "%s", m.s);
 	buf_free(&m);
 	return EX_CONFIG;
 }
@@ -1251,7 +1251,7 @@ static char *read_mailname(const struct account *a, const char *what, struct per
 	if (!path || !*path)
 		path = "/etc/mailname";
 	if (!(f = fopen(path, "re"))) {
-		perr_set(e, EX_CONFIG, "account %s: cannot substitute %%M in %s: cannot read %s: %s",
+		perr_fail(e, FC_CONFIG, "account %s: cannot substitute %%M in %s: cannot read %s: %s",
 		         a->name, what, path, strerror(errno));
 		return NULL;
 	}
@@ -1266,7 +1266,7 @@ static char *read_mailname(const struct account *a, const char *what, struct per
 	t = line ? trim(line) : NULL;
 	if (!t || !*t) {
 		free(line);
-		perr_set(e, EX_CONFIG, "account %s: cannot substitute %%M in %s: %s is empty", a->name, what, path);
+		perr_fail(e, FC_CONFIG, "account %s: cannot substitute %%M in %s: %s is empty", a->name, what, path);
 		return NULL;
 	}
 	memmove(line, t, strlen(t) + 1);
@@ -1310,14 +1310,14 @@ static int substitute(const struct account *a, char **field, const char *what, s
 static int tls_checks(const struct account *a, struct perr *e)
 {
 	if (a->tls_key_file && !a->tls_cert_file)
-		return perr_set(e, EX_CONFIG, "account %s: tls_key_file requires tls_cert_file", a->name);
+		return perr_fail(e, FC_CONFIG, "account %s: tls_key_file requires tls_cert_file", a->name);
 	if (a->tls_cert_file && !a->tls_key_file)
-		return perr_set(e, EX_CONFIG, "account %s: tls_cert_file requires tls_key_file", a->name);
+		return perr_fail(e, FC_CONFIG, "account %s: tls_cert_file requires tls_key_file", a->name);
 	if (a->tls_crl_file && !a->tls_trust_file)
-		return perr_set(e, EX_CONFIG, "account %s: tls_crl_file requires tls_trust_file", a->name);
+		return perr_fail(e, FC_CONFIG, "account %s: tls_crl_file requires tls_trust_file", a->name);
 	int required = a->tls == TLS_ON || (a->tls == TLS_UNSET && !a->tls_starttls);
 	if (required && a->tls_certcheck && !a->tls_trust_file && !a->tls_fingerprint)
-		return perr_set(e, EX_CONFIG, "account %s: tls needs tls_trust_file, tls_fingerprint "
+		return perr_fail(e, FC_CONFIG, "account %s: tls needs tls_trust_file, tls_fingerprint "
 		                "or tls_certcheck off to check the server", a->name);
 	return 0;
 }
@@ -1330,7 +1330,7 @@ static int missing(const struct account *a, const char *kw, struct perr *e)
 	for (char *p = opt; *p; p++)
 		if (*p == '_')
 			*p = '-';
-	perr_set(e, EX_CONFIG, "account %s: no %s given (set '%s' in %s or use --%s)", a->name, kw, kw, d, opt);
+	perr_fail(e, FC_CONFIG, "account %s: no %s given (set '%s' in %s or use --%s)", a->name, kw, kw, d, opt);
 	free(opt);
 	free(d);
 	return EX_CONFIG;
@@ -1342,7 +1342,7 @@ static int refuse_unsupported(const struct account *a, struct perr *e)
 {
 	const char *where = a->file ? a->file : "the command line";
 	if (a->proxy_host)
-		return perr_set(e, EX_UNAVAILABLE, "account '%s' (%s) asks for a SOCKS proxy, which this "
+		return perr_fail(e, FC_EXTENSION, "account '%s' (%s) asks for a SOCKS proxy, which this "
 		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
 	return 0;
 }

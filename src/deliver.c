@@ -17,11 +17,11 @@ int rcpt_init(struct rcpt *r, const struct addr *a, struct perr *e)
 	perr_clear(&r->result);
 	r->given = addr_envelope(a);
 	if (!a->domain)
-		return perr_set(e, EX_NOUSER, "recipient '%s' has no domain: give a full address, or map it "
+		return perr_fail(e, FC_ADDRESS, "recipient '%s' has no domain: give a full address, or map it "
 		                "in an aliases file ('aliases' in postierc(5))", a->local);
 	if (addr_envelope_ascii(a, &r->ascii, e) || addr_check_limits(r->ascii, "recipient", e) ||
 	    addr_envelope_utf8(a, &r->utf8, e))
-		return e->ex = EX_NOUSER;
+		return perr_reclass(e, FC_ADDRESS);
 	r->state = RCPT_PENDING;
 	return EX_OK;
 }

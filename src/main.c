@@ -214,8 +214,8 @@ static int check_mode(struct cli *c, const char *m, struct perr *e)
 	}
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(m, modes[i].m) == 0)
-			return perr_set(e, EX_USAGE, "mode -b%s (%s) is not supported", m, modes[i].what);
-	return perr_set(e, EX_USAGE, "unknown mode -b%s", m);
+			return perr_fail(e, FC_USAGE, "mode -b%s (%s) is not supported", m, modes[i].what);
+	return perr_fail(e, FC_USAGE, "unknown mode -b%s", m);
 }
 
 static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, struct perr *e)
@@ -243,8 +243,8 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_READ_RCPTS: c->read_rcpts = 1; return 0;
 	case ACT_READ_FROM: c->read_from = 1; return 0;
 	case ACT_MODE: return check_mode(c, arg, e);
-	case ACT_QUEUE: return perr_set(e, EX_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
-	case ACT_UNSUPPORTED: return perr_set(e, EX_USAGE, "--%s is not supported", o->lname);
+	case ACT_QUEUE: return perr_fail(e, FC_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
+	case ACT_UNSUPPORTED: return perr_fail(e, FC_USAGE, "--%s is not supported", o->lname);
 	case ACT_DUMP: c->mode = M_DUMP; return 0;
 	}
 	return 0;
@@ -276,19 +276,19 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 		const struct opt_def *o;
 		if (ch == '?' || ch == ':') {
 			const char *what = optopt ? (char[]){ '-', (char)optopt, 0 } : argv[optind - 1];
-			return perr_set(e, EX_USAGE, ch == ':' ? "option %s needs an argument (see postie --help)"
+			return perr_fail(e, FC_USAGE, ch == ':' ? "option %s needs an argument (see postie --help)"
 			                                       : "unknown option %s (see postie --help)", what);
 		}
 		o = ch >= 256 ? &opt_table[ch - 256] : opt_by_short(ch);
 		if (!o || apply_opt(c, o, optarg, e))
-			return e->ex ? e->ex : perr_set(e, EX_SOFTWARE, "option table error");
+			return e->ex ? e->ex : perr_fail(e, FC_INTERNAL, "option table error");
 	}
 	if (c->host && c->account)
-		return perr_set(e, EX_USAGE, "--host and --account cannot be used together");
+		return perr_fail(e, FC_USAGE, "--host and --account cannot be used together");
 	c->args = argv + optind;
 	c->nargs = argc - optind;
 	if (c->nargs && c->mode == M_SERVERINFO)
-		return perr_set(e, EX_USAGE, "--serverinfo takes no recipients ('%s' given; see postie --help)",
+		return perr_fail(e, FC_USAGE, "--serverinfo takes no recipients ('%s' given; see postie --help)",
 		                c->args[0]);
 	return 0;
 }
@@ -336,9 +336,9 @@ static int apply_overrides(const struct cli *c, struct account *a, struct perr *
 {
 	for (size_t i = 0; i < c->nov; i++)
 		if (conf_set(a, c->ov[i].key, c->ov[i].val, c->ov[i].where, e))
-			return e->ex = EX_USAGE;
+			return perr_reclass(e, FC_USAGE);
 	if (c->fullname && conf_set(a, "from_full_name", c->fullname, "-F", e))
-		return e->ex = EX_USAGE;
+		return perr_reclass(e, FC_USAGE);
 	return 0;
 }
 
@@ -358,16 +358,16 @@ static int check_overrides(const struct cli *c, struct perr *e)
 static int check_lengths(const struct cli *c, const struct account *a, struct perr *e)
 {
 	if (a->domain && a->domain[0] != '[' && addr_check_domain(a->domain, "EHLO", e))
-		return e->ex = EX_CONFIG;
+		return perr_reclass(e, FC_CONFIG);
 	if (c->envid && strlen(c->envid) > 100)
-		return perr_set(e, EX_USAGE, "-V: the envelope ID is %zu octets, over the limit of 100 "
+		return perr_fail(e, FC_USAGE, "-V: the envelope ID is %zu octets, over the limit of 100 "
 		                "(RFC 3461 4.4)", strlen(c->envid));
 	return 0;
 }
 
 /* Parse one envelope address given as "a@x", "<a@x>" or "Name <a@x>";
  * "" and "<>" are the null sender. */
-static int parse_sender(const char *s, struct job *j, int ex, struct perr *e)
+static int parse_sender(const char *s, struct job *j, enum fail_class fc, struct perr *e)
 {
 	struct addrlist l = { 0 };
 	const char *p = s + strspn(s, " \t");
@@ -378,20 +378,19 @@ static int parse_sender(const char *s, struct job *j, int ex, struct perr *e)
 	}
 	if (addr_parse_list(s, &l, e) || l.n != 1) {
 		if (!e->ex)
-			perr_set(e, ex, "invalid envelope sender '%s': expected one address", s);
-		e->ex = ex;
+			perr_fail(e, fc, "invalid envelope sender '%s': expected one address", s);
 		addrlist_free(&l);
-		return ex;
+		return perr_reclass(e, fc);
 	}
 	j->from_display = addr_envelope(&l.v[0]);
 	if (!l.v[0].domain) {
 		addrlist_free(&l);
-		return perr_set(e, ex, "envelope sender '%s' has no domain; set 'from' to a full address", j->from_display);
+		return perr_fail(e, fc, "envelope sender '%s' has no domain; set 'from' to a full address", j->from_display);
 	}
 	int r = addr_envelope_ascii(&l.v[0], &j->from, e);
 	addrlist_free(&l);
 	if (r == 0 && addr_check_limits(j->from, "envelope sender", e))
-		return e->ex = ex;
+		return perr_reclass(e, fc);
 	return r;
 }
 
@@ -414,29 +413,29 @@ static int envelope_from(const struct cli *c, struct job *j, struct perr *e)
 	if (c->from && a->from && unqualified(c->from))
 		log_info("-f %s has no domain; using the account's from, %s", c->from, a->from);
 	else if (c->from && (a->allow_from_override || !a->from))
-		return parse_sender(c->from, j, EX_USAGE, e);
+		return parse_sender(c->from, j, FC_USAGE, e);
 	if (c->read_from && (a->allow_from_override || !a->from)) {
 		struct addr f = { 0 };
 		if (msg_from(&j->msg, &f, e))
 			return e->ex;
 		char *s = addr_envelope(&f);
 		addr_free(&f);
-		int r = parse_sender(s, j, EX_DATAERR, e);
+		int r = parse_sender(s, j, FC_MESSAGE, e);
 		free(s);
 		return r;
 	}
 	if (a->from)
-		return parse_sender(a->from, j, EX_CONFIG, e);
+		return parse_sender(a->from, j, FC_CONFIG, e);
 	char *host = host_canonical();
 	if (!strchr(host, '.')) {
 		free(host);
-		return perr_set(e, EX_CONFIG, "envelope-from address is missing: set 'from' in account '%s' or use -f", a->name);
+		return perr_fail(e, FC_CONFIG, "envelope-from address is missing: set 'from' in account '%s' or use -f", a->name);
 	}
 	char *user = user_name();
 	char *s = xasprintf("%s@%s", user, host);
 	free(user);
 	free(host);
-	int r = parse_sender(s, j, EX_CONFIG, e);
+	int r = parse_sender(s, j, FC_CONFIG, e);
 	free(s);
 	return r;
 }
@@ -497,13 +496,13 @@ static int collect_rcpts(const struct cli *c, struct job *j, struct perr *e)
 		if (addr_parse_list(c->args[i], &j->parsed, e)) {
 			char m[sizeof e->msg];
 			snprintf(m, sizeof m, "%s", e->msg);
-			return perr_set(e, EX_USAGE, "recipient argument: %s", m);
+			return perr_fail(e, FC_USAGE, "recipient argument: %s", m);
 		}
 	if (c->read_rcpts && msg_recipients(&j->msg, &j->parsed, e))
 		return e->ex;
 	if (j->parsed.n == 0)
-		return c->read_rcpts ? perr_set(e, EX_DATAERR, "no recipients: none given and none found in To, Cc or Bcc")
-		                     : perr_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
+		return c->read_rcpts ? perr_fail(e, FC_MESSAGE, "no recipients: none given and none found in To, Cc or Bcc")
+		                     : perr_fail(e, FC_USAGE, "no recipients given (name them as arguments, or use -t)");
 	if (expand_aliases(j->acc, &j->parsed, e))
 		return e->ex;
 	addrlist_dedup(&j->parsed);

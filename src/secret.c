@@ -163,22 +163,22 @@ struct owner {
 	const char *name, *user, *host, *socket, *password, *passwordeval;
 };
 
-static int from_netrc(const char *path, const struct owner *a, char **out)
+static int from_netrc(const char *path, const struct owner *w, char **out)
 {
 	char *text = NULL;
-	if (!a->host || read_file(path, &text) < 0)
+	if (!w->host || read_file(path, &text) < 0)
 		return 0;
-	int r = netrc_lookup(text, a->host, a->user, out);
+	int r = netrc_lookup(text, w->host, w->user, out);
 	secret_free(text);
 	return r;
 }
 
-static int from_eval(const struct owner *a, char **out, struct perr *e)
+static int from_eval(const struct owner *w, char **out, struct perr *e)
 {
 	struct buf o, err;
 	buf_init(&o);
 	buf_init(&err);
-	int st = run_command(a->passwordeval, &o, &err);
+	int st = run_command(w->passwordeval, &o, &err);
 	/* the first line of its output is the secret (pass(1) prints more) */
 	size_t n = o.s ? strcspn(o.s, "\r\n") : 0;
 	char *msg = NULL;
@@ -188,12 +188,12 @@ static int from_eval(const struct owner *a, char **out, struct perr *e)
 	}
 	int r = EX_OK;
 	if (st < 0)
-		r = perr_fail(e, FC_CONFIG, "account %s: cannot run passwordeval: %s", a->name, strerror(errno));
+		r = perr_fail(e, FC_CONFIG, "account %s: cannot run passwordeval: %s", w->name, strerror(errno));
 	else if (st != 0)
 		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval failed with exit status %d%s%s",
-		              a->name, st, msg ? ": " : "", msg ? msg : "");
+		              w->name, st, msg ? ": " : "", msg ? msg : "");
 	else if (n == 0)
-		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval printed no password%s%s", a->name,
+		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval printed no password%s%s", w->name,
 		              msg ? ": " : "", msg ? msg : "");
 	else
 		*out = xstrndup(o.s, n);
@@ -204,15 +204,15 @@ static int from_eval(const struct owner *a, char **out, struct perr *e)
 }
 
 /* Ask on the terminal with echo off. 0 when there is no terminal. */
-static int from_tty(const struct owner *a, char **out)
+static int from_tty(const struct owner *w, char **out)
 {
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	struct termios old, quiet;
 	int have_termios = tcgetattr(fd, &old) == 0;
-	char *prompt = xasprintf("password for %s at %s: ", a->user ? a->user : "(no user)",
-	                         a->host ? a->host : a->socket);
+	char *prompt = xasprintf("password for %s at %s: ", w->user ? w->user : "(no user)",
+	                         w->host ? w->host : w->socket);
 	if (write(fd, prompt, strlen(prompt)) < 0) {
 		free(prompt);
 		close(fd);
@@ -252,33 +252,33 @@ int secret_get(const struct hop *h, const struct policy *p, char **out, const ch
 		.name = p->name, .user = p->auth.user, .host = h->host, .socket = h->socket,
 		.password = p->auth.password, .passwordeval = p->auth.passwordeval,
 	};
-	const struct owner *a = &own;
+	const struct owner *w = &own;
 	*out = NULL;
-	if (a->password) {
-		*out = xstrdup(a->password);
+	if (w->password) {
+		*out = xstrdup(w->password);
 		*source = "password";
 		return EX_OK;
 	}
-	if (a->passwordeval) {
+	if (w->passwordeval) {
 		*source = "passwordeval";
-		return from_eval(a, out, e);
+		return from_eval(w, out, e);
 	}
 	char *home = expand_tilde("~/.netrc");
-	int r = from_netrc(home, a, out);
+	int r = from_netrc(home, w, out);
 	free(home);
 	if (r) {
 		*source = "~/.netrc";
 		return EX_OK;
 	}
-	if (from_netrc("/etc/netrc", a, out)) {
+	if (from_netrc("/etc/netrc", w, out)) {
 		*source = "/etc/netrc";
 		return EX_OK;
 	}
-	if (from_tty(a, out)) {
+	if (from_tty(w, out)) {
 		*source = "terminal";
 		return EX_OK;
 	}
 	return perr_fail(e, FC_CONFIG, "account %s: no password for user %s at %s: set password or "
 	                 "passwordeval, add a machine entry to ~/.netrc, or run postie from a terminal",
-	                 a->name, a->user ? a->user : "(none)", a->host ? a->host : a->socket);
+	                 w->name, w->user ? w->user : "(none)", w->host ? w->host : w->socket);
 }

@@ -100,10 +100,10 @@ static int check_greeting_start(const struct hop *h, const struct policy *pol,
 		return EX_OK;
 	s->dead = 1;
 	if (r == 0 && port != SMTPS_PORT)
-		return perr_set(e, EX_TEMPFAIL, "timeout after %d s waiting for %s's greeting "
+		return perr_fail(e, FC_TIMEOUT, "timeout after %d s waiting for %s's greeting "
 		                "(nothing at all arrived; if this port uses implicit TLS, set "
 		                "'tls_starttls off')", net_timeout(s->c), s->peer);
-	return perr_set(e, EX_CONFIG, "%s port %d %s: it expects TLS from the first byte "
+	return perr_fail(e, FC_CONFIG, "%s port %d %s: it expects TLS from the first byte "
 	                "(implicit TLS), but account '%s' %s", s->peer, port,
 	                r ? "sent a TLS record instead of an SMTP greeting"
 	                  : "sent no greeting",
@@ -153,7 +153,7 @@ static int upgrade(const struct hop *h, const struct policy *p, struct smtp_sess
                    struct perr *e)
 {
 	if (h->tls_mode == TM_STARTTLS && !s->caps.starttls)
-		return perr_set(e, EX_UNAVAILABLE, "%s does not offer STARTTLS, and account '%s' requires "
+		return perr_fail(e, FC_EXTENSION, "%s does not offer STARTTLS, and account '%s' requires "
 		                "TLS (tls on); nothing was sent", s->peer, p->name);
 	if (h->tls_mode == TM_OPPORTUNISTIC && !s->caps.starttls) {
 		log_info("%s does not offer STARTTLS; continuing without TLS (tls is not set)", s->peer);
@@ -171,7 +171,7 @@ static int upgrade(const struct hop *h, const struct policy *p, struct smtp_sess
 		return e->ex;
 	}
 	if (start_tls(h, p, s, h->tls_mode == TM_STARTTLS, 0, e)) {
-		s->handshake_failed = e->ex == EX_PROTOCOL && !s->tls_state;
+		s->handshake_failed = e->fc == FC_TLS_HANDSHAKE && !s->tls_state;
 		return e->ex;
 	}
 	snprintf(s->tls_how, sizeof s->tls_how, "STARTTLS (offered and used)");
@@ -201,10 +201,15 @@ int session_open(const struct hop *h, const struct policy *p, int authenticate,
 	return r == EX_OK ? login(h, p, authenticate, s, e) : r;
 }
 
-/* Whether hop i is to be tried after hop i-1 failed as s and e say. */
-static int next_applies(const struct route *r, size_t i, const struct smtp_session *s)
+/* Whether hop i is to be tried after hop i-1 failed as s and e say:
+ * status.c decides whether a failure moves on to the next hop; a
+ * plain-text hop follows only a handshake that failed. */
+static int next_applies(const struct route *r, size_t i, const struct smtp_session *s,
+                        const struct perr *e)
 {
-	return i < r->nhop && (!r->hop[i].after_tls_failure || s->handshake_failed);
+	if (i >= r->nhop || status_action(e) != ACTION_NEXT_HOP)
+		return 0;
+	return !r->hop[i].after_tls_failure || s->handshake_failed;
 }
 
 int session_open_route(const struct route *r, int authenticate, struct smtp_session *s,
@@ -216,7 +221,7 @@ int session_open_route(const struct route *r, int authenticate, struct smtp_sess
 	for (;;) {
 		*used = &r->hop[i];
 		rc = reach(&r->hop[i], &r->policy, s, e);
-		if (rc == EX_OK || !next_applies(r, i + 1, s))
+		if (rc == EX_OK || !next_applies(r, i + 1, s, e))
 			break;
 		if (r->hop[i + 1].after_tls_failure) {
 			snprintf(why, sizeof why, "%s", e->msg);

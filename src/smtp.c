@@ -234,7 +234,7 @@ static int malformed(struct conn *c, const struct buf *line, struct perr *e)
 	struct buf q;
 	buf_init(&q);
 	quote_text(&q, line->s, line->len);
-	perr_set(e, EX_PROTOCOL, "malformed reply from %s: '%s'", net_peer_name(c), q.s ? q.s : "");
+	perr_fail(e, FC_PROTOCOL, "malformed reply from %s: '%s'", net_peer_name(c), q.s ? q.s : "");
 	buf_free(&q);
 	return e->ex;
 }
@@ -249,7 +249,7 @@ static int add_reply_line(struct conn *c, struct smtp_reply *r, const struct buf
 	    (r->nlines > 0 && code != r->code))
 		return malformed(c, line, e);
 	if (r->nlines >= SMTP_MAX_REPLY_LINES)
-		return perr_set(e, EX_PROTOCOL, "reply from %s has more than %d lines",
+		return perr_fail(e, FC_PROTOCOL, "reply from %s has more than %d lines",
 		                net_peer_name(c), SMTP_MAX_REPLY_LINES);
 	if (r->nlines == 0) {
 		r->code = code;
@@ -295,12 +295,12 @@ static int conn_failed(struct smtp_session *s, const char *what, struct perr *e)
 {
 	s->dead = 1;
 	if (net_timed_out(s->c) == NET_EXPIRED_TIMEOUT)
-		return perr_set(e, EX_TEMPFAIL, "timeout after %d s waiting for %s's %s",
+		return perr_fail(e, FC_TIMEOUT, "timeout after %d s waiting for %s's %s",
 		                net_timeout(s->c), s->peer, what);
 	if (e->ex == EX_TEMPFAIL) {
 		char tmp[sizeof e->msg];
 		memcpy(tmp, e->msg, sizeof tmp);
-		perr_set(e, EX_TEMPFAIL, "%s (waiting for the %s)", tmp, what);
+		perr_fail(e, e->fc, "%s (waiting for the %s)", tmp, what);
 	}
 	return e->ex;
 }
@@ -357,7 +357,7 @@ static int reply_failed(struct perr *e, enum smtp_phase ph, const struct smtp_re
 	va_end(ap);
 	perr_reply(e, ph, r->code, r->enh, "%s: %s", b.s ? b.s : "", q);
 	if (e->ex == EX_OK)
-		e->ex = EX_PROTOCOL;
+		perr_reclass(e, FC_PROTOCOL);
 	buf_free(&b);
 	free(q);
 	return e->ex;
@@ -433,7 +433,7 @@ int smtp_starttls(struct smtp_session *s, struct perr *e)
 		size_t n = net_pending(s->c);
 		net_discard_pending(s->c);
 		s->dead = 1;
-		rc = perr_set(e, EX_PROTOCOL, "%s sent %zu byte%s after its 220 reply to STARTTLS, "
+		rc = perr_fail(e, FC_PROTOCOL, "%s sent %zu byte%s after its 220 reply to STARTTLS, "
 		              "before the TLS handshake; this is how a command injection attack "
 		              "looks, so postie stops here", s->peer, n, n == 1 ? "" : "s");
 	}
@@ -627,7 +627,7 @@ static int check_utf8(struct tx *t, int *needed, struct perr *e)
 			which = env->rcpt[i].ascii;
 	*needed = which != NULL;
 	if (which && !t->s->caps.smtputf8)
-		return perr_set(e, EX_UNAVAILABLE, "%s does not support SMTPUTF8, needed for <%s>",
+		return perr_fail(e, FC_EXTENSION, "%s does not support SMTPUTF8, needed for <%s>",
 		                t->s->peer, which);
 	return EX_OK;
 }
@@ -644,7 +644,7 @@ static int check_addrs(const struct envelope *env, struct perr *e)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				bad = "recipient";
 	if (bad)
-		return perr_set(e, EX_DATAERR, "%s address contains a control character", bad);
+		return perr_fail(e, FC_MESSAGE, "%s address contains a control character", bad);
 	return EX_OK;
 }
 
@@ -661,7 +661,7 @@ static int mail_size(struct tx *t, struct buf *cmd, struct perr *e)
 	if (!caps->size_offered)
 		return EX_OK;
 	if (caps->size > 0 && t->size > caps->size)
-		return perr_set(e, EX_DATAERR, "message size %lld exceeds %s's limit of %lld bytes",
+		return perr_fail(e, FC_MESSAGE, "message size %lld exceeds %s's limit of %lld bytes",
 		                t->size, t->s->peer, caps->size);
 	buf_printf(cmd, " SIZE=%lld", t->size);
 	return EX_OK;
@@ -674,11 +674,11 @@ static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
 	const struct smtp_caps *caps = &t->s->caps;
 	int utf8;
 	if (pending(j) == 0)
-		return perr_set(e, EX_SOFTWARE, "no recipients");
+		return perr_fail(e, FC_INTERNAL, "no recipients");
 	if (check_addrs(j, e) != EX_OK || check_utf8(t, &utf8, e) != EX_OK)
 		return e->ex;
 	if ((wants_dsn(j) || j->dsn_return) && !caps->dsn)
-		return perr_set(e, EX_UNAVAILABLE, "%s does not support DSN (dsn_notify/dsn_return set)",
+		return perr_fail(e, FC_EXTENSION, "%s does not support DSN (dsn_notify/dsn_return set)",
 		                t->s->peer);
 	buf_printf(cmd, "MAIL FROM:<%s>", j->from ? j->from : "");
 	if (mail_size(t, cmd, e) != EX_OK)
@@ -773,7 +773,7 @@ static int queue_data(struct tx *t, int dotstuff)
 	int rc = msg_write(t->m, dotstuff, data_sink, t, &e);
 	log_info("<%lld bytes of message data>", t->count);
 	if (rc == 0 && t->size >= 0 && t->count != t->size)
-		rc = -1, perr_set(&e, EX_SOFTWARE, "message data changed size while sending");
+		rc = -1, perr_fail(&e, FC_INTERNAL, "message data changed size while sending");
 	if (rc < 0) {
 		/* the peer waits for data that will not come: give up */
 		tx_fail(t, &e);
@@ -996,7 +996,7 @@ int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, 
 	if (s->c)
 		extend_session(s, env, m);
 	if (s->dead || !s->c)
-		perr_set(&d->session, EX_SOFTWARE, "the session with %s is closed", s->peer);
+		perr_fail(&d->session, FC_INTERNAL, "the session with %s is closed", s->peer);
 	else if (mail_command(&t, &mail, &d->session) == EX_OK)
 		run(&t, mail.s);
 	if (s->c)

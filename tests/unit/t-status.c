@@ -451,9 +451,12 @@ static void file_cases(void)
 	a->host = xstrdup("mail.example.org");
 	a->user = xstrdup("bob");
 	a->passwordeval = xstrdup("exit 3");
-	rc = secret_get(a, &pw, &source, &e);
+	struct route r;
+	route_from_account(a, &r);
+	rc = secret_get(&r.hop[0], &r.policy, &pw, &source, &e);
 	report("secret: passwordeval fails -> config", is_class(&e, rc, FC_CONFIG));
 	free(pw);
+	route_free(&r);
 	account_free(a);
 }
 
