@@ -8,7 +8,7 @@
 
 enum { PROTO_SMTP = 0, PROTO_LMTP = 1 };
 /* set_from_header / set_date_header / set_msgid_header / set_to_header */
-enum { HDR_OFF = 0, HDR_AUTO = 1, HDR_ON = 2 };
+#include "msg.h"
 /* tls: unset means opportunistic STARTTLS (see DESIGN/issue 3) */
 enum { TLS_UNSET = -1, TLS_OFF = 0, TLS_ON = 1 };
 
