@@ -150,9 +150,11 @@ static int name_byte(struct msg_parser *p, unsigned char c)
 {
 	if (c == ':') {
 		complete_field(p);
-		if (p->nfields >= max_fields(p))
-			return perr_set(&p->err, EX_DATAERR, "header section has more than %zu fields",
-			                max_fields(p)), -1;
+		if (p->nfields >= max_fields(p)) {
+			perr_set(&p->err, EX_DATAERR, "header section has more than %zu fields",
+			         max_fields(p));
+			return -1;
+		}
 		buf_add(&p->cur, p->pend.s, p->pend.len);
 		buf_addc(&p->cur, ':');
 		buf_reset(&p->pend);
@@ -213,9 +215,10 @@ static int head_byte(struct msg_parser *p, unsigned char c)
 			p->hs = H_START;
 			return 1;
 		}
-		if (c == '\0')
-			return perr_set(&p->err, EX_DATAERR, "header line %ld contains a NUL octet",
-			                p->line), -1;
+		if (c == '\0') {
+			perr_set(&p->err, EX_DATAERR, "header line %ld contains a NUL octet", p->line);
+			return -1;
+		}
 		if (c & 0x80)
 			p->eightbit = 1;
 		buf_addc(&p->cur, (char)c);
@@ -284,9 +287,11 @@ static int head_step(struct msg_parser *p, unsigned char c)
 	if (rc <= 0)
 		return rc < 0 ? -1 : 1;
 	consume(p, 1);
-	if (++p->hbytes > max_header_bytes(p))
-		return perr_set(&p->err, EX_DATAERR, "header section exceeds %zu MiB",
-		                max_header_bytes(p) >> 20), -1;
+	if (++p->hbytes > max_header_bytes(p)) {
+		perr_set(&p->err, EX_DATAERR, "header section exceeds %zu MiB",
+		         max_header_bytes(p) >> 20);
+		return -1;
+	}
 	return 1;
 }
 
