@@ -4,11 +4,10 @@
 #define POSTIE_CONF_H
 
 #include <stdio.h>
+#include "msg.h"      /* HDR_* for set_from_header and the other header keywords */
 #include "status.h"
 
 enum { PROTO_SMTP = 0, PROTO_LMTP = 1 };
-/* set_from_header / set_date_header / set_msgid_header / set_to_header */
-enum { HDR_OFF = 0, HDR_AUTO = 1, HDR_ON = 2 };
 /* tls: TLS_UNSET means STARTTLS when the server offers it, else plain text */
 enum { TLS_UNSET = -1, TLS_OFF = 0, TLS_ON = 1 };
 

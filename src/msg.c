@@ -1,7 +1,9 @@
-/* msg.c - the message: read once into an unlinked spool file while the
- * header section is parsed, header edits and the long-line repair
- * planned, then streamed in SMTP form (CRLF, dot-stuffing) in bounded
- * memory. */
+/* msg.c - the message: a push parser for the header section (no I/O),
+ * the stores that keep its bytes (unlinked temp file, named file,
+ * memory), the header edits and the long-line repair planned by
+ * msg_prepare, the writer that streams the SMTP form (CRLF,
+ * dot-stuffing) into a caller's sink in bounded memory, and the prepared
+ * message saved to a store and loaded back. */
 #include "msg.h"
 
 #include <errno.h>
@@ -10,41 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "conf.h"
-#include "util.h"
 
 #define CHUNK 65536      /* read size and largest piece handed to a sink */
 #define FOLD_WANT 78     /* preferred header line length when refolding */
 #define QP_LINE 76       /* RFC 2045 6.7: encoded line length limit */
 #define MAX_ADDED 6      /* From, To, Date, Message-ID, MIME-Version, CTE */
-#define MAX_FIELDS 10000 /* header fields kept: bounds the memory per octet */
 
-/* ---- reading ---- */
+/* ---- the push parser ---- */
 
-enum { RS_FROM_CHECK, RS_FROM_SKIP, RS_FROM_SKIP_CR, RS_HEAD, RS_BODY };
+enum { PS_FROM_CHECK, PS_FROM_SKIP, PS_FROM_SKIP_CR, PS_HEAD, PS_BODY, PS_DONE };
 enum { H_START, H_NAME, H_NAMEWSP, H_VALUE };
-
-struct reader {
-	struct msg *m;
-	struct perr *e;
-	int state;          /* RS_* */
-	char pre[5];        /* the first octets, while checking for "From " */
-	size_t npre;
-	int hs;             /* H_*: where in a header line */
-	int skip_lf;        /* the last octet was a CR that ended a line */
-	int need_body_off;  /* body_off is the offset of the next body octet */
-	off_t off;          /* spool offset of the octet being looked at */
-	off_t line_off;     /* spool offset of the current line */
-	long line;          /* current line number, 1-based */
-	size_t hbytes;      /* octets of the header section so far */
-	size_t blen;        /* length of the current body line so far */
-	size_t hcap;        /* allocated entries in m->hdr */
-	struct buf cur;     /* the field being collected, LF line ends */
-	struct buf pend;    /* a line that may start a new field */
-};
+enum { PEND_FIELD = 1, PEND_HEADER_END = 2 };
 
 static int is_wsp(int c)
 {
@@ -56,9 +37,398 @@ static int is_name_char(int c)
 	return c >= 33 && c <= 126 && c != ':';
 }
 
-static int spool_open(struct perr *e)
+void msg_parser_init(struct msg_parser *p, int flags)
+{
+	memset(p, 0, sizeof *p);
+	p->flags = flags;
+	p->state = flags & MSG_PARSE_PREPARED ? PS_HEAD : PS_FROM_CHECK;
+	p->hs = H_START;
+	p->line = 1;
+	buf_init(&p->cur);
+	buf_init(&p->pend);
+	buf_init(&p->done);
+	buf_init(&p->name);
+	buf_init(&p->value);
+	perr_clear(&p->err);
+}
+
+void msg_parser_push(struct msg_parser *p, const void *b, size_t n)
+{
+	p->in = b;
+	p->nin = n;
+	p->pos = 0;
+	p->size += (off_t)n;
+}
+
+void msg_parser_eof(struct msg_parser *p)
+{
+	p->eof = 1;
+}
+
+void msg_parser_free(struct msg_parser *p)
+{
+	buf_free(&p->cur);
+	buf_free(&p->pend);
+	buf_free(&p->done);
+	buf_free(&p->name);
+	buf_free(&p->value);
+}
+
+static size_t max_header_bytes(const struct msg_parser *p)
+{
+	return p->flags & MSG_PARSE_PREPARED ? 2 * MSG_MAX_HEADER_BYTES : MSG_MAX_HEADER_BYTES;
+}
+
+static size_t max_fields(const struct msg_parser *p)
+{
+	return p->flags & MSG_PARSE_PREPARED ? 2 * MSG_MAX_FIELDS : MSG_MAX_FIELDS;
+}
+
+/* The unfolded field body of raw: line ends removed, leading white
+ * space trimmed. */
+static void unfold_into(struct buf *v, const char *raw)
+{
+	const char *s = strchr(raw, ':') + 1;
+	buf_reset(v);
+	for (; *s; s++) {
+		if (*s == '\n' || (v->len == 0 && is_wsp(*s)))
+			continue;
+		buf_addc(v, *s);
+	}
+	if (!v->s)
+		buf_add(v, "", 0);
+}
+
+/* The collected field (if any) becomes the pending MSG_EV_FIELD. */
+static void complete_field(struct msg_parser *p)
+{
+	if (p->cur.len == 0)
+		return;
+	if (p->cur.s[p->cur.len - 1] != '\n')
+		buf_addc(&p->cur, '\n');
+	struct buf t = p->done;
+	p->done = p->cur;
+	p->cur = t;
+	buf_reset(&p->cur);
+	buf_reset(&p->name);
+	buf_add(&p->name, p->done.s, strcspn(p->done.s, " \t:"));
+	unfold_into(&p->value, p->done.s);
+	p->done_line = p->cur_line;
+	p->pending |= PEND_FIELD;
+	p->nfields++;
+	if (!p->seen_ct && !ascii_casecmp(p->name.s, "Content-Type")) {
+		p->seen_ct = 1;
+		p->multipart = ascii_caseprefix(p->value.s, "multipart/")
+		               || ascii_caseprefix(p->value.s, "message/");
+	}
+}
+
+static void end_line(struct msg_parser *p, unsigned char c)
+{
+	p->line++;
+	p->skip_lf = c == '\r';
+}
+
+static void header_end(struct msg_parser *p)
+{
+	complete_field(p);
+	p->pending |= PEND_HEADER_END;
+	p->state = PS_BODY;
+}
+
+/* The current line is not a header field: the body starts with it. */
+static int to_body(struct msg_parser *p)
+{
+	header_end(p);
+	p->no_separator = 1;
+	p->body_off = p->line_off;
+	p->blen = (size_t)(p->off - p->line_off);
+	return 0;
+}
+
+static int name_byte(struct msg_parser *p, unsigned char c)
+{
+	if (c == ':') {
+		complete_field(p);
+		if (p->nfields >= max_fields(p)) {
+			perr_set(&p->err, EX_DATAERR, "header section has more than %zu fields",
+			         max_fields(p));
+			return -1;
+		}
+		buf_add(&p->cur, p->pend.s, p->pend.len);
+		buf_addc(&p->cur, ':');
+		buf_reset(&p->pend);
+		p->cur_line = p->pend_line;
+		p->hs = H_VALUE;
+		return 1;
+	}
+	if (is_wsp(c)) {
+		buf_addc(&p->pend, (char)c);
+		p->hs = H_NAMEWSP;
+		return 1;
+	}
+	if (p->hs == H_NAME && is_name_char(c)) {
+		buf_addc(&p->pend, (char)c);
+		return 1;
+	}
+	return to_body(p);
+}
+
+static int start_byte(struct msg_parser *p, unsigned char c)
+{
+	p->line_off = p->off;
+	if (c == '\n' || c == '\r') {
+		header_end(p);
+		end_line(p, c);
+		p->need_body_off = 1;
+		return 1;
+	}
+	if (is_wsp(c) && p->cur.len) {
+		buf_addc(&p->cur, (char)c);
+		p->hs = H_VALUE;
+		return 1;
+	}
+	if (!is_name_char(c))
+		return to_body(p);
+	complete_field(p);
+	buf_reset(&p->pend);
+	buf_addc(&p->pend, (char)c);
+	p->pend_line = p->line;
+	p->hs = H_NAME;
+	return 1;
+}
+
+/* One octet of the header section: 1 consumed, 0 the body starts here
+ * (look at it again as body), -1 error. */
+static int head_byte(struct msg_parser *p, unsigned char c)
+{
+	switch (p->hs) {
+	case H_START:
+		return start_byte(p, c);
+	case H_NAME:
+	case H_NAMEWSP:
+		return name_byte(p, c);
+	default:
+		if (c == '\n' || c == '\r') {
+			buf_addc(&p->cur, '\n');
+			end_line(p, c);
+			p->hs = H_START;
+			return 1;
+		}
+		if (c == '\0') {
+			perr_set(&p->err, EX_DATAERR, "header line %ld contains a NUL octet", p->line);
+			return -1;
+		}
+		if (c & 0x80)
+			p->eightbit = 1;
+		buf_addc(&p->cur, (char)c);
+		return 1;
+	}
+}
+
+static void body_scan(struct msg_parser *p, const unsigned char *b, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = b[k];
+		if (p->skip_lf) {
+			p->skip_lf = 0;
+			if (c == '\n')
+				continue;
+		}
+		if (p->need_body_off) {
+			p->body_off = p->off + (off_t)k;
+			p->need_body_off = 0;
+		}
+		if (c == '\n' || c == '\r') {
+			if (p->blen > MSG_MAX_LINE && !p->long_line)
+				p->long_line = p->line;
+			p->blen = 0;
+			end_line(p, c);
+		} else {
+			p->blen++;
+			if (c & 0x80)
+				p->eightbit = 1;
+		}
+	}
+}
+
+/* The octets to scan next: the replayed "From " check prefix, then the
+ * pushed piece. */
+static const unsigned char *avail(const struct msg_parser *p, size_t *n)
+{
+	if (p->replay < p->npre) {
+		*n = p->npre - p->replay;
+		return (const unsigned char *)p->pre + p->replay;
+	}
+	*n = p->nin - p->pos;
+	return p->in + p->pos;
+}
+
+static void consume(struct msg_parser *p, size_t k)
+{
+	if (p->replay < p->npre)
+		p->replay += k;
+	else
+		p->pos += k;
+	p->off += (off_t)k;
+}
+
+/* One octet of the header section with its bookkeeping. */
+static int head_step(struct msg_parser *p, unsigned char c)
+{
+	if (p->skip_lf) {
+		p->skip_lf = 0;
+		if (c == '\n') {
+			consume(p, 1);
+			return 1;
+		}
+	}
+	int rc = head_byte(p, c);
+	if (rc <= 0)
+		return rc < 0 ? -1 : 1;
+	consume(p, 1);
+	if (++p->hbytes > max_header_bytes(p)) {
+		perr_set(&p->err, EX_DATAERR, "header section exceeds %zu MiB",
+		         max_header_bytes(p) >> 20);
+		return -1;
+	}
+	return 1;
+}
+
+/* A leading mbox "From " line: compare, then skip to its line end. */
+static void from_step(struct msg_parser *p)
+{
+	const unsigned char *b = p->in + p->pos;
+	size_t n = p->nin - p->pos, k = 0;
+	if (p->state == PS_FROM_CHECK) {
+		if (*b != (unsigned char)"From "[p->npre]) {
+			p->state = PS_HEAD;  /* replay the octets compared so far */
+			return;
+		}
+		p->pre[p->npre++] = (char)*b;
+		p->pos++;
+		if (p->npre == sizeof p->pre) {
+			p->state = PS_FROM_SKIP;
+			p->replay = p->npre;
+			p->off = (off_t)p->npre;
+		}
+		return;
+	}
+	if (p->state == PS_FROM_SKIP_CR) {
+		k = *b == '\n';
+		p->state = PS_HEAD;
+	} else {
+		while (k < n && b[k] != '\n' && b[k] != '\r')
+			k++;
+		if (k < n)
+			p->state = b[k++] == '\r' ? PS_FROM_SKIP_CR : PS_HEAD;
+	}
+	p->pos += k;
+	p->off += (off_t)k;
+	p->start = p->off;
+}
+
+/* Scan some input: 1 progress, 0 nothing left to scan, -1 error. */
+static int step(struct msg_parser *p)
+{
+	size_t n;
+	const unsigned char *b;
+	if (p->state <= PS_FROM_SKIP_CR) {
+		if (p->pos == p->nin)
+			return 0;
+		from_step(p);
+		return 1;
+	}
+	b = avail(p, &n);
+	if (n == 0)
+		return 0;
+	if (p->state == PS_HEAD)
+		return head_step(p, *b);
+	body_scan(p, b, n);
+	consume(p, n);
+	return 1;
+}
+
+/* End of input: close the open field or line. */
+static void finish(struct msg_parser *p)
+{
+	if (p->state == PS_FROM_SKIP || p->state == PS_FROM_SKIP_CR) {
+		p->start = p->off;
+		p->state = PS_HEAD;
+	}
+	if (p->state == PS_HEAD && (p->hs == H_NAME || p->hs == H_NAMEWSP))
+		to_body(p);
+	if (p->state == PS_HEAD) {
+		header_end(p);
+		p->no_separator = 1;
+		p->body_off = p->off;
+	} else {
+		if (p->need_body_off)
+			p->body_off = p->off;
+		if (p->blen > MSG_MAX_LINE && !p->long_line)
+			p->long_line = p->line;
+	}
+	p->state = PS_DONE;
+}
+
+static int pending_event(struct msg_parser *p, struct msg_field *f)
+{
+	if (p->pending & PEND_FIELD) {
+		p->pending &= ~PEND_FIELD;
+		f->name = p->name.s;
+		f->raw = p->done.s;
+		f->value = p->value.s;
+		f->line = p->done_line;
+		return MSG_EV_FIELD;
+	}
+	if (p->pending & PEND_HEADER_END) {
+		p->pending &= ~PEND_HEADER_END;
+		return MSG_EV_HEADER_END;
+	}
+	return p->state == PS_DONE ? MSG_EV_END : MSG_EV_NEED;
+}
+
+int msg_parser_next(struct msg_parser *p, struct msg_field *f, struct perr *e)
+{
+	memset(f, 0, sizeof *f);
+	for (;;) {
+		if (p->failed)
+			break;
+		int ev = pending_event(p, f);
+		if (ev != MSG_EV_NEED)
+			return ev;
+		int rc = step(p);
+		if (rc < 0)
+			p->failed = 1;
+		else if (rc == 0 && !p->eof)
+			return MSG_EV_NEED;
+		else if (rc == 0 && p->state == PS_FROM_CHECK)
+			p->state = PS_HEAD;  /* input ended within "From ": replay it */
+		else if (rc == 0)
+			finish(p);
+	}
+	*e = p->err;
+	return -1;
+}
+
+/* ---- stores ---- */
+
+static void store_init(struct msg_store *s)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	buf_init(&s->mem);
+}
+
+void msg_store_mem(struct msg_store *s)
+{
+	store_init(s);
+}
+
+int msg_store_temp(struct msg_store *s, struct perr *e)
 {
 	const char *dir = getenv("TMPDIR");
+	store_init(s);
 	if (!dir || !*dir)
 		dir = "/tmp";
 	char *path = xasprintf("%s/postie.XXXXXX", dir);
@@ -66,19 +436,48 @@ static int spool_open(struct perr *e)
 	if (fd < 0) {
 		perr_set(e, EX_OSERR, "cannot create spool file in %s: %s", dir, strerror(errno));
 		free(path);
-		return -1;
+		return e->ex;
 	}
 	unlink(path);
 	free(path);
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 		perr_set(e, EX_OSERR, "spool file: %s", strerror(errno));
 		close(fd);
-		return -1;
+		return e->ex;
 	}
-	return fd;
+	s->fd = fd;
+	return 0;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n, struct perr *e)
+int msg_store_create(struct msg_store *s, const char *dir, const char *name, struct perr *e)
+{
+	store_init(s);
+	s->path = xasprintf("%s/%s", dir, name);
+	s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (s->fd < 0) {
+		perr_set(e, EX_CANTCREAT, "cannot create %s: %s", s->path, strerror(errno));
+		msg_store_close(s);
+		return e->ex;
+	}
+	return 0;
+}
+
+int msg_store_open(struct msg_store *s, const char *path, struct perr *e)
+{
+	struct stat st;
+	store_init(s);
+	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		perr_set(e, EX_NOINPUT, "cannot open %s: %s", path, strerror(errno));
+		msg_store_close(s);
+		return e->ex;
+	}
+	s->path = xstrdup(path);
+	s->len = st.st_size;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n, struct perr *e)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
@@ -93,326 +492,227 @@ static int write_all(int fd, const unsigned char *p, size_t n, struct perr *e)
 	return 0;
 }
 
-/* The unfolded field body: line ends removed, leading white space trimmed. */
-static char *unfold(const char *s)
+int msg_store_add(struct msg_store *s, const void *p, size_t n, struct perr *e)
 {
-	char *v = xmalloc(strlen(s) + 1);
-	size_t n = 0;
-	for (; *s; s++) {
-		if (*s == '\n' || (n == 0 && is_wsp(*s)))
-			continue;
-		v[n++] = *s;
-	}
-	v[n] = '\0';
-	return v;
+	if (s->fd < 0)
+		buf_add(&s->mem, p, n);
+	else if (write_all(s->fd, p, n, e))
+		return e->ex;
+	s->len += (off_t)n;
+	return 0;
 }
 
-/* Turn the collected field (if any) into a header entry. */
-static void add_field(struct reader *r)
+ssize_t msg_store_read(const struct msg_store *s, void *buf, size_t n, off_t off,
+                       struct perr *e)
+{
+	if (off >= s->len)
+		return 0;
+	if ((off_t)n > s->len - off)
+		n = (size_t)(s->len - off);
+	if (s->fd < 0) {
+		memcpy(buf, s->mem.s + off, n);
+		return (ssize_t)n;
+	}
+	for (;;) {
+		ssize_t got = pread(s->fd, buf, n, off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got > 0)
+			return got;
+		perr_set(e, EX_IOERR, "cannot read the spool file: %s",
+		         got < 0 ? strerror(errno) : "file truncated");
+		return -1;
+	}
+}
+
+void msg_store_close(struct msg_store *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	buf_free(&s->mem);
+	store_init(s);
+}
+
+/* A store handed to a msg: the msg owns it, the caller's copy is empty. */
+static void store_move(struct msg_store *to, struct msg_store *from)
+{
+	*to = *from;
+	store_init(from);
+}
+
+/* A store whose filling failed: a named file does not stay. */
+static void store_discard(struct msg_store *s)
+{
+	if (s->path && s->fd >= 0)
+		unlink(s->path);
+	msg_store_close(s);
+}
+
+/* ---- reading ---- */
+
+struct reading {
+	struct msg *m;
+	struct msg_parser p;
+	size_t hcap;          /* allocated entries in m->hdr */
+};
+
+static void msg_init(struct msg *m)
+{
+	memset(m, 0, sizeof *m);
+	store_init(&m->store);
+	m->wire_size[0] = m->wire_size[1] = -1;
+}
+
+static void keep_field(struct reading *r, const struct msg_field *f)
 {
 	struct msg *m = r->m;
-	if (r->cur.len == 0)
-		return;
-	if (r->cur.s[r->cur.len - 1] != '\n')
-		buf_addc(&r->cur, '\n');
-	char *raw = buf_steal(&r->cur);
 	if (m->nhdr == r->hcap) {
 		r->hcap = r->hcap ? r->hcap * 2 : 16;
 		m->hdr = xrealloc(m->hdr, r->hcap * sizeof *m->hdr);
 	}
 	struct header *h = &m->hdr[m->nhdr++];
-	h->name = xstrndup(raw, strcspn(raw, " \t:"));
-	h->value = unfold(strchr(raw, ':') + 1);
-	h->raw = raw;
+	h->name = xstrdup(f->name);
+	h->value = xstrdup(f->value);
+	h->raw = xstrdup(f->raw);
 	h->drop = 0;
 }
 
-static void end_line(struct reader *r, unsigned char c)
+/* The parser's events until it needs input or ends. */
+static int drain(struct reading *r, struct perr *e)
 {
-	r->line++;
-	r->skip_lf = c == '\r';
-}
-
-/* The current line is not a header field: the body starts with it. */
-static int to_body(struct reader *r)
-{
-	add_field(r);
-	r->m->no_separator = 1;
-	r->m->body_off = r->line_off;
-	r->blen = (size_t)(r->off - r->line_off);
-	r->state = RS_BODY;
-	return 0;
-}
-
-static int name_byte(struct reader *r, unsigned char c)
-{
-	if (c == ':') {
-		add_field(r);
-		if (r->m->nhdr >= MAX_FIELDS) {
-			perr_set(r->e, EX_DATAERR, "header section has more than %d fields", MAX_FIELDS);
-			return -1;
-		}
-		buf_add(&r->cur, r->pend.s, r->pend.len);
-		buf_addc(&r->cur, ':');
-		buf_reset(&r->pend);
-		r->hs = H_VALUE;
-		return 1;
-	}
-	if (is_wsp(c)) {
-		buf_addc(&r->pend, (char)c);
-		r->hs = H_NAMEWSP;
-		return 1;
-	}
-	if (r->hs == H_NAME && is_name_char(c)) {
-		buf_addc(&r->pend, (char)c);
-		return 1;
-	}
-	return to_body(r);
-}
-
-/* One octet of the header section: 1 consumed, 0 the body starts here
- * (look at it again as body), -1 error. */
-static int head_byte(struct reader *r, unsigned char c)
-{
-	switch (r->hs) {
-	case H_START:
-		r->line_off = r->off;
-		if (c == '\n' || c == '\r') {
-			add_field(r);
-			end_line(r, c);
-			r->state = RS_BODY;
-			r->need_body_off = 1;
-			return 1;
-		}
-		if (is_wsp(c) && r->cur.len) {
-			buf_addc(&r->cur, (char)c);
-			r->hs = H_VALUE;
-			return 1;
-		}
-		if (!is_name_char(c))
-			return to_body(r);
-		buf_reset(&r->pend);
-		buf_addc(&r->pend, (char)c);
-		r->hs = H_NAME;
-		return 1;
-	case H_NAME:
-	case H_NAMEWSP:
-		return name_byte(r, c);
-	default:
-		if (c == '\n' || c == '\r') {
-			buf_addc(&r->cur, '\n');
-			end_line(r, c);
-			r->hs = H_START;
-			return 1;
-		}
-		if (c == '\0') {
-			perr_set(r->e, EX_DATAERR, "header line %ld contains a NUL octet", r->line);
-			return -1;
-		}
-		if (c & 0x80)
-			r->m->eightbit = 1;
-		buf_addc(&r->cur, (char)c);
-		return 1;
-	}
-}
-
-static void body_scan(struct reader *r, const unsigned char *p, size_t n)
-{
-	struct msg *m = r->m;
-	for (size_t k = 0; k < n; k++) {
-		unsigned char c = p[k];
-		if (r->skip_lf) {
-			r->skip_lf = 0;
-			if (c == '\n')
-				continue;
-		}
-		if (r->need_body_off) {
-			m->body_off = r->off + (off_t)k;
-			r->need_body_off = 0;
-		}
-		if (c == '\n' || c == '\r') {
-			if (r->blen > MSG_MAX_LINE && !m->long_line)
-				m->long_line = r->line;
-			r->blen = 0;
-			end_line(r, c);
-		} else {
-			r->blen++;
-			if (c & 0x80)
-				m->eightbit = 1;
-		}
-	}
-	r->off += (off_t)n;
-}
-
-static int scan(struct reader *r, const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		if (r->state == RS_BODY) {
-			body_scan(r, p + i, n - i);
+	struct msg_field f;
+	for (;;) {
+		int ev = msg_parser_next(&r->p, &f, e);
+		if (ev < 0)
+			return e->ex;
+		if (ev == MSG_EV_NEED || ev == MSG_EV_END)
 			return 0;
-		}
-		if (r->skip_lf) {
-			r->skip_lf = 0;
-			if (p[i] == '\n') {
-				i++;
-				r->off++;
-				continue;
-			}
-		}
-		int rc = head_byte(r, p[i]);
-		if (rc < 0)
-			return -1;
-		if (rc == 0)
-			continue;
-		i++;
-		r->off++;
-		if (++r->hbytes > MSG_MAX_HEADER_BYTES) {
-			perr_set(r->e, EX_DATAERR, "header section exceeds 1 MiB");
-			return -1;
-		}
+		if (ev == MSG_EV_FIELD)
+			keep_field(r, &f);
 	}
-	return 0;
 }
 
-/* Octets of the message proper: spooled, then parsed. */
-static int feed(struct reader *r, const unsigned char *p, size_t n)
+static int feed(struct reading *r, const void *b, size_t n, struct perr *e)
 {
-	if (write_all(r->m->fd, p, n, r->e))
-		return -1;
-	return scan(r, p, n);
+	msg_parser_push(&r->p, b, n);
+	return drain(r, e);
 }
 
-/* Input octets: a leading mbox "From " line is left out, the rest fed. */
-static int take(struct reader *r, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		size_t k = 0;
-		switch (r->state) {
-		case RS_FROM_CHECK:
-			if (*p != (unsigned char)"From "[r->npre]) {
-				r->state = RS_HEAD;
-				if (feed(r, (const unsigned char *)r->pre, r->npre))
-					return -1;
-				continue;
-			}
-			r->pre[r->npre++] = (char)*p;
-			if (r->npre == sizeof r->pre)
-				r->state = RS_FROM_SKIP;
-			k = 1;
-			break;
-		case RS_FROM_SKIP:
-			while (k < n && p[k] != '\n' && p[k] != '\r')
-				k++;
-			if (k == n)
-				return 0;
-			r->state = p[k] == '\r' ? RS_FROM_SKIP_CR : RS_HEAD;
-			k++;
-			break;
-		case RS_FROM_SKIP_CR:
-			r->state = RS_HEAD;
-			k = *p == '\n';
-			break;
-		default:
-			return feed(r, p, n);
-		}
-		p += k;
-		n -= k;
-	}
-	return 0;
-}
-
-/* End of input: close the open field or line. */
-static int finish(struct reader *r)
+static int end_reading(struct reading *r, struct perr *e)
 {
 	struct msg *m = r->m;
-	if (r->state == RS_FROM_CHECK) {
-		r->state = RS_HEAD;
-		if (feed(r, (const unsigned char *)r->pre, r->npre))
-			return -1;
-	}
-	if (r->state == RS_HEAD && (r->hs == H_NAME || r->hs == H_NAMEWSP))
-		to_body(r);
-	if (r->state == RS_HEAD) {
-		add_field(r);
-		m->no_separator = 1;
-		m->body_off = r->off;
-	}
-	if (r->state == RS_BODY) {
-		if (r->need_body_off)
-			m->body_off = r->off;
-		if (r->blen > MSG_MAX_LINE && !m->long_line)
-			m->long_line = r->line;
-	}
-	m->size = r->off;
+	msg_parser_eof(&r->p);
+	if (drain(r, e))
+		return e->ex;
+	m->start = r->p.start;
+	m->size = r->p.size - r->p.start;
+	m->body_off = r->p.body_off;
+	m->no_separator = r->p.no_separator;
+	m->eightbit = r->p.eightbit;
+	m->long_line = r->p.long_line;
+	m->multipart = r->p.multipart;
 	if (m->size == 0)
-		return perr_set(r->e, EX_DATAERR, "empty message (no input on stdin)");
+		return perr_set(e, EX_DATAERR, "empty message (no input on stdin)");
 	return 0;
 }
 
-static int read_loop(struct reader *r, int infd)
+/* Read infd to its end into the store, parsing as it arrives. */
+static int read_loop(struct reading *r, int infd, struct perr *e)
 {
-	unsigned char *buf = xmalloc(CHUNK);
+	char *buf = xmalloc(CHUNK);
 	int rc = 0;
 	for (;;) {
 		ssize_t got = read(infd, buf, CHUNK);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = perr_set(r->e, EX_IOERR, "cannot read the message: %s", strerror(errno));
+			rc = perr_set(e, EX_IOERR, "cannot read the message: %s", strerror(errno));
 			break;
 		}
 		if (got == 0)
 			break;
-		if (take(r, buf, (size_t)got)) {
-			rc = r->e->ex;
+		rc = msg_store_add(&r->m->store, buf, (size_t)got, e);
+		if (!rc)
+			rc = feed(r, buf, (size_t)got, e);
+		if (rc)
 			break;
-		}
 	}
 	free(buf);
 	return rc;
 }
 
-static void detect_multipart(struct msg *m)
+/* Parse the message that fill(r, arg, e) feeds, into m. On failure m is
+ * freed; a named file being read into is removed, one being loaded is
+ * not. */
+static int parse(struct msg *m, int flags, int (*fill)(struct reading *, void *, struct perr *),
+                 void *arg, struct perr *e)
 {
-	const struct header *h = msg_header(m, "Content-Type", 0);
-	if (h)
-		m->multipart = ascii_caseprefix(h->value, "multipart/")
-		               || ascii_caseprefix(h->value, "message/");
+	struct reading r = { m, { 0 }, 0 };
+	msg_parser_init(&r.p, flags);
+	int rc = fill(&r, arg, e);
+	if (!rc)
+		rc = end_reading(&r, e);
+	msg_parser_free(&r.p);
+	if (rc) {
+		if (!(flags & MSG_PARSE_PREPARED))
+			store_discard(&m->store);
+		msg_free(m);
+	}
+	return rc;
 }
 
-static void msg_init(struct msg *m)
+static int from_fd(struct reading *r, void *arg, struct perr *e)
 {
-	memset(m, 0, sizeof *m);
-	m->fd = -1;
-	m->wire_size[0] = m->wire_size[1] = -1;
+	return read_loop(r, *(int *)arg, e);
+}
+
+/* The store's own bytes, in CHUNK pieces. */
+static int from_store(struct reading *r, void *arg, struct perr *e)
+{
+	char *buf = xmalloc(CHUNK);
+	off_t off = 0;
+	ssize_t got = 0;
+	(void)arg;
+	while ((got = msg_store_read(&r->m->store, buf, CHUNK, off, e)) > 0) {
+		if (feed(r, buf, (size_t)got, e))
+			break;
+		off += got;
+	}
+	free(buf);
+	return got == 0 ? 0 : e->ex;
+}
+
+int msg_read_store(int infd, struct msg_store *s, struct msg *m, struct perr *e)
+{
+	msg_init(m);
+	store_move(&m->store, s);
+	return parse(m, 0, from_fd, &infd, e);
 }
 
 int msg_read(int infd, struct msg *m, struct perr *e)
 {
-	struct reader r;
-	msg_init(m);
-	m->fd = spool_open(e);
-	if (m->fd < 0)
+	struct msg_store s;
+	if (msg_store_temp(&s, e))
 		return e->ex;
-	memset(&r, 0, sizeof r);
-	r.m = m;
-	r.e = e;
-	r.state = RS_FROM_CHECK;
-	r.hs = H_START;
-	r.line = 1;
-	buf_init(&r.cur);
-	buf_init(&r.pend);
-	int rc = read_loop(&r, infd);
-	if (rc == 0)
-		rc = finish(&r);
-	buf_free(&r.cur);
-	buf_free(&r.pend);
-	if (rc) {
-		msg_free(m);
-		return rc;
-	}
-	detect_multipart(m);
+	return msg_read_store(infd, &s, m, e);
+}
+
+int msg_read_mem(const char *p, size_t n, struct msg *m, struct perr *e)
+{
+	msg_init(m);
+	msg_store_mem(&m->store);
+	msg_store_add(&m->store, p, n, e);
+	return parse(m, 0, from_store, NULL, e);
+}
+
+int msg_load(struct msg_store *s, struct msg *m, struct perr *e)
+{
+	msg_init(m);
+	store_move(&m->store, s);
+	if (parse(m, MSG_PARSE_PREPARED, from_store, NULL, e))
+		return e->ex;
+	m->prepared = 1;
 	return 0;
 }
 
@@ -761,6 +1061,7 @@ static int add_date(struct msg *m, time_t now, struct perr *e)
 	return 0;
 }
 
+/* A Message-ID: the UTC time, 64 random bits, the domain. */
 static int add_msgid(struct msg *m, time_t now, const char *domain, struct perr *e)
 {
 	unsigned char rnd[8];
@@ -789,7 +1090,7 @@ static int add_msgid(struct msg *m, time_t now, const char *domain, struct perr 
 
 static int add_planned(struct msg *m, const struct msg_edits *ed, struct perr *e)
 {
-	time_t now = time(NULL);
+	time_t now = ed->now ? ed->now : time(NULL);
 	int from = want_from(m, ed), to = want_to(m, ed);
 	int date = ed->set_date != HDR_OFF && !has(m, "Date");
 	int msgid = ed->set_msgid != HDR_OFF && !has(m, "Message-ID");
@@ -807,7 +1108,9 @@ static int add_planned(struct msg *m, const struct msg_edits *ed, struct perr *e
 		add_header(m, "To", "undisclosed-recipients:;");
 	if (date && add_date(m, now, e))
 		return e->ex;
-	if (msgid && add_msgid(m, now, ed->msgid_domain, e))
+	if (msgid && ed->msgid)
+		add_header(m, "Message-ID", ed->msgid);
+	else if (msgid && add_msgid(m, now, ed->msgid_domain, e))
 		return e->ex;
 	if (m->qp && !has(m, "MIME-Version"))
 		add_header(m, "MIME-Version", "1.0");
@@ -836,6 +1139,8 @@ static int any_8bit(const struct header *h, size_t n)
 
 int msg_prepare(struct msg *m, const struct msg_edits *ed, struct perr *e)
 {
+	if (m->prepared)
+		return perr_set(e, EX_SOFTWARE, "the message is prepared already");
 	free_headers(m->add, m->nadd);
 	m->add = NULL;
 	m->nadd = 0;
@@ -974,19 +1279,18 @@ static void put_qp(struct wr *w, const char *p, size_t n)
 	}
 }
 
-static int write_body(struct msg *m, struct wr *w, struct perr *e)
+/* Store octets [from, to) as text, or encoded when the body is QP. */
+static int write_range(struct msg *m, struct wr *w, off_t from, off_t to, struct perr *e)
 {
 	char *buf = xmalloc(CHUNK);
-	off_t pos = m->body_off;
+	off_t pos = from;
 	int rc = 0;
-	while (pos < m->size && !w->rc) {
-		size_t want = m->size - pos < CHUNK ? (size_t)(m->size - pos) : CHUNK;
-		ssize_t got = pread(m->fd, buf, want, pos);
-		if (got < 0 && errno == EINTR)
-			continue;
+	while (pos < to && !w->rc) {
+		size_t want = to - pos < CHUNK ? (size_t)(to - pos) : CHUNK;
+		ssize_t got = msg_store_read(&m->store, buf, want, pos, e);
 		if (got <= 0) {
-			rc = perr_set(e, EX_IOERR, "cannot read the spool file: %s",
-			              got < 0 ? strerror(errno) : "file truncated");
+			rc = got < 0 ? -1 : perr_set(e, EX_IOERR, "cannot read the spool file: "
+			                             "file truncated");
 			break;
 		}
 		if (m->qp)
@@ -999,6 +1303,18 @@ static int write_body(struct msg *m, struct wr *w, struct perr *e)
 	return rc;
 }
 
+/* The header section with the edits, the blank line, the body. */
+static int write_edited(struct msg *m, struct wr *w, struct perr *e)
+{
+	for (size_t i = 0; i < m->nadd; i++)
+		put_text(w, m->add[i].raw, strlen(m->add[i].raw));
+	for (size_t i = 0; i < m->nhdr; i++)
+		if (!m->hdr[i].drop)
+			put_text(w, m->hdr[i].raw, strlen(m->hdr[i].raw));
+	out_eol(w);
+	return write_range(m, w, m->body_off, m->start + m->size, e);
+}
+
 int msg_write(struct msg *m, int dotstuff, msg_sink sink, void *ctx, struct perr *e)
 {
 	struct wr w;
@@ -1009,13 +1325,8 @@ int msg_write(struct msg *m, int dotstuff, msg_sink sink, void *ctx, struct perr
 	w.dotstuff = dotstuff;
 	w.bol = 1;
 	w.qp_ws = -1;
-	for (size_t i = 0; i < m->nadd; i++)
-		put_text(&w, m->add[i].raw, strlen(m->add[i].raw));
-	for (size_t i = 0; i < m->nhdr; i++)
-		if (!m->hdr[i].drop)
-			put_text(&w, m->hdr[i].raw, strlen(m->hdr[i].raw));
-	out_eol(&w);
-	int rc = write_body(m, &w, e);
+	int rc = m->prepared ? write_range(m, &w, m->start, m->start + m->size, e)
+	                     : write_edited(m, &w, e);
 	if (rc == 0) {
 		qp_flush_ws(&w, 1);
 		if (!w.bol)
@@ -1045,10 +1356,26 @@ off_t msg_wire_size(struct msg *m, int dotstuff, struct perr *e)
 	return n;
 }
 
+struct saving {
+	struct msg_store *s;
+	struct perr *e;
+};
+
+static int store_sink(void *ctx, const char *p, size_t n)
+{
+	struct saving *sv = ctx;
+	return msg_store_add(sv->s, p, n, sv->e) ? -1 : 0;
+}
+
+int msg_save(struct msg *m, struct msg_store *s, struct perr *e)
+{
+	struct saving sv = { s, e };
+	return msg_write(m, 0, store_sink, &sv, e) ? e->ex : 0;
+}
+
 void msg_free(struct msg *m)
 {
-	if (m->fd >= 0)
-		close(m->fd);
+	msg_store_close(&m->store);
 	free_headers(m->hdr, m->nhdr);
 	free_headers(m->add, m->nadd);
 	msg_init(m);

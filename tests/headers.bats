@@ -117,3 +117,14 @@ rcpts() { grep '^RCPT' "$(sink_env 1)" | sed 's/^RCPT TO:<\([^>]*\)>.*/\1/' | so
 	[ "$status" -eq 64 ]
 	[[ "$output" == *"no recipients given"* ]]
 }
+
+@test "the spool goes to \$TMPDIR and leaves nothing there; a missing \$TMPDIR is an OS error (71), nothing sent" {
+	mkdir "$BATS_TEST_TMPDIR/spool"
+	TMPDIR=$BATS_TEST_TMPDIR/spool "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$(sink_count)" -eq 1 ]
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/spool")" ]
+	run env TMPDIR="$BATS_TEST_TMPDIR/missing" "$POSTIE" r@example.org <<<$'Subject: t\n\nx'
+	[ "$status" -eq 71 ]
+	[ "$output" = "postie: cannot create spool file in $BATS_TEST_TMPDIR/missing: No such file or directory" ]
+	[ "$(sink_count)" -eq 1 ]
+}

@@ -12,7 +12,10 @@ run_unit() {
 @test "unit: configuration parser" { run_unit conf; }
 @test "unit: address lists and IDN" { run_unit addr; }
 @test "unit: aliases file" { run_unit aliases; }
-@test "unit: message spool, header edits, wire form" { run_unit msg; }
+# T_MSG_DIR: where t-msg may create its named-file stores.
+@test "unit: message spool, header edits, wire form" { T_MSG_DIR=$BATS_TEST_TMPDIR run_unit msg; }
+# GOLDEN_DIR: the source tree's tests/golden (read only under make distcheck).
+@test "unit: golden files, input to wire form" { GOLDEN_DIR=$BATS_TEST_DIRNAME/golden run_unit golden; }
 @test "unit: SMTP reply and capability parsers" { run_unit smtp; }
 @test "unit: TLS sessions against an in-process GnuTLS server" { run_unit tls; }
 @test "unit: SASL mechanism choice, netrc, password sources" { run_unit auth; }
