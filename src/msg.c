@@ -151,7 +151,7 @@ static int name_byte(struct msg_parser *p, unsigned char c)
 	if (c == ':') {
 		complete_field(p);
 		if (p->nfields >= max_fields(p)) {
-			perr_set(&p->err, EX_DATAERR, "header section has more than %zu fields",
+			perr_fail(&p->err, FC_MESSAGE, "header section has more than %zu fields",
 			         max_fields(p));
 			return -1;
 		}
@@ -216,7 +216,7 @@ static int head_byte(struct msg_parser *p, unsigned char c)
 			return 1;
 		}
 		if (c == '\0') {
-			perr_set(&p->err, EX_DATAERR, "header line %ld contains a NUL octet", p->line);
+			perr_fail(&p->err, FC_MESSAGE, "header line %ld contains a NUL octet", p->line);
 			return -1;
 		}
 		if (c & 0x80)
@@ -288,7 +288,7 @@ static int head_step(struct msg_parser *p, unsigned char c)
 		return rc < 0 ? -1 : 1;
 	consume(p, 1);
 	if (++p->hbytes > max_header_bytes(p)) {
-		perr_set(&p->err, EX_DATAERR, "header section exceeds %zu MiB",
+		perr_fail(&p->err, FC_MESSAGE, "header section exceeds %zu MiB",
 		         max_header_bytes(p) >> 20);
 		return -1;
 	}
@@ -434,14 +434,14 @@ int msg_store_temp(struct msg_store *s, struct perr *e)
 	char *path = xasprintf("%s/postie.XXXXXX", dir);
 	int fd = mkstemp(path);
 	if (fd < 0) {
-		perr_set(e, EX_OSERR, "cannot create spool file in %s: %s", dir, strerror(errno));
+		perr_fail(e, FC_OS, "cannot create spool file in %s: %s", dir, strerror(errno));
 		free(path);
 		return e->ex;
 	}
 	unlink(path);
 	free(path);
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		perr_set(e, EX_OSERR, "spool file: %s", strerror(errno));
+		perr_fail(e, FC_OS, "spool file: %s", strerror(errno));
 		close(fd);
 		return e->ex;
 	}
@@ -455,7 +455,7 @@ int msg_store_create(struct msg_store *s, const char *dir, const char *name, str
 	s->path = xasprintf("%s/%s", dir, name);
 	s->fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (s->fd < 0) {
-		perr_set(e, EX_CANTCREAT, "cannot create %s: %s", s->path, strerror(errno));
+		perr_fail(e, FC_CANTCREAT, "cannot create %s: %s", s->path, strerror(errno));
 		msg_store_close(s);
 		return e->ex;
 	}
@@ -468,7 +468,7 @@ int msg_store_open(struct msg_store *s, const char *path, struct perr *e)
 	store_init(s);
 	s->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
-		perr_set(e, EX_NOINPUT, "cannot open %s: %s", path, strerror(errno));
+		perr_fail(e, FC_NOINPUT, "cannot open %s: %s", path, strerror(errno));
 		msg_store_close(s);
 		return e->ex;
 	}
@@ -484,7 +484,7 @@ static int write_all(int fd, const char *p, size_t n, struct perr *e)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return perr_set(e, EX_IOERR, "cannot write spool file: %s", strerror(errno));
+			return perr_fail(e, FC_IOERR, "cannot write spool file: %s", strerror(errno));
 		}
 		p += w;
 		n -= (size_t)w;
@@ -519,7 +519,7 @@ ssize_t msg_store_read(const struct msg_store *s, void *buf, size_t n, off_t off
 			continue;
 		if (got > 0)
 			return got;
-		perr_set(e, EX_IOERR, "cannot read the spool file: %s",
+		perr_fail(e, FC_IOERR, "cannot read the spool file: %s",
 		         got < 0 ? strerror(errno) : "file truncated");
 		return -1;
 	}
@@ -613,7 +613,7 @@ static int end_reading(struct reading *r, struct perr *e)
 	m->long_line = r->p.long_line;
 	m->multipart = r->p.multipart;
 	if (m->size == 0)
-		return perr_set(e, EX_DATAERR, "empty message (no input on stdin)");
+		return perr_fail(e, FC_MESSAGE, "empty message (no input on stdin)");
 	return 0;
 }
 
@@ -627,7 +627,7 @@ static int read_loop(struct reading *r, int infd, struct perr *e)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			rc = perr_set(e, EX_IOERR, "cannot read the message: %s", strerror(errno));
+			rc = perr_fail(e, FC_IOERR, "cannot read the message: %s", strerror(errno));
 			break;
 		}
 		if (got == 0)
@@ -735,7 +735,7 @@ static int parse_field(const struct header *h, struct addrlist *out, struct perr
 		return 0;
 	char why[sizeof e->msg];
 	memcpy(why, e->msg, sizeof why);
-	return perr_set(e, EX_DATAERR, "%s header: %s", h->name, why);
+	return perr_fail(e, FC_MESSAGE, "%s header: %s", h->name, why);
 }
 
 /* Dropped fields count here: a Bcc removed from the copy is still a
@@ -783,7 +783,7 @@ int msg_from(const struct msg *m, struct addr *out, struct perr *e)
 		}
 		if (l.n == 0) {
 			addrlist_free(&l);
-			return perr_set(e, EX_DATAERR, "the From header holds no address");
+			return perr_fail(e, FC_MESSAGE, "the From header holds no address");
 		}
 		out->name = dup_or_null(l.v[0].name);
 		out->local = dup_or_null(l.v[0].local);
@@ -791,7 +791,7 @@ int msg_from(const struct msg *m, struct addr *out, struct perr *e)
 		addrlist_free(&l);
 		return 0;
 	}
-	return perr_set(e, EX_DATAERR, "the message has no From header");
+	return perr_fail(e, FC_MESSAGE, "the message has no From header");
 }
 
 /* ---- planning the edits ---- */
@@ -896,7 +896,7 @@ static int plan_qp(struct msg *m, struct perr *e)
 		why = xasprintf("Content-Transfer-Encoding %.*s",
 		                (int)token_len(cte->value), cte->value);
 	if (why) {
-		perr_set(e, EX_DATAERR, "line %ld is longer than 998 octets and the "
+		perr_fail(e, FC_MESSAGE, "line %ld is longer than 998 octets and the "
 		         "message cannot be re-encoded (%s)", m->long_line, why);
 		free(why);
 		return e->ex;
@@ -998,7 +998,7 @@ static int refold_kept(struct msg *m, struct perr *e)
 		struct header *h = &m->hdr[i];
 		long bad = h->drop ? 0 : refold(&h->raw);
 		if (bad)
-			return perr_set(e, EX_DATAERR, "header line %ld is longer than 998 octets",
+			return perr_fail(e, FC_MESSAGE, "header line %ld is longer than 998 octets",
 			                line + bad - 1);
 		line += count_lines(h->raw);
 	}
@@ -1031,7 +1031,7 @@ static int add_from(struct msg *m, const struct msg_edits *ed, const char *old_n
 	struct header *h = add_header(m, "From", value);
 	free(value);
 	if (refold(&h->raw))
-		return perr_set(e, EX_DATAERR, "the From header to add is longer than 998 octets");
+		return perr_fail(e, FC_MESSAGE, "the From header to add is longer than 998 octets");
 	return 0;
 }
 
@@ -1054,7 +1054,7 @@ static int add_date(struct msg *m, time_t now, struct perr *e)
 {
 	struct tm tm;
 	if (!localtime_r(&now, &tm))
-		return perr_set(e, EX_OSERR, "cannot convert the time for the Date header");
+		return perr_fail(e, FC_OS, "cannot convert the time for the Date header");
 	char *v = rfc5322_date(&tm);
 	add_header(m, "Date", v);
 	free(v);
@@ -1071,7 +1071,7 @@ static int add_msgid(struct msg *m, time_t now, const char *domain, struct perr 
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
-			return perr_set(e, EX_OSERR, "getrandom: %s", strerror(errno));
+			return perr_fail(e, FC_OS, "getrandom: %s", strerror(errno));
 		have += (size_t)got;
 	}
 	char hex[2 * sizeof rnd + 1];
@@ -1079,7 +1079,7 @@ static int add_msgid(struct msg *m, time_t now, const char *domain, struct perr 
 		snprintf(hex + 2 * i, 3, "%02X", rnd[i]);
 	struct tm tm;
 	if (!gmtime_r(&now, &tm))
-		return perr_set(e, EX_OSERR, "cannot convert the time for the Message-ID header");
+		return perr_fail(e, FC_OS, "cannot convert the time for the Message-ID header");
 	char *v = xasprintf("<%04d%02d%02d%02d%02d%02d.%s@%s>", tm.tm_year + 1900,
 	                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	                    hex, domain ? domain : "localhost");
@@ -1140,7 +1140,7 @@ static int any_8bit(const struct header *h, size_t n)
 int msg_prepare(struct msg *m, const struct msg_edits *ed, struct perr *e)
 {
 	if (m->prepared)
-		return perr_set(e, EX_SOFTWARE, "the message is prepared already");
+		return perr_fail(e, FC_INTERNAL, "the message is prepared already");
 	free_headers(m->add, m->nadd);
 	m->add = NULL;
 	m->nadd = 0;
@@ -1289,7 +1289,7 @@ static int write_range(struct msg *m, struct wr *w, off_t from, off_t to, struct
 		size_t want = to - pos < CHUNK ? (size_t)(to - pos) : CHUNK;
 		ssize_t got = msg_store_read(&m->store, buf, want, pos, e);
 		if (got <= 0) {
-			rc = got < 0 ? -1 : perr_set(e, EX_IOERR, "cannot read the spool file: "
+			rc = got < 0 ? -1 : perr_fail(e, FC_IOERR, "cannot read the spool file: "
 			                             "file truncated");
 			break;
 		}

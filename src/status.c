@@ -34,6 +34,7 @@ static const struct class_row class_tab[FC_COUNT] = {
 	/* Local resources (disk, descriptors, processes) come back: Postfix
 	 * defers on a local data error (smtp_stream_except, 4.3.0). */
 	[FC_IOERR] = { "io", EX_IOERR, ACTION_RETRY },
+	[FC_CANTCREAT] = { "cantcreat", EX_CANTCREAT, ACTION_RETRY },
 	[FC_OS] = { "os", EX_OSERR, ACTION_RETRY },
 	/* NXDOMAIN is authoritative (RFC 1035 4.1.1 RCODE 3); SERVFAIL and
 	 * timeouts are not (RFC 2308 7). */
@@ -261,39 +262,6 @@ int perr_reclass(struct perr *e, enum fail_class c)
 	e->fc = c;
 	e->ex = class_exit(e);
 	return e->ex;
-}
-
-/* The class an exit status given to perr_set stands for: the class whose
- * exit status it is, and for the shared ones the class the remaining
- * perr_set callers mean (their EX_TEMPFAIL are timeouts, their
- * EX_UNAVAILABLE missing extensions). */
-static enum fail_class class_of_exit(int ex)
-{
-	static const struct { int ex; enum fail_class fc; } t[] = {
-		{ EX_OK, FC_NONE },           { EX_USAGE, FC_USAGE },
-		{ EX_DATAERR, FC_MESSAGE },   { EX_NOINPUT, FC_NOINPUT },
-		{ EX_NOUSER, FC_ADDRESS },    { EX_NOHOST, FC_DNS_NOTFOUND },
-		{ EX_UNAVAILABLE, FC_EXTENSION }, { EX_SOFTWARE, FC_INTERNAL },
-		{ EX_OSERR, FC_OS },          { EX_IOERR, FC_IOERR },
-		{ EX_TEMPFAIL, FC_TIMEOUT },  { EX_PROTOCOL, FC_PROTOCOL },
-		{ EX_NOPERM, FC_PERMISSION }, { EX_CONFIG, FC_CONFIG },
-	};
-	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-		if (t[i].ex == ex)
-			return t[i].fc;
-	return FC_INTERNAL;
-}
-
-int perr_set(struct perr *e, int ex, const char *fmt, ...)
-{
-	va_list ap;
-	perr_clear(e);
-	e->fc = class_of_exit(ex);
-	e->ex = ex;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-	va_end(ap);
-	return ex;
 }
 
 int perr_reply(struct perr *e, enum smtp_phase ph, int code, const char *enh, const char *fmt, ...)

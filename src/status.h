@@ -16,6 +16,7 @@ enum fail_class {
 	FC_MESSAGE,       /* the message: malformed, too big, no recipients */
 	FC_ADDRESS,       /* a recipient invalid or unroutable */
 	FC_IOERR,         /* local I/O (spool, stdin, output) */
+	FC_CANTCREAT,     /* a local file (a named spool file) cannot be created */
 	FC_OS,            /* the operating system: fork, socket, resolver call */
 	FC_INTERNAL,      /* a library call that cannot fail did */
 	FC_PERMISSION,    /* permission denied */
@@ -98,9 +99,6 @@ int perr_reply(struct perr *e, enum smtp_phase ph, int code, const char *enh,
 /* Re-label e (message, reply and phase kept) as class c; e->ex follows.
  * Returns e->ex. */
 int perr_reclass(struct perr *e, enum fail_class c);
-/* Transitional: fill e with ex as given and the class that ex stands for
- * (EX_TEMPFAIL: FC_TIMEOUT, EX_UNAVAILABLE: FC_EXTENSION, ...). Returns ex. */
-int perr_set(struct perr *e, int ex, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void perr_clear(struct perr *e);
 
 #endif

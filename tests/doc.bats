@@ -154,3 +154,15 @@ row() {
 	[[ "$output" == *$'\nAccepted and ignored for sendmail compatibility: -i -oX -BX -AX -G -hN -LX -m -n -OX -U -x\n'* ]]
 	[[ "$output" != *dump-keywords* ]]
 }
+
+@test "doc/HACKING's module table names every source file, and only those" {
+	local srcdir="$DOCDIR/../src" table="$BATS_TEST_TMPDIR/table" files="$BATS_TEST_TMPDIR/files"
+	# the first column of the table rows: "| main.c, options.h | ..."
+	grep '^| [a-z]' "$DOCDIR/HACKING" | grep -v '^| file |' | cut -d'|' -f2 | tr ',' '\n' |
+		tr -d ' ' | grep . | sort >"$table"
+	(cd "$srcdir" && ls *.c options.h) | sort >"$files"
+	run diff "$table" "$files"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$files")" -gt 10 ]
+}

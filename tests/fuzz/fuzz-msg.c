@@ -76,9 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned f = size ? data[0] : 0;
 	struct msg_edits ed = {
-		(f >> 1) % 4 % 3, "sender@example.org", "Fuzz Sender",
-		f & 8 ? HDR_AUTO : HDR_OFF, f & 16 ? HDR_AUTO : HDR_OFF, "example.org",
-		(f >> 5) % 4 % 3, f >> 7
+		.set_from = (f >> 1) % 4 % 3, .from_addr = "sender@example.org",
+		.from_name = "Fuzz Sender", .set_date = f & 8 ? HDR_AUTO : HDR_OFF,
+		.set_msgid = f & 16 ? HDR_AUTO : HDR_OFF, .msgid_domain = "example.org",
+		.set_to = (f >> 5) % 4 % 3, .remove_bcc = f >> 7,
 	};
 	struct msg m;
 	struct perr e;

