@@ -120,10 +120,13 @@ fd = os.open(sys.argv[1], os.O_RDWR | os.O_NONBLOCK)
 print(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])' "$1"
 }
 
+# pipe_empty FIFO: no bytes wait in the FIFO.
+pipe_empty() { [ "$(pipe_bytes "$1")" -eq 0 ]; }
+
 @test "cronie -n: SIGKILL before EOF sends nothing and leaves no spool file" {
 	# crond -n kills the mailer when the job succeeded (src/popen.c
 	# cron_pabort): nothing may reach the server before end of input.
-	local fifo="$BATS_TEST_TMPDIR/stdin.fifo" w i fd spool=
+	local fifo="$BATS_TEST_TMPDIR/stdin.fifo" w fd spool=
 	local argv=("$POSTIE" -FCronDaemon -i -odi -oem -oi -t -f root)
 	mkfifo "$fifo"
 	"${argv[@]}" <"$fifo" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
@@ -131,11 +134,7 @@ print(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])' "$
 	exec {w}>"$fifo"
 	cronie_message root | head -c 300 >&"$w"
 	# wait until postie has taken the half message out of the pipe
-	for ((i = 0; i < 100; i++)); do
-		[ "$(pipe_bytes "$fifo")" -eq 0 ] && break
-		sleep 0.05
-	done
-	[ "$(pipe_bytes "$fifo")" -eq 0 ]
+	wait_until 5 pipe_empty "$fifo"
 	# it is still running, spooling into an unlinked file in $TMPDIR
 	kill -0 "$KILL_PID"
 	for fd in /proc/"$KILL_PID"/fd/*; do

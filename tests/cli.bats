@@ -193,7 +193,8 @@ last_log() {
 	out="$BATS_TEST_TMPDIR/syslog.out"
 	# A private /dev in a mount namespace, with a receiver on its /dev/log,
 	# so syslog(3) talks to this test and to nothing on the machine.
-	unshare -m sh -ec '
+	export -f wait_until
+	unshare -m bash -ec '
 		mount -t tmpfs postie-test /dev
 		mknod -m 666 /dev/null c 1 3
 		/usr/bin/python3 -c "
@@ -202,7 +203,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(\"/dev/log\"); s.settimeout(10)
 open(sys.argv[1], \"wb\").write(s.recv(65536))
 " "$1" & rp=$!
-		i=0; while [ ! -S /dev/log ] && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.05; done
+		wait_until 10 test -S /dev/log
 		printf "Subject: t\n\nx\n" | "$2" r@example.org
 		wait $rp' sh "$out" "$POSTIE"
 	# <22> = LOG_MAIL (2) * 8 + LOG_INFO (6)

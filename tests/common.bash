@@ -1,8 +1,34 @@
 # Shared setup for postie's bats tests: an isolated HOME, no system config,
-# the test server, and a config pointing at it.
+# the test server, a config pointing at it, and wait_until, the one polling
+# loop (sink.bash and postfix.bash use it too).
 load sink
 
 : "${POSTIE:?POSTIE must name the postie binary (make check sets it)}"
+
+# wait_until SECONDS COMMAND [ARG...]: run COMMAND every 0.05 s until it
+# succeeds, for at most SECONDS (whole or decimal) of wall-clock time.
+# COMMAND runs in this shell (a function may set variables) and its output
+# passes through. Returns 0 once it succeeds; otherwise 1, after naming on
+# stderr what it waited for; 2 for a usage error. Self-contained, so that
+# export -f wait_until makes it usable in a child bash.
+wait_until() {
+	local limit="${1:-}" frac end
+	shift
+	if [[ ! $limit =~ ^[0-9]+(\.[0-9]{1,6})?$ ]] || (($# == 0)); then
+		echo "usage: wait_until SECONDS COMMAND [ARG...]" >&2
+		return 2
+	fi
+	frac="${BASH_REMATCH[1]#.}000000"
+	# In microseconds: EPOCHREALTIME without its decimal separator.
+	end=$((${EPOCHREALTIME//[!0-9]/} + 10#${limit%%.*} * 1000000 + 10#${frac:0:6}))
+	while :; do
+		"$@" && return 0
+		((${EPOCHREALTIME//[!0-9]/} < end)) || break
+		sleep 0.05
+	done
+	echo "wait_until: gave up after $limit s waiting for: $*" >&2
+	return 1
+}
 
 common_setup() {
 	export HOME="$BATS_TEST_TMPDIR/home"

@@ -22,14 +22,13 @@ postie_waiting() {
 		"$POSTIE" "$@" <"$fifo" >/dev/null 2>&1 3>&- &
 	POSTIE_PID=$!
 	# until it has read its configuration and waits in read(2) on stdin
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ $(cat "/proc/$POSTIE_PID/wchan" 2>/dev/null) == *pipe* ]] && return 0
-		sleep 0.05
-	done
+	wait_until 5 blocked_on_pipe "$POSTIE_PID" && return 0
 	echo "postie did not block on stdin; wchan: $(cat "/proc/$POSTIE_PID/wchan" 2>/dev/null)" >&2
 	return 1
 }
+
+# blocked_on_pipe PID: PID sleeps in the kernel waiting on a pipe.
+blocked_on_pipe() { [[ $(cat "/proc/$1/wchan" 2>/dev/null) == *pipe* ]]; }
 
 @test "core dumps are off before anything is read, not only once AUTH starts" {
 	postie_waiting --host=127.0.0.1 --auth=on --user=u r@example.org

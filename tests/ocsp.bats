@@ -81,7 +81,7 @@ in_ns() { ip netns exec "$NS" "$@"; }
 # RESP, on 127.0.0.1:$PORT in the namespace; returns once it is proven to
 # staple exactly RESP (gnutls-cli --save-ocsp).
 serve() {
-	local resp="$1" dir="$BATS_TEST_TMPDIR/serv" i
+	local resp="$1" dir="$BATS_TEST_TMPDIR/serv"
 	shift
 	mkdir -p "$dir"
 	# Not through in_ns: a backgrounded function is a subshell, and its PID
@@ -91,20 +91,22 @@ serve() {
 		--x509keyfile "$PKI/server-key.pem" --ocsp-response "$resp" "$@" \
 		</dev/null >"$dir/out" 2>&1 3>&- &
 	SERV_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		in_ns bash -c "exec 5<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null && break
-		kill -0 "$SERV_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! in_ns timeout 5 gnutls-cli --insecure --save-ocsp "$dir/stapled.der" \
+	if ! wait_until 5 listening_or_exited "$SERV_PID" ||
+		! in_ns timeout 5 gnutls-cli --insecure --save-ocsp "$dir/stapled.der" \
 		-p "$PORT" 127.0.0.1 </dev/null >"$dir/cli" 2>&1 ||
 		! cmp -s "$resp" "$dir/stapled.der"; then
 		echo "gnutls-serv does not staple $resp; its output:" >&2
 		cat "$dir/out" >&2
 		echo "gnutls-cli:" >&2
-		cat "$dir/cli" >&2
+		cat "$dir/cli" >&2 2>/dev/null
 		return 1
 	fi
+}
+
+# listening_or_exited PID: something accepts on 127.0.0.1:$PORT in the
+# namespace, or PID has exited.
+listening_or_exited() {
+	in_ns bash -c "exec 5<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || pid_exited "$1"
 }
 
 send() { run --separate-stderr in_ns "$POSTIE" "$@" r@example.org < <(printf 'Subject: ocsp\n\nbody\n'); }

@@ -418,7 +418,7 @@ _postfix_pid_file() {
 # _postfix_dovecot_start DIR: start Dovecot with its files in DIR; wait
 # until its auth socket answers; set POSTFIX_DOVECOT_PID.
 _postfix_dovecot_start() {
-	local d="$1" sock="$POSTFIX_DIR/queue/private/auth" i pid=
+	local d="$1" sock="$POSTFIX_DIR/queue/private/auth" pid=
 	local conf="$d/dovecot.conf"
 	if [[ ! -x $POSTFIX_DOVECOT ]]; then
 		echo "postfix_start: no $POSTFIX_DOVECOT (Debian: dovecot-core)" >&2
@@ -453,15 +453,14 @@ _postfix_dovecot_start() {
 		postfix_dovecot_log >&2
 		return 1
 	fi
-	for ((i = 0; i < 200; i++)); do
-		if [[ -z $pid && -s $d/run/master.pid ]]; then
-			pid="$(_postfix_pid_file "$d/run/master.pid")"
-			POSTFIX_DOVECOT_PID="$pid"
-			export POSTFIX_DOVECOT_PID
-		fi
-		[[ -n $pid && -S $sock ]] && break
-		sleep 0.05
-	done
+	# Up once it has written its PID file and made the auth socket; the
+	# checks below tell what is missing.
+	wait_until 10 test -s "$d/run/master.pid" -a -S "$sock" || true
+	if [[ -s $d/run/master.pid ]]; then
+		pid="$(_postfix_pid_file "$d/run/master.pid")"
+		POSTFIX_DOVECOT_PID="$pid"
+		export POSTFIX_DOVECOT_PID
+	fi
 	if [[ -z $pid ]] || ! _postfix_dovecot_is "$pid" || [[ ! -S $sock ]]; then
 		echo "postfix_start: Dovecot did not come up (master ${pid:-?}," \
 			"socket $sock)" >&2
@@ -486,7 +485,7 @@ _postfix_dovecot_start() {
 # to repeat).  SIGTERM to its process group (the master's PID): the
 # master alone takes a second to shut its children down.
 _postfix_dovecot_stop() {
-	local pid="${POSTFIX_DOVECOT_PID:-}" d="${POSTFIX_DIR:-}" i live=
+	local pid="${POSTFIX_DOVECOT_PID:-}" d="${POSTFIX_DIR:-}" live
 	POSTFIX_DOVECOT_PID=
 	[[ -z $d ]] || d="$d/dovecot"
 	if [[ -z $pid && -n $d && -s $d/run/master.pid ]]; then
@@ -494,12 +493,8 @@ _postfix_dovecot_stop() {
 	fi
 	if [[ -n $pid ]] && _postfix_dovecot_is "$pid"; then
 		kill -TERM -- "-$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
+		if ! wait_until 5 _postfix_gone "$pid"; then
 			live="$(_postfix_live "$pid")"
-			[[ -z $live ]] && break
-			sleep 0.05
-		done
-		if [[ -n $live ]]; then
 			echo "postfix_stop: Dovecot still running after 5 s, killing:" \
 				"${live//$'\n'/ }" >&2
 			# shellcheck disable=SC2086 # a list of PIDs
@@ -518,7 +513,7 @@ postfix_start_sasl() {
 }
 
 postfix_start() {
-	local pki="${1:?postfix_start PKI_DIR [DIR]}" dir="${2:-}" ports i f try
+	local pki="${1:?postfix_start PKI_DIR [DIR]}" dir="${2:-}" ports f try
 	local nports=3 listeners
 	if [[ -n $POSTFIX_MASTER_PID ]]; then
 		echo "postfix_start: already running (master $POSTFIX_MASTER_PID)" >&2
@@ -599,14 +594,9 @@ postfix_start() {
 	done
 	POSTFIX_MASTER_PID="$(sed -n '1s/[^0-9]//gp' "$POSTFIX_DIR/queue/pid/master.pid" 2>/dev/null)"
 	export POSTFIX_MASTER_PID
-	for ((i = 0; i < 300; i++)); do
-		# shellcheck disable=SC2086 # a list of ports
-		_postfix_listening $listeners && break
-		sleep 0.05
-	done
 	# shellcheck disable=SC2086 # a list of ports
 	if [[ -z $POSTFIX_MASTER_PID ]] || [[ -z $(_postfix_live "$POSTFIX_MASTER_PID") ]] ||
-		! _postfix_listening $listeners; then
+		! wait_until 15 _postfix_listening $listeners; then
 		echo "postfix_start: Postfix is not listening on $listeners" >&2
 		cat "$POSTFIX_DIR/start.log" >&2
 		postfix_log >&2
@@ -633,8 +623,11 @@ _postfix_live() {
 	done
 }
 
+# _postfix_gone PGID: true when no process of group PGID is left.
+_postfix_gone() { [[ -z $(_postfix_live "$1") ]]; }
+
 postfix_stop() {
-	local pid="${POSTFIX_MASTER_PID:-}" dir="${POSTFIX_DIR:-}" i live=
+	local pid="${POSTFIX_MASTER_PID:-}" dir="${POSTFIX_DIR:-}" live=
 	POSTFIX_MASTER_PID=
 	if [[ -z $pid && -n $dir && -s $dir/queue/pid/master.pid ]]; then
 		pid="$(sed -n '1s/[^0-9]//gp' "$dir/queue/pid/master.pid")"
@@ -642,12 +635,8 @@ postfix_stop() {
 	[[ -z $pid ]] || live="$(_postfix_live "$pid")"
 	if [[ -n $live ]]; then
 		"$POSTFIX_SBIN/postfix" -c "$dir/etc" stop </dev/null >>"$dir/stop.log" 2>&1 3>&- || true
-		for ((i = 0; i < 100; i++)); do
+		if ! wait_until 5 _postfix_gone "$pid"; then
 			live="$(_postfix_live "$pid")"
-			[[ -z $live ]] && break
-			sleep 0.05
-		done
-		if [[ -n $live ]]; then
 			echo "postfix_stop: still running after 5 s, killing:" "${live//$'\n'/ }" >&2
 			# shellcheck disable=SC2086 # a list of PIDs
 			kill -KILL $live 2>/dev/null || true
@@ -683,18 +672,18 @@ postfix_log() {
 
 # postfix_wait_relayed TEXT: wait up to 20 s until a message the sink
 # recorded contains TEXT (a fixed string); print its path.
-postfix_wait_relayed() {
-	local i f
-	for ((i = 0; i < 400; i++)); do
-		for f in "$SINK_DIR"/msg-*.eml; do
-			if [[ -e $f ]] && grep -qF -- "$1" "$f"; then
-				echo "$f"
-				return 0
-			fi
-		done
-		sleep 0.05
+postfix_wait_relayed() { wait_until 20 _postfix_relayed "$1"; }
+
+# _postfix_relayed TEXT: print the path of a recorded message containing
+# TEXT; false when there is none.
+_postfix_relayed() {
+	local f
+	for f in "$SINK_DIR"/msg-*.eml; do
+		if [[ -e $f ]] && grep -qF -- "$1" "$f"; then
+			echo "$f"
+			return 0
+		fi
 	done
-	echo "postfix_wait_relayed: no relayed message contains '$1' after 20 s" >&2
 	return 1
 }
 
@@ -716,16 +705,12 @@ postfix_log_lines() {
 # postfix_wait_log ERE [MARK]: wait up to 10 s until a log line after line
 # MARK (default 0) matches the extended regex ERE; print the matching lines.
 # (Postfix logs through the postlogd service, a moment after the event.)
-postfix_wait_log() {
-	local ere="$1" mark="${2:-0}" i
-	for ((i = 0; i < 200; i++)); do
-		if tail -n "+$((mark + 1))" "$POSTFIX_DIR/maillog" | grep -E -- "$ere"; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "postfix_wait_log: no log line after line $mark matches: $ere" >&2
-	return 1
+postfix_wait_log() { wait_until 10 _postfix_log_matches "$1" "${2:-0}"; }
+
+# _postfix_log_matches ERE MARK: print the log lines after line MARK that
+# match ERE; false when there is none.
+_postfix_log_matches() {
+	tail -n "+$(($2 + 1))" "$POSTFIX_DIR/maillog" | grep -E -- "$1"
 }
 
 # Helpers for bats files that send with postie through the instance.  One

@@ -13,6 +13,8 @@
 #   SINK_EXEC="ip netns exec NS" sink_start ...   run it under a prefix
 #   stop_pid PID / wait_file FILE PID    shared process helpers
 #
+# They poll with wait_until (tests/common.bash): load common, which loads
+# this file, rather than this file alone.
 # The files the server writes are described in smtpsink.py's docstring.
 
 SINK_SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/smtpsink.py"
@@ -20,28 +22,26 @@ SINK_DIR="${SINK_DIR:-}"
 SINK_PORT="${SINK_PORT:-}"
 SINK_PID="${SINK_PID:-}"
 
+# pid_exited PID: true when PID is no longer running.
+pid_exited() { ! kill -0 "$1" 2>/dev/null; }
+
 # stop_pid PID: SIGTERM, then SIGKILL after 3 s, then reap. Safe on "".
 stop_pid() {
-	local pid="$1" i
+	local pid="$1"
 	[[ -n $pid ]] || return 0
 	if kill -TERM "$pid" 2>/dev/null; then
-		for ((i = 0; i < 60; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null || true
+		wait_until 3 pid_exited "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
 }
 
-# wait_file FILE PID: until FILE is non-empty, PID dies, or 10 s pass.
+# file_or_exit FILE PID: true when FILE is non-empty or PID has exited.
+file_or_exit() { [[ -s $1 ]] || pid_exited "$2"; }
+
+# wait_file FILE PID: until FILE is non-empty, PID dies, or 10 s pass;
+# true when FILE is non-empty.
 wait_file() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[[ -s $1 ]] && return 0
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_until 10 file_or_exit "$1" "$2" || true
 	[[ -s $1 ]]
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # Self-test of smtpsink.py's SMTP AUTH (RFC 4954) server side, with Python
 # clients only (smtplib, and hand-computed SASL exchanges): not postie.
-# It needs no postie binary: only sink.bash, not common.bash.
-load sink
+# It runs no postie: common.bash only for sink.bash and its wait_until.
+load common
 load pki
 bats_require_minimum_version 1.5.0
 

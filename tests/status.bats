@@ -195,7 +195,7 @@ import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(30)
 ' "$BATS_TEST_TMPDIR/port" 3>&- &
 	lp=$!
-	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/port" ] && break; sleep 0.1; done
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/port"
 	run "$POSTIE" --host 127.0.0.1 --port "$(cat "$BATS_TEST_TMPDIR/port")" --timeout 2 -f a@example.org r@example.org <<<$'Subject: t\n\nx'
 	kill "$lp"; wait "$lp" || true
 	[ "$status" -eq 75 ]
