@@ -2,7 +2,7 @@
 # The table-driven unit tests of the pure parsers, one program per module.
 
 run_unit() {
-	run "$UNITDIR/t-$1"
+	run "$UNITDIR/t-$@"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"not ok"* ]]
@@ -12,8 +12,8 @@ run_unit() {
 @test "unit: configuration parser" { run_unit conf; }
 @test "unit: address lists and IDN" { run_unit addr; }
 @test "unit: aliases file" { run_unit aliases; }
-# T_MSG_DIR: where t-msg may create its named-file stores.
-@test "unit: message spool, header edits, wire form" { T_MSG_DIR=$BATS_TEST_TMPDIR run_unit msg; }
+@test "unit: message parser, header edits, wire form (in memory)" { run_unit msg; }
+@test "unit: named-file stores of the message" { run_unit store "$BATS_TEST_TMPDIR"; }
 # GOLDEN_DIR: the source tree's tests/golden (read only under make distcheck).
 @test "unit: golden files, input to wire form" { GOLDEN_DIR=$BATS_TEST_DIRNAME/golden run_unit golden; }
 @test "unit: SMTP reply and capability parsers" { run_unit smtp; }

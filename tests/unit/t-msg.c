@@ -1,8 +1,7 @@
-/* t-msg.c - unit tests for msg.c: the push parser, the stores, header
- * parsing, edits, the long-line repair, the wire form, and the prepared
- * message saved and loaded back. Messages are read from memory or pipes;
- * the named-file cases use the directory in $T_MSG_DIR (unit.bats gives
- * one) and are skipped without it. */
+/* t-msg.c - unit tests for msg.c: the push parser, the memory store,
+ * header parsing, edits, the long-line repair, the wire form, and the
+ * prepared message saved and loaded back. Messages are read from memory
+ * or pipes: no files (the file stores are t-store.c's). */
 #include "msg.h"
 
 #include <errno.h>
@@ -1565,149 +1564,6 @@ static int t_loaded_message(void)
 	return rc;
 }
 
-/* ---- named files ---- */
-
-static int t_store_errors(void)
-{
-	struct msg_store s;
-	struct perr e;
-	if (msg_store_create(&s, "/nonexistent-t-msg", "q1", &e) != EX_CANTCREAT)
-		return fail("missing directory: %d, want %d", e.ex, EX_CANTCREAT);
-	if (sames("create", e.msg, "cannot create /nonexistent-t-msg/q1: No such file or directory"))
-		return 1;
-	if (msg_store_create(&s, "/dev", "null", &e) != EX_CANTCREAT)
-		return fail("existing name: %d, want %d", e.ex, EX_CANTCREAT);
-	if (sames("exclusive", e.msg, "cannot create /dev/null: File exists"))
-		return 1;
-	if (msg_store_open(&s, "/nonexistent-t-msg/q1", &e) != EX_NOINPUT)
-		return fail("open: %d, want %d", e.ex, EX_NOINPUT);
-	return sames("open", e.msg, "cannot open /nonexistent-t-msg/q1: No such file or directory");
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-	struct buf b;
-	char chunk[4096];
-	ssize_t got;
-	int fd = open(path, O_RDONLY);
-	buf_init(&b);
-	buf_add(&b, "", 0);
-	while (fd >= 0 && (got = read(fd, chunk, sizeof chunk)) > 0)
-		buf_add(&b, chunk, (size_t)got);
-	if (fd >= 0)
-		close(fd);
-	*n = b.len;
-	return buf_steal(&b);
-}
-
-/* Read from a pipe into dir/name: the file holds the input, mode 0600. */
-static int read_named(const char *dir, const char *name, const char *in, struct msg *m)
-{
-	struct feeder f = { in, strlen(in), 4096 };
-	struct msg_store s;
-	struct perr e;
-	struct stat st;
-	pid_t pid;
-	if (msg_store_create(&s, dir, name, &e))
-		return fail("create: %s", e.msg);
-	char *path = xstrdup(s.path);
-	int fd = pipe_from(feed_slowly, &f, &pid);
-	int rc = msg_read_store(fd, &s, m, &e);
-	close(fd);
-	waitpid(pid, NULL, 0);
-	size_t n;
-	char *got = slurp(path, &n);
-	if (rc)
-		rc = fail("msg_read_store: %s", e.msg);
-	else if (stat(path, &st) < 0 || (st.st_mode & 07777) != 0600)
-		rc = fail("%s: mode %o, want 600", path, (unsigned)(st.st_mode & 07777));
-	else
-		rc = same("file", got, n, in, strlen(in));
-	free(got);
-	free(path);
-	return rc;
-}
-
-/* The prepared message saved to dir/name and loaded from that path. */
-static int save_named(const char *dir, const char *name, struct msg *m)
-{
-	struct msg_store s;
-	struct msg l;
-	struct perr e;
-	if (msg_store_create(&s, dir, name, &e) || msg_save(m, &s, &e))
-		return fail("save: %s", e.msg);
-	char *path = xstrdup(s.path);
-	msg_store_close(&s);
-	int rc = msg_store_open(&s, path, &e) || msg_load(&s, &l, &e);
-	free(path);
-	if (rc)
-		return fail("load: %s", e.msg);
-	rc = same_as(&l, m);
-	msg_free(&l);
-	return rc;
-}
-
-static int t_named_files(const char *dir)
-{
-	static const char in[] = "From x@y Sun\nSubject: s\nBcc: b@x.org\n\n.\nbody\n";
-	struct msg m;
-	struct msg_store s;
-	struct perr e;
-	int rc = read_named(dir, "in-1", in, &m);
-	if (!rc && msg_prepare(&m, &all_edits, &e))
-		rc = fail("prepare: %s", e.msg);
-	if (!rc)
-		rc = save_named(dir, "prep-1", &m);
-	if (!rc)
-		msg_free(&m);
-	if (!rc && msg_store_create(&s, dir, "prep-1", &e) != EX_CANTCREAT)
-		rc = fail("second create of prep-1: %d, want %d", e.ex, EX_CANTCREAT);
-	return rc;
-}
-
-/* A read that fails leaves no named file behind. */
-static int t_named_failed_read(const char *dir)
-{
-	struct msg_store s;
-	struct msg m;
-	struct perr e;
-	struct stat st;
-	if (msg_store_create(&s, dir, "in-empty", &e))
-		return fail("create: %s", e.msg);
-	char *path = xstrdup(s.path);
-	int fd = open("/dev/null", O_RDONLY);
-	int rc = msg_read_store(fd, &s, &m, &e);
-	close(fd);
-	if (rc != EX_DATAERR)
-		rc = fail("empty input: %d, want %d", rc, EX_DATAERR);
-	else if (stat(path, &st) == 0)
-		rc = fail("%s left behind", path);
-	else
-		rc = 0;
-	free(path);
-	return rc;
-}
-
-/* Cases that need a directory to create files in: $T_MSG_DIR. */
-static void run_dir_cases(void)
-{
-	static const struct {
-		const char *desc;
-		int (*fn)(const char *);
-	} c[] = {
-		{ "named file: read into it (0600), save prepared, load from its path", t_named_files },
-		{ "named file: removed when the read fails", t_named_failed_read },
-	};
-	const char *dir = getenv("T_MSG_DIR");
-	for (size_t i = 0; i < NELEM(c); i++) {
-		if (!dir || !*dir) {
-			printf("ok %d - %s # SKIP T_MSG_DIR not set\n", ++tap_n, c[i].desc);
-			continue;
-		}
-		report(c[i].desc, c[i].fn(dir));
-	}
-}
-
 /* ---- driver ---- */
 
 static const struct tap_case fcases[] = {
@@ -1765,13 +1621,11 @@ static const struct tap_case fcases[] = {
 	{ "prepared: a From field after a From_ line", t_roundtrip_from_field },
 	{ "prepared: 10000 fields, a header section near 1 MiB", t_roundtrip_limits },
 	{ "prepared: loaded headers and flags, msg_prepare refused", t_loaded_message },
-	{ "stores: missing directory, existing name, missing file", t_store_errors },
 };
 
 int main(void)
 {
 	run_cases(fcases, NELEM(fcases));
-	run_dir_cases();
 	for (size_t i = 0; i < NELEM(goldens); i++)
 		report(goldens[i].desc, run_golden(&goldens[i]));
 	return tap_done();
