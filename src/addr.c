@@ -615,17 +615,24 @@ int addr_domain_ascii(const char *domain, char **out, struct perr *e)
 	return why ? domain_error(e, domain, why) : 0;
 }
 
-int addr_envelope_ascii(const struct addr *a, char **out, struct perr *e)
+/* The envelope form of a with its domain converted by conv. */
+static int envelope_with(const struct addr *a, int (*conv)(const char *, char **, struct perr *),
+                         char **out, struct perr *e)
 {
 	struct addr t = *a;
 	char *d = NULL;
 	*out = NULL;
-	if (a->domain && addr_domain_ascii(a->domain, &d, e))
+	if (a->domain && conv(a->domain, &d, e))
 		return e->ex;
 	t.domain = d;
 	*out = addr_envelope(&t);
 	free(d);
 	return 0;
+}
+
+int addr_envelope_ascii(const struct addr *a, char **out, struct perr *e)
+{
+	return envelope_with(a, addr_domain_ascii, out, e);
 }
 
 /* A domain in U-labels (IDNA2008 with libidn2); an ASCII domain without
@@ -654,15 +661,7 @@ static int domain_utf8(const char *domain, char **out, struct perr *e)
 
 int addr_envelope_utf8(const struct addr *a, char **out, struct perr *e)
 {
-	struct addr t = *a;
-	char *d = NULL;
-	*out = NULL;
-	if (a->domain && domain_utf8(a->domain, &d, e))
-		return e->ex;
-	t.domain = d;
-	*out = addr_envelope(&t);
-	free(d);
-	return 0;
+	return envelope_with(a, domain_utf8, out, e);
 }
 
 const char *addr_domain_of(const char *addr)

@@ -4,22 +4,13 @@
 # them), and make dist ships all it names. Asked of the configured build
 # tree at $BUILDDIR, as make expands the variables.
 
+load buildtree
+
 setup() {
-	[ -n "${BUILDDIR:-}" ] || { echo "BUILDDIR must name the configured build tree (make check sets it)" >&2; return 1; }
-	[ -f "$BUILDDIR/Makefile" ] || { echo "no Makefile in $BUILDDIR: configure it first" >&2; return 1; }
-	# A plain make of the build tree, not a child of the outer make check.
-	unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 	# shellcheck disable=SC2016 # make expands $(...), not the shell
-	printf '%s\n' 'postie-test-vars:' \
-		'	@echo "srcdir=$(abs_top_srcdir)"; echo "listed=$(TEST_FILES)"' \
-		'	@echo "sources=$(DIST_SOURCES)"; echo "shipped=$(DISTFILES)"' \
-		'	@echo "built=$(check_PROGRAMS) $(FUZZ_BIN) $(FUZZ_WORK)"' \
-		'	@echo "selected=$(SANITIZE_BATS)"' \
-		>"$BATS_TEST_TMPDIR/vars.mk"
-	local k v
-	while IFS='=' read -r k v; do
-		printf -v "$k" '%s' "$v"
-	done < <(make -s -C "$BUILDDIR" -f Makefile -f "$BATS_TEST_TMPDIR/vars.mk" postie-test-vars)
+	make_vars 'srcdir=$(abs_top_srcdir)' 'listed=$(TEST_FILES)' 'sources=$(DIST_SOURCES)' \
+		'shipped=$(DISTFILES)' 'built=$(check_PROGRAMS) $(FUZZ_BIN) $(FUZZ_WORK)' \
+		'selected=$(SANITIZE_BATS)' || return 1
 	[[ -d "$srcdir/tests" && -n "$listed" && -n "$sources" && -n "$shipped" ]]
 }
 

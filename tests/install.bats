@@ -5,22 +5,16 @@
 # resolve to postie inside the DESTDIR and run; uninstall leaves no file
 # and no link behind, and leaves a sendmail that is not postie's alone.
 
+load buildtree
+
 setup() {
-	[ -n "${BUILDDIR:-}" ] || { echo "BUILDDIR must name the configured build tree (make check sets it)" >&2; return 1; }
-	[ -f "$BUILDDIR/Makefile" ] || { echo "no Makefile in $BUILDDIR: configure it first" >&2; return 1; }
-	# A plain make of the build tree, not a child of the outer make check.
-	unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES DESTDIR
+	unset DESTDIR
 	D="$BATS_TEST_TMPDIR/dest"
 	# The configured directories and settings, as make expands them.
-	printf '%s\n' 'postie-test-vars:' \
-		'	@echo "prefix=$(prefix)"; echo "bindir=$(bindir)"; echo "sbindir=$(sbindir)"' \
-		'	@echo "man1dir=$(man1dir)"; echo "man5dir=$(man5dir)"; echo "VERSION=$(VERSION)"' \
-		'	@echo "SENDMAIL_LINKS=$(SENDMAIL_LINKS)"; echo "LIB_SENDMAIL_DIR=$(LIB_SENDMAIL_DIR)"' \
-		>"$BATS_TEST_TMPDIR/vars.mk"
-	local k v
-	while IFS='=' read -r k v; do
-		printf -v "$k" '%s' "$v"
-	done < <(make -s -C "$BUILDDIR" -f Makefile -f "$BATS_TEST_TMPDIR/vars.mk" postie-test-vars)
+	# shellcheck disable=SC2016 # make expands $(...), not the shell
+	make_vars 'prefix=$(prefix)' 'bindir=$(bindir)' 'sbindir=$(sbindir)' 'man1dir=$(man1dir)' \
+		'man5dir=$(man5dir)' 'VERSION=$(VERSION)' 'SENDMAIL_LINKS=$(SENDMAIL_LINKS)' \
+		'LIB_SENDMAIL_DIR=$(LIB_SENDMAIL_DIR)' || return 1
 	[[ "$bindir" == /* && "$sbindir" == /* && "$man1dir" == /* && -n "$VERSION" ]]
 	# What make install always installs.
 	base=("$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5")

@@ -490,24 +490,36 @@ static int t_msgid_default_domain(void)
 	return rc;
 }
 
-/* The Date zone follows TZ and the names do not follow the locale. */
-static int date_in_zone(const char *tz, const char *zone)
+/* Set TZ; returns the old value (allocated, NULL if unset) for tz_restore. */
+static char *tz_set(const char *tz)
 {
-	struct msg_edits ed = no_edits;
-	struct buf out;
-	struct perr e;
 	char *old = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-	ed.set_date = HDR_AUTO;
 	setenv("TZ", tz, 1);
 	tzset();
-	buf_init(&out);
-	int rc = run("A: 1\n\nb\n", 8, &ed, 0, &out, &e);
+	return old;
+}
+
+static void tz_restore(char *old)
+{
 	if (old)
 		setenv("TZ", old, 1);
 	else
 		unsetenv("TZ");
 	tzset();
 	free(old);
+}
+
+/* The Date zone follows TZ and the names do not follow the locale. */
+static int date_in_zone(const char *tz, const char *zone)
+{
+	struct msg_edits ed = no_edits;
+	struct buf out;
+	struct perr e;
+	ed.set_date = HDR_AUTO;
+	char *old = tz_set(tz);
+	buf_init(&out);
+	int rc = run("A: 1\n\nb\n", 8, &ed, 0, &out, &e);
+	tz_restore(old);
 	char *re = xasprintf("^Date: [A-Z][a-z]{2}, [0-9]{1,2} [A-Z][a-z]{2} [0-9]{4} "
 	                     "[0-9]{2}:[0-9]{2}:[0-9]{2} %s\r\nA: 1\r\n", zone);
 	if (!rc && !match(re, out.s))
@@ -1386,9 +1398,7 @@ static int t_fixed_time_and_msgid(void)
 	                        .msgid_domain = "example.org", .now = 1700000000 };
 	struct buf out;
 	struct perr e;
-	char *old = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-	setenv("TZ", "UTC0", 1);
-	tzset();
+	char *old = tz_set("UTC0");
 	buf_init(&out);
 	int rc = run("A: 1\n\nb\n", 8, &ed, 0, &out, &e);
 	if (!rc && !match("^Date: Tue, 14 Nov 2023 22:13:20 [+]0000\r\n"
@@ -1401,12 +1411,7 @@ static int t_fixed_time_and_msgid(void)
 	if (!rc)
 		rc = sames("fixed", out.s, "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
 		           "Message-ID: <fixed@example.org>\r\nA: 1\r\n\r\nb\r\n");
-	if (old)
-		setenv("TZ", old, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(old);
+	tz_restore(old);
 	buf_free(&out);
 	return rc;
 }
