@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "oauth.h"
 #include "net.h"
 #include "secret.h"
 #include "tls.h"
@@ -183,11 +184,18 @@ static int need_secret(struct state *st)
 		return 0;
 	if (st->secret_failed)
 		return -1;
-	if (secret_get(st->h, st->p, &st->secret, &source, &st->secret_err) != EX_OK) {
+	if (st->p->use_oauth) {   /* the secret is an access token, never a password */
+		source = "the OAuth2 token file";
+		if (oauth_access_token(&st->p->oauth, 0, &st->secret, &st->secret_err) != EX_OK) {
+			st->secret_failed = 1;
+			return -1;
+		}
+	} else if (secret_get(st->h, st->p, &st->secret, &source, &st->secret_err) != EX_OK) {
 		st->secret_failed = 1;
 		return -1;
 	}
-	log_info("password for %s from %s", st->p->auth.user ? st->p->auth.user : "(no user)", source);
+	log_info("%s for %s from %s", st->p->use_oauth ? "access token" : "password",
+	         st->p->auth.user ? st->p->auth.user : "(no user)", source);
 	return 0;
 }
 
@@ -308,6 +316,8 @@ static int answer(struct state *st, const char *mech, Gsasl_session *sctx, const
 		/* an OAuth 334 is the server's error report; RFC 7628 3.2.3
 		 * wants a dummy reply (XOAUTH2: an empty line) to get the 5xx */
 		note_detail(st, challenge);
+		/* RFC 7628 3.2.2: the token was refused; a fresh one may pass */
+		st->s->oauth_rejected = st->p->use_oauth;
 		*line = strdup(ascii_casecmp(mech, "OAUTHBEARER") == 0 ? "AQ==" : "");
 		return *line ? EX_OK : perr_fail(e, FC_OS, "out of memory");
 	}

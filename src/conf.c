@@ -18,6 +18,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "oauth.h"
 #include "util.h"
 
 /* How a keyword's argument is typed. */
@@ -27,9 +28,12 @@ enum kwtype {
 	K_NEED,         /* string that needs a non-empty argument */
 	K_RAW,          /* string kept as given, empty included */
 	K_FILE,         /* optional file name; a leading ~ becomes $HOME */
+	K_OAUTH_PROVIDER, /* microsoft, google or custom (lower case) */
+	K_OAUTH_FLOW,   /* device, authcode or client_credentials */
 	K_DSN_NOTIFY, K_DSN_RETURN, K_FINGERPRINT, K_AUTH, K_SYSLOG,
 	K_PORT,         /* 1-65535, required */
 	K_PORT_OPT,     /* 1-65535, empty resets to 0 */
+	K_PORT_ANY,     /* 0-65535: 0 is any free port */
 	K_TIMEOUT, K_PROTOCOL, K_BOOL, K_HDR3, K_HDR2, K_DHBITS,
 	/* alternative spellings that set their target keyword */
 	K_HDR_ADD,      /* on = auto, off = off */
@@ -73,6 +77,19 @@ static const struct kwdef kwtab[] = {
 	{ { "password", "[secret]", "password for authentication", NULL, 0 }, K_STR, OFF(password), NULL },
 	{ { "passwordeval", "[cmd]", "command that prints the password", NULL, 0 }, K_STR, OFF(passwordeval), NULL },
 	{ { "ntlmdomain", "[domain]", "domain for the NTLM method", NULL, 0 }, K_STR, OFF(ntlmdomain), NULL },
+	{ { "oauth_provider", "[(microsoft|google|custom)]", "OAuth2: presets for the endpoints, scope and flow; postie keeps the token fresh", NULL, 0 }, K_OAUTH_PROVIDER, OFF(oauth_provider), NULL },
+	{ { "oauth_client_id", "[id]", "OAuth2: the client (application) ID you registered", NULL, 0 }, K_STR, OFF(oauth_client_id), NULL },
+	{ { "oauth_client_secret", "[secret]", "OAuth2: the client secret, if the client has one", NULL, 0 }, K_STR, OFF(oauth_client_secret), NULL },
+	{ { "oauth_client_secret_eval", "[cmd]", "OAuth2: command that prints the client secret", NULL, 0 }, K_STR, OFF(oauth_client_secret_eval), NULL },
+	{ { "oauth_tenant", "[tenant]", "OAuth2, Microsoft: common, organizations, consumers or a tenant ID", "common", 0 }, K_STR, OFF(oauth_tenant), NULL },
+	{ { "oauth_flow", "[(device|authcode|client_credentials)]", "OAuth2: how --oauth-login gets the tokens", NULL, 0 }, K_OAUTH_FLOW, OFF(oauth_flow), NULL },
+	{ { "oauth_scope", "[scope]", "OAuth2: the scope to ask for (default from the provider)", NULL, 0 }, K_STR, OFF(oauth_scope), NULL },
+	{ { "oauth_auth_url", "[url]", "OAuth2: the authorization endpoint", NULL, 0 }, K_STR, OFF(oauth_auth_url), NULL },
+	{ { "oauth_token_url", "[url]", "OAuth2: the token endpoint", NULL, 0 }, K_STR, OFF(oauth_token_url), NULL },
+	{ { "oauth_device_url", "[url]", "OAuth2: the device authorization endpoint", NULL, 0 }, K_STR, OFF(oauth_device_url), NULL },
+	{ { "oauth_redirect_port", "[port]", "OAuth2: loopback port for the browser's redirect (0: any free port)", "0", 0 }, K_PORT_ANY, OFF(oauth_redirect_port), NULL },
+	{ { "oauth_token_file", "[file]", "OAuth2: where the tokens are kept (default ~/.local/state/postie/oauth/ACCOUNT.json)", NULL, 0 }, K_FILE, OFF(oauth_token_file), NULL },
+	{ { "oauth_trust_file", "[file]", "OAuth2: trusted CA certificates for the endpoints (PEM), or \"system\"", "system", 0 }, K_FILE, OFF(oauth_trust_file), NULL },
 	{ { "auth_without_tls", "[(on|off)]", "allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS", "off", 0 }, K_BOOL, OFF(auth_without_tls), NULL },
 	{ { "tls", "[(on|off)]", "require TLS (on), never use it (off); unset: STARTTLS if offered", NULL, 0 }, K_BOOL, OFF(tls), NULL },
 	{ { "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", NULL, 0 }, K_BOOL, OFF(tls_starttls), NULL },
@@ -346,6 +363,19 @@ static int norm_auth(const char *v, char **out)
 	return V_OK;
 }
 
+/* One of words (ASCII case ignored), stored in lower case; empty unsets. */
+static int norm_word(const char *v, const char *const *words, char **out)
+{
+	if (!*v)
+		return V_OK;
+	for (; *words; words++)
+		if (word_is(v, *words)) {
+			*out = xstrdup(*words);
+			return V_OK;
+		}
+	return V_INVALID;
+}
+
 static int norm_syslog(const char *v, char **out)
 {
 	if (!*v || word_is(v, "on"))
@@ -384,6 +414,10 @@ static int typed_str(int type, const char *v, char **out)
 		return *v ? norm_fingerprint(v, out) : V_OK;
 	case K_AUTH:
 		return norm_auth(v, out);
+	case K_OAUTH_PROVIDER:
+		return norm_word(v, (const char *const[]){ "microsoft", "google", "custom", NULL }, out);
+	case K_OAUTH_FLOW:
+		return norm_word(v, (const char *const[]){ "device", "authcode", "client_credentials", NULL }, out);
 	case K_SYSLOG:
 		return norm_syslog(v, out);
 	}
@@ -400,6 +434,9 @@ static int typed_int(int type, const char *v, int *out)
 	case K_PORT_OPT:
 		*out = 0;
 		return *v ? parse_num(v, 1, 65535, out) : V_OK;
+	case K_PORT_ANY:
+		*out = 0;
+		return *v ? parse_num(v, 0, 65535, out) : V_OK;
 	case K_TIMEOUT:
 		if (!*v)
 			return V_MISSING;
@@ -452,6 +489,9 @@ static const char *expected(int type)
 	case K_FINGERPRINT: return "16, 20 or 32 hex bytes as 01:AB:...";
 	case K_DHBITS: return "a positive number";
 	case K_AUTH: return "on, off or a mechanism name";
+	case K_OAUTH_PROVIDER: return "microsoft, google or custom";
+	case K_OAUTH_FLOW: return "device, authcode or client_credentials";
+	case K_PORT_ANY: return "0-65535";
 	case K_SYSLOG: return "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7";
 	}
 	return "on or off";
@@ -893,7 +933,8 @@ static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
 {
 	if (!ps->cur)
 		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].pub.name);
-	if (!from_eval && *arg && strcmp(kwtab[k].pub.name, "password") == 0)
+	if (!from_eval && *arg && (strcmp(kwtab[k].pub.name, "password") == 0 ||
+	                           strcmp(kwtab[k].pub.name, "oauth_client_secret") == 0))
 		ps->out.has_password_file = 1;
 	return kw_apply(ps->cur, k, arg, ps->where.s, ps->e);
 }
@@ -1348,6 +1389,100 @@ static int refuse_unsupported(const struct account *a, struct perr *e)
 }
 
 /* Substitutions, defaults that depend on other settings, and checks. */
+/* Whether keyword name was set explicitly in a. */
+static int was_set(const struct account *a, const char *name)
+{
+	size_t k = 0;
+	return kw_find(name, &k) == 0 && a->isset[k];
+}
+
+/* The provider's value for an unset URL ("%s" is the tenant). */
+static void preset_url(char **field, const char *fmt, const char *tenant)
+{
+	if (!*field && fmt)
+		*field = xasprintf(fmt, tenant);
+}
+
+/* $XDG_STATE_HOME/postie/oauth/NAME.json, ~/.local/state/... without it. */
+static char *default_token_file(const char *name)
+{
+	const char *x = getenv("XDG_STATE_HOME");
+	char *base = x && *x == '/' ? xstrdup(x) : expand_tilde("~/.local/state");
+	char *p = xasprintf("%s/postie/oauth/%s.json", base, name);
+	free(base);
+	return p;
+}
+
+/* OAuth settings that cannot work together. */
+static int oauth_conflicts(const struct account *a, const struct oauth_preset *p, struct perr *e)
+{
+	const char *n = a->name;
+	if (!a->oauth_client_id)
+		return perr_fail(e, FC_CONFIG, "account %s: oauth_provider %s needs oauth_client_id (the ID "
+		                 "of the application you registered; see postierc(5))", n, p->name);
+	if (a->oauth_client_secret && a->oauth_client_secret_eval)
+		return perr_fail(e, FC_CONFIG, "account %s: set oauth_client_secret or "
+		                 "oauth_client_secret_eval, not both", n);
+	if (strcmp(a->oauth_flow, "device") == 0 && !p->device_ok)
+		return perr_fail(e, FC_CONFIG, "account %s: Google does not allow the Gmail scope in the "
+		                 "device flow; use oauth_flow authcode", n);
+	if (strcmp(a->oauth_flow, "client_credentials") == 0 && !a->oauth_client_secret &&
+	    !a->oauth_client_secret_eval)
+		return perr_fail(e, FC_CONFIG, "account %s: oauth_flow client_credentials needs "
+		                 "oauth_client_secret or oauth_client_secret_eval", n);
+	if (was_set(a, "oauth_tenant") && strcmp(p->name, "microsoft") != 0)
+		return perr_fail(e, FC_CONFIG, "account %s: oauth_tenant is for oauth_provider microsoft", n);
+	if (a->auth && ascii_casecmp(a->auth, "xoauth2") != 0 && ascii_casecmp(a->auth, "oauthbearer") != 0)
+		return perr_fail(e, FC_CONFIG, "account %s: auth %s does not use OAuth2 tokens; with "
+		                 "oauth_provider set, auth is xoauth2 or oauthbearer", n, a->auth);
+	if (!a->auth && was_set(a, "auth"))
+		return perr_fail(e, FC_CONFIG, "account %s: auth off contradicts oauth_provider", n);
+	return 0;
+}
+
+/* The endpoints the flow needs must be known. */
+static int oauth_needs(const struct account *a, struct perr *e)
+{
+	const char *missing = !a->oauth_token_url ? "oauth_token_url"
+	                    : !a->oauth_scope ? "oauth_scope"
+	                    : strcmp(a->oauth_flow, "authcode") == 0 && !a->oauth_auth_url ? "oauth_auth_url"
+	                    : strcmp(a->oauth_flow, "device") == 0 && !a->oauth_device_url ? "oauth_device_url"
+	                    : NULL;
+	if (missing)
+		return perr_fail(e, FC_CONFIG, "account %s: oauth_provider %s with oauth_flow %s needs %s",
+		                 a->name, a->oauth_provider, a->oauth_flow, missing);
+	return 0;
+}
+
+/* oauth_provider set: the preset fills what is unset, then the checks. */
+static int oauth_finish(struct account *a, struct perr *e)
+{
+	if (!a->oauth_provider)
+		return 0;
+	const struct oauth_preset *p = oauth_preset(a->oauth_provider);
+	const char *tenant = a->oauth_tenant ? a->oauth_tenant : "common";
+	if (!a->oauth_flow)
+		a->oauth_flow = xstrdup(p->flow);
+	if (a->auth && ascii_casecmp(a->auth, "on") == 0)
+		set_str(&a->auth, "xoauth2");
+	if (oauth_conflicts(a, p, e))
+		return e->ex;
+	preset_url(&a->oauth_auth_url, p->auth_url, tenant);
+	preset_url(&a->oauth_token_url, p->token_url, tenant);
+	preset_url(&a->oauth_device_url, p->device_url, tenant);
+	if (!a->oauth_scope) {
+		const char *s = strcmp(a->oauth_flow, "client_credentials") == 0 ? p->app_scope : p->scope;
+		a->oauth_scope = s ? xstrdup(s) : NULL;
+	}
+	if (!a->oauth_token_file)
+		a->oauth_token_file = default_token_file(a->name);
+	if (!a->auth)
+		a->auth = xstrdup("xoauth2");
+	if (!a->user && a->from)   /* the mailbox the token is for */
+		a->user = xstrdup(a->from);
+	return oauth_needs(a, e);
+}
+
 static int finish_settings(struct account *a, struct perr *e)
 {
 	if (a->auto_from) {
@@ -1372,7 +1507,7 @@ static int finish_settings(struct account *a, struct perr *e)
 	/* LMTP has no default port (as in msmtp), except over a socket. */
 	if (!a->port && !a->socket)
 		return missing(a, "port", e);
-	return tls_checks(a, e);
+	return tls_checks(a, e) ? e->ex : oauth_finish(a, e);
 }
 
 int conf_finish(struct account *a, enum conf_use use, struct perr *e)
@@ -1429,7 +1564,8 @@ void conf_print(const struct account *a, FILE *out)
 			v = int_text(kwtab[k].type, int_of(a, k), num);
 		else if (!(v = str_of(a, k)))
 			v = "(not set)";
-		else if (kwtab[k].offset == offsetof(struct account, password))
+		else if (kwtab[k].offset == offsetof(struct account, password) ||
+		         kwtab[k].offset == offsetof(struct account, oauth_client_secret))
 			v = "*";
 		fprintf(out, "%s = %s\n", kwtab[k].pub.name, v);
 	}

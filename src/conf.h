@@ -40,6 +40,22 @@ struct account {
 	char *ntlmdomain;
 	int auth_without_tls; /* allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS */
 
+	/* OAuth2 (oauth.h): conf_finish fills the provider's preset into the
+	 * unset URLs, scope and flow, and the default token file. */
+	char *oauth_provider;     /* "microsoft", "google", "custom"; NULL: no OAuth */
+	char *oauth_client_id;
+	char *oauth_client_secret;
+	char *oauth_client_secret_eval;
+	char *oauth_tenant;       /* default "common" */
+	char *oauth_flow;         /* "device", "authcode", "client_credentials" */
+	char *oauth_scope;
+	char *oauth_auth_url;
+	char *oauth_token_url;
+	char *oauth_device_url;
+	int oauth_redirect_port;  /* 0: any free port */
+	char *oauth_token_file;
+	char *oauth_trust_file;   /* default "system" */
+
 	int tls;             /* TLS_* */
 	int tls_starttls;    /* -1 until conf_finish: 0 with port 465 and tls not off, else 1 */
 	char *tls_trust_file;   /* default "system" */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "secret.h"
 #include "session.h"
 #include "smtp.h"
 #include "util.h"
@@ -45,6 +47,25 @@ static const char *tls_word(const struct hop *h, const struct smtp_session *s)
 	return h->tls_mode == TM_STARTTLS || h->tls_mode == TM_IMPLICIT ? "on" : "off";
 }
 
+/* The server refused the OAuth2 access token (RFC 7628 3.2.2): refresh
+ * it once and open a new session. */
+static int open_with_fresh_token(const struct route *r, struct smtp_session *s,
+                                 const struct hop **used, struct perr *e)
+{
+	char *token;
+	if (!s->oauth_rejected)
+		return e->ex;
+	log_info("%s; refreshing the access token and trying again", e->msg);
+	if (s->c)
+		smtp_quit(s);
+	smtp_session_free(s);
+	memset(s, 0, sizeof *s);
+	if (oauth_access_token(&r->policy.oauth, 1, &token, e))
+		return e->ex;
+	secret_free(token);
+	return session_open_route(r, 1, s, used, e);
+}
+
 int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d)
 {
 	struct smtp_session s;
@@ -52,7 +73,8 @@ int deliver(struct envelope *env, struct msg *m, const struct route *r, struct d
 	struct perr e;
 
 	perr_clear(&e);
-	if (session_open_route(r, 1, &s, &used, &e) == EX_OK) {
+	if (session_open_route(r, 1, &s, &used, &e) == EX_OK ||
+	    open_with_fresh_token(r, &s, &used, &e) == EX_OK) {
 		smtp_send_mail(&s, env, m, 1, d);
 	} else {
 		memset(d, 0, sizeof *d);

@@ -18,7 +18,9 @@
 #include "deliver.h"
 #include "log.h"
 #include "msg.h"
+#include "oauth.h"
 #include "options.h"
+#include "secret.h"
 #include "route.h"
 #include "session.h"
 #include "status.h"
@@ -27,7 +29,16 @@
 /* How long a refused message is still read, so its writer gets no SIGPIPE. */
 #define DRAIN_SECONDS 10
 
-enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP };
+enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
+            M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
+
+/* The modes that talk to the server or the authorization server about
+ * the account, and take no recipients. */
+static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
+	{ M_SERVERINFO, "--serverinfo" },   { M_OAUTH_LOGIN, "--oauth-login" },
+	{ M_OAUTH_STATUS, "--oauth-status" }, { M_OAUTH_TOKEN, "--oauth-token" },
+	{ M_OAUTH_LOGOUT, "--oauth-logout" },
+};
 
 struct override {
 	const char *key, *val;
@@ -246,6 +257,10 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_QUEUE: return perr_fail(e, FC_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
 	case ACT_UNSUPPORTED: return perr_fail(e, FC_USAGE, "--%s is not supported", o->lname);
 	case ACT_DUMP: c->mode = M_DUMP; return 0;
+	case ACT_OAUTH_LOGIN: c->mode = M_OAUTH_LOGIN; return 0;
+	case ACT_OAUTH_STATUS: c->mode = M_OAUTH_STATUS; return 0;
+	case ACT_OAUTH_TOKEN: c->mode = M_OAUTH_TOKEN; return 0;
+	case ACT_OAUTH_LOGOUT: c->mode = M_OAUTH_LOGOUT; return 0;
 	}
 	return 0;
 }
@@ -287,9 +302,10 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 		return perr_fail(e, FC_USAGE, "--host and --account cannot be used together");
 	c->args = argv + optind;
 	c->nargs = argc - optind;
-	if (c->nargs && c->mode == M_SERVERINFO)
-		return perr_fail(e, FC_USAGE, "--serverinfo takes no recipients ('%s' given; see postie --help)",
-		                c->args[0]);
+	for (size_t i = 0; c->nargs && i < sizeof no_rcpt_modes / sizeof no_rcpt_modes[0]; i++)
+		if (c->mode == no_rcpt_modes[i].m)
+			return perr_fail(e, FC_USAGE, "%s takes no recipients ('%s' given; see postie --help)",
+			                 no_rcpt_modes[i].opt, c->args[0]);
 	return 0;
 }
 
@@ -653,6 +669,28 @@ static int send_job(const struct cli *c, struct job *j, struct perr *e)
 	return ex;
 }
 
+/* --oauth-login, --oauth-status, --oauth-token, --oauth-logout. */
+static int oauth_command(enum mode m, const struct policy *p, struct perr *e)
+{
+	char *token;
+	int r;
+	if (!p->use_oauth)
+		return perr_fail(e, FC_CONFIG, "account '%s' does not use OAuth2: set oauth_provider "
+		                 "and oauth_client_id (see postierc(5))", p->name), fail(e);
+	switch (m) {
+	case M_OAUTH_LOGIN: r = oauth_login(&p->oauth, stdout, e); break;
+	case M_OAUTH_STATUS: r = oauth_status(&p->oauth, stdout, e); break;
+	case M_OAUTH_LOGOUT: r = oauth_logout(&p->oauth, stdout, e); break;
+	default:
+		if ((r = oauth_access_token(&p->oauth, 0, &token, e)) == 0) {
+			printf("%s\n", token);
+			secret_free(token);
+		}
+	}
+	fflush(stdout);
+	return r ? fail(e) : 0;
+}
+
 static int serverinfo(const struct route *r, struct perr *e)
 {
 	int rc = session_serverinfo(r, stdout, e);
@@ -723,6 +761,8 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	route_from_account(j->acc, &j->route);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(&j->route, e);
+	if (c->mode >= M_OAUTH_LOGIN)
+		return oauth_command(c->mode, &j->route.policy, e);
 	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
 	    prepare_message(c, j, e))
 		return fail_logged(c, j, e);

@@ -13,6 +13,7 @@ enum opt_act {
 	ACT_FILE, ACT_ACCOUNT, ACT_HOST, ACT_FROM, ACT_FULLNAME, ACT_ENVID,
 	ACT_READ_RCPTS, ACT_READ_FROM, ACT_MODE, ACT_QUEUE, ACT_UNSUPPORTED,
 	ACT_DUMP,       /* --dump-keywords: print both tables (not in --help) */
+	ACT_OAUTH_LOGIN, ACT_OAUTH_STATUS, ACT_OAUTH_TOKEN, ACT_OAUTH_LOGOUT,
 };
 
 struct opt_def {
@@ -36,6 +37,11 @@ static const struct opt_def opt_table[] = {
 	{ "rmqs", 0, required_argument, ACT_UNSUPPORTED, NULL, "HOST", NULL },
 	{ "configure", 0, required_argument, ACT_UNSUPPORTED, NULL, "ADDR", NULL },
 	{ "dump-keywords", 0, no_argument, ACT_DUMP, NULL, NULL, NULL },
+	/* OAuth2 (oauth_provider set in the account) */
+	{ "oauth-login", 0, no_argument, ACT_OAUTH_LOGIN, NULL, NULL, "sign the account in (device, browser or client credentials) and store its tokens" },
+	{ "oauth-status", 0, no_argument, ACT_OAUTH_STATUS, NULL, NULL, "show the stored tokens' expiry, scope and last refresh (no secrets)" },
+	{ "oauth-token", 0, no_argument, ACT_OAUTH_TOKEN, NULL, NULL, "print a fresh access token (for other programs' passwordeval)" },
+	{ "oauth-logout", 0, no_argument, ACT_OAUTH_LOGOUT, NULL, NULL, "delete the account's stored tokens" },
 	/* account choice */
 	{ "file", 'C', required_argument, ACT_FILE, NULL, "FILE", "use FILE as the user configuration file" },
 	{ "account", 'a', required_argument, ACT_ACCOUNT, NULL, "NAME", "use account NAME" },

@@ -66,6 +66,29 @@ void route_from_account(const struct account *a, struct route *r)
 	r->policy.auth.passwordeval = a->passwordeval;
 	r->policy.auth.ntlmdomain = a->ntlmdomain;
 	r->policy.auth.without_tls = a->auth_without_tls;
+	if (a->oauth_provider) {
+		r->policy.use_oauth = 1;
+		oauth_conf_from_account(a, &r->policy.oauth);
+	}
+}
+
+void oauth_conf_from_account(const struct account *a, struct oauth_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	c->account = a->name;
+	c->provider = a->oauth_provider;
+	c->flow = a->oauth_flow;
+	c->client_id = a->oauth_client_id;
+	c->client_secret = a->oauth_client_secret;
+	c->client_secret_eval = a->oauth_client_secret_eval;
+	c->scope = a->oauth_scope;
+	c->auth_url = a->oauth_auth_url;
+	c->token_url = a->oauth_token_url;
+	c->device_url = a->oauth_device_url;
+	c->redirect_port = a->oauth_redirect_port;
+	c->token_file = a->oauth_token_file;
+	c->trust_file = a->oauth_trust_file;
+	c->timeout = a->timeout < 0 ? 60 : a->timeout;   /* unset: a minute per request */
 }
 
 void route_free(struct route *r)

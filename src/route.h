@@ -7,6 +7,7 @@
 #define POSTIE_ROUTE_H
 
 #include "conf.h"
+#include "oauth.h"
 #include "status.h"
 #include "tls.h"
 
@@ -50,6 +51,8 @@ struct policy {
 	const char *helo;        /* EHLO/LHLO argument */
 	int lmtp;
 	struct auth_policy auth;
+	int use_oauth;           /* the secret is an OAuth2 access token from oauth */
+	struct oauth_conf oauth;
 };
 
 struct route {
@@ -66,6 +69,9 @@ void route_free(struct route *r);
 
 /* The host or socket path, for messages and logs. */
 const char *hop_name(const struct hop *h);
+
+/* The OAuth settings of a finished account with oauth_provider set. */
+void oauth_conf_from_account(const struct account *a, struct oauth_conf *c);
 
 /* 1 when the policy asks for AUTH. */
 int policy_wants_auth(const struct policy *p);

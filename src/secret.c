@@ -146,16 +146,9 @@ static int read_file(const char *path, char **out)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct buf b;
-	buf_init(&b);
-	char chunk[4096];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len < NETRC_MAX)
-		buf_add(&b, chunk, (size_t)n);
-	wipe(chunk, sizeof chunk);
+	int r = read_fd(fd, NETRC_MAX, out);
 	close(fd);
-	*out = buf_steal(&b);
-	return n < 0 ? -1 : 0;
+	return r;
 }
 
 /* Whose secret: the policy's user and account name, the hop's host. */
@@ -173,12 +166,13 @@ static int from_netrc(const char *path, const struct owner *w, char **out)
 	return r;
 }
 
-static int from_eval(const struct owner *w, char **out, struct perr *e)
+int secret_eval(const char *account, const char *keyword, const char *what, const char *cmd,
+                char **out, struct perr *e)
 {
 	struct buf o, err;
 	buf_init(&o);
 	buf_init(&err);
-	int st = run_command(w->passwordeval, &o, &err);
+	int st = run_command(cmd, &o, &err);
 	/* the first line of its output is the secret (pass(1) prints more) */
 	size_t n = o.s ? strcspn(o.s, "\r\n") : 0;
 	char *msg = NULL;
@@ -188,12 +182,12 @@ static int from_eval(const struct owner *w, char **out, struct perr *e)
 	}
 	int r = EX_OK;
 	if (st < 0)
-		r = perr_fail(e, FC_CONFIG, "account %s: cannot run passwordeval: %s", w->name, strerror(errno));
+		r = perr_fail(e, FC_CONFIG, "account %s: cannot run %s: %s", account, keyword, strerror(errno));
 	else if (st != 0)
-		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval failed with exit status %d%s%s",
-		              w->name, st, msg ? ": " : "", msg ? msg : "");
+		r = perr_fail(e, FC_CONFIG, "account %s: %s failed with exit status %d%s%s",
+		              account, keyword, st, msg ? ": " : "", msg ? msg : "");
 	else if (n == 0)
-		r = perr_fail(e, FC_CONFIG, "account %s: passwordeval printed no password%s%s", w->name,
+		r = perr_fail(e, FC_CONFIG, "account %s: %s printed no %s%s%s", account, keyword, what,
 		              msg ? ": " : "", msg ? msg : "");
 	else
 		*out = xstrndup(o.s, n);
@@ -261,7 +255,7 @@ int secret_get(const struct hop *h, const struct policy *p, char **out, const ch
 	}
 	if (w->passwordeval) {
 		*source = "passwordeval";
-		return from_eval(w, out, e);
+		return secret_eval(w->name, "passwordeval", "password", w->passwordeval, out, e);
 	}
 	char *home = expand_tilde("~/.netrc");
 	int r = from_netrc(home, w, out);

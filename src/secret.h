@@ -19,6 +19,13 @@ int secret_get(const struct hop *h, const struct policy *p, char **out, const ch
                struct perr *e);
 void secret_free(char *s);
 
+/* Run cmd (passwordeval, oauth_client_secret_eval: keyword) and take the
+ * first line it prints as the secret (what: "password"). FC_CONFIG when
+ * it cannot run, fails or prints nothing; its stderr's first line is
+ * quoted. */
+int secret_eval(const char *account, const char *keyword, const char *what, const char *cmd,
+                char **out, struct perr *e);
+
 /* Look host (case-insensitively) and user (NULL: any) up in the text of
  * a netrc file: the first "machine" entry that matches, else "default".
  * Returns 1 and sets *password (allocated) when found, else 0. */

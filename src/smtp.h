@@ -68,6 +68,8 @@ struct smtp_session {
 	                            user although the session works, "" if nothing */
 	int handshake_failed;    /* the last TLS handshake failed before it
 	                            completed (no TLS session exists) */
+	int oauth_rejected;      /* AUTH with an OAuth2 token got the error
+	                            challenge (334): the token was refused */
 	struct tls *tls_state;   /* the TLS session while c is open (owned by c) */
 	int quit_sent;           /* internal: QUIT has been sent */
 	int dead;                /* internal: no further I/O (closed, broken, timed out) */

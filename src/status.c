@@ -58,6 +58,10 @@ static const struct class_row class_tab[FC_COUNT] = {
 	[FC_REPLY] = { "reply", EX_PROTOCOL, ACTION_NEXT_HOP },
 	/* The same credentials go to every host (RFC 4954 6: 535). */
 	[FC_AUTH] = { "auth", EX_NOPERM, ACTION_FINAL },
+	/* The token endpoint is not the mail server: another SMTP host gets
+	 * the same token; wait (RFC 6749 5.2 has no temporary errors, HTTP
+	 * 429 and 5xx are). */
+	[FC_OAUTH_TEMP] = { "oauth-temp", EX_TEMPFAIL, ACTION_RETRY },
 };
 
 /* The action for a 4xx / 5xx reply to each step. */

@@ -30,7 +30,8 @@ enum fail_class {
 	FC_PROTOCOL,      /* the server broke the protocol: malformed reply, injection */
 	FC_EXTENSION,     /* a needed extension not offered: STARTTLS, DSN, SMTPUTF8, AUTH */
 	FC_REPLY,         /* an SMTP reply: phase, code and enhanced code decide */
-	FC_AUTH,          /* credentials refused */
+	FC_AUTH,          /* credentials refused, or none usable (OAuth: log in again) */
+	FC_OAUTH_TEMP,    /* the OAuth token endpoint failed for now (down, 429, 5xx) */
 	FC_COUNT
 };
 

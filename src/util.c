@@ -282,6 +282,19 @@ int run_command(const char *cmd, struct buf *out, struct buf *err)
 	return -1;
 }
 
+int read_fd(int fd, size_t max, char **out)
+{
+	struct buf b;
+	char chunk[4096];
+	ssize_t n;
+	buf_init(&b);
+	while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len <= max)
+		buf_add(&b, chunk, (size_t)n);
+	wipe(chunk, sizeof chunk);
+	*out = buf_steal(&b);
+	return n < 0 ? -1 : 0;
+}
+
 void drain_input(int fd, int seconds)
 {
 	char buf[65536];

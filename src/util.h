@@ -45,6 +45,11 @@ int ascii_caseprefix(const char *s, const char *prefix);
  * command could not be started (errno set). */
 int run_command(const char *cmd, struct buf *out, struct buf *err);
 
+/* Read fd to end of file, or until more than max bytes arrived, into
+ * *out (allocated, NUL-terminated; the read buffer is wiped: the file
+ * may hold a secret). 0, or -1 with errno set. */
+int read_fd(int fd, size_t max, char **out);
+
 /* Read and discard fd to end of file, for at most seconds (not at all
  * from a terminal): a writer that is still sending a message postie has
  * refused then sees postie's exit status, not a broken pipe. */

@@ -20,3 +20,4 @@ run_unit() {
 @test "unit: TLS sessions against an in-process GnuTLS server" { run_unit tls; }
 @test "unit: SASL mechanism choice, netrc, password sources" { run_unit auth; }
 @test "unit: SMTP reply to exit status" { run_unit status; }
+@test "unit: OAuth2 requests, answers, token file, PKCE" { run_unit oauth; }

@@ -157,6 +157,7 @@ static const struct {
 	{ FC_PROTOCOL, "protocol", EX_PROTOCOL, ACTION_NEXT_HOP },
 	{ FC_EXTENSION, "extension", EX_UNAVAILABLE, ACTION_NEXT_HOP },
 	{ FC_AUTH, "auth", EX_NOPERM, ACTION_FINAL },
+	{ FC_OAUTH_TEMP, "oauth-temp", EX_TEMPFAIL, ACTION_RETRY },
 	/* FC_REPLY without a reply: a malformed one */
 	{ FC_REPLY, "reply", EX_PROTOCOL, ACTION_NEXT_HOP },
 };
