@@ -1536,6 +1536,9 @@ static const char *int_text(int type, int v, char num[32])
 			return "(not set)";
 		snprintf(num, 32, "%d", v);
 		return num;
+	case K_PORT_ANY:
+		snprintf(num, 32, "%d", v);
+		return num;
 	case K_PROTOCOL:
 		return v == PROTO_LMTP ? "lmtp" : "smtp";
 	case K_HDR3:
