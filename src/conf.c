@@ -1393,7 +1393,7 @@ static int refuse_unsupported(const struct account *a, struct perr *e)
 static int was_set(const struct account *a, const char *name)
 {
 	size_t k = 0;
-	return kw_find(name, &k) == 0 && a->isset[k];
+	return kw_find(name, &k) && a->isset[k];
 }
 
 /* The provider's value for an unset URL ("%s" is the tenant). */

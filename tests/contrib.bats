@@ -709,7 +709,9 @@ EOF
 	has "host = smtp.gmail.com"
 	has "auth = xoauth2"
 	has "tls = on"
-	has "passwordeval = oama access me@gmail.com"
+	has "oauth_provider = google"
+	has "oauth_flow = authcode"
+	has "oauth_scope = https://mail.google.com/"
 }
 
 @test "contrib/README describes every contrib file" {

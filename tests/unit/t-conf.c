@@ -322,6 +322,38 @@ static const struct pcase pcases[] = {
 	{ "unknown patterns kept", "account a\nhost h\nfrom %X@y%\n", "a", 1, "from = %X@y%", NULL },
 	{ "%M from mailname", "account a\nhost h\nfrom %U@%M\ndomain %M\n", "a", 1, "from = joe@mail.example\ndomain = mail.example", NULL },
 	{ "%C canonical name", "account a\nhost h\ndomain %C\n", "a", 1, "domain = localhost", NULL },
+#define MS "account a\nhost h\nfrom bob@contoso.com\noauth_provider microsoft\noauth_client_id id\n"
+	{ "oauth microsoft: the preset fills endpoints, scope, flow, auth, user, token file", MS, "a", 1,
+	  "oauth_flow = device\nauth = xoauth2\nuser = bob@contoso.com\n"
+	  "oauth_token_url = https://login.microsoftonline.com/common/oauth2/v2.0/token\n"
+	  "oauth_device_url = https://login.microsoftonline.com/common/oauth2/v2.0/devicecode\n"
+	  "oauth_scope = https://outlook.office.com/SMTP.Send offline_access\n"
+	  "oauth_token_file = /state/postie/oauth/a.json", NULL },
+	{ "oauth microsoft: tenant in the URLs, client credentials scope, auth oauthbearer kept",
+	  MS "oauth_tenant contoso\noauth_flow client_credentials\noauth_client_secret s\nauth oauthbearer\n",
+	  "a", 1, "oauth_auth_url = https://login.microsoftonline.com/contoso/oauth2/v2.0/authorize\n"
+	  "oauth_scope = https://outlook.office365.com/.default\nauth = oauthbearer\noauth_client_secret = *", NULL },
+	{ "oauth: explicit settings win over the preset", MS "oauth_scope s1\noauth_token_url https://t/\nauth on\n",
+	  "a", 1, "oauth_scope = s1\noauth_token_url = https://t/\nauth = xoauth2", NULL },
+	{ "oauth: no client ID", "account a\nhost h\noauth_provider google\n", "a", 1, NULL,
+	  "account a: oauth_provider google needs oauth_client_id (the ID of the application you registered; see postierc(5))" },
+	{ "oauth: Google in the device flow", "account a\nhost h\noauth_provider google\noauth_client_id i\noauth_flow device\n",
+	  "a", 1, NULL, "account a: Google does not allow the Gmail scope in the device flow; use oauth_flow authcode" },
+	{ "oauth: both secrets", MS "oauth_client_secret s\noauth_client_secret_eval echo s\n", "a", 1, NULL,
+	  "account a: set oauth_client_secret or oauth_client_secret_eval, not both" },
+	{ "oauth: client credentials without a secret", MS "oauth_flow client_credentials\n", "a", 1, NULL,
+	  "account a: oauth_flow client_credentials needs oauth_client_secret or oauth_client_secret_eval" },
+	{ "oauth: tenant for Google", "account a\nhost h\noauth_provider google\noauth_client_id i\noauth_tenant t\n",
+	  "a", 1, NULL, "account a: oauth_tenant is for oauth_provider microsoft" },
+	{ "oauth: a password mechanism", MS "auth plain\n", "a", 1, NULL,
+	  "account a: auth plain does not use OAuth2 tokens; with oauth_provider set, auth is xoauth2 or oauthbearer" },
+	{ "oauth: auth off", MS "auth off\n", "a", 1, NULL, "account a: auth off contradicts oauth_provider" },
+	{ "oauth custom: the flow's endpoints are needed", "account a\nhost h\noauth_provider custom\noauth_client_id i\n"
+	  "oauth_token_url https://t/\noauth_scope s\n", "a", 1, NULL,
+	  "account a: oauth_provider custom with oauth_flow authcode needs oauth_auth_url" },
+	{ "oauth: unknown provider", "account a\nhost h\noauth_provider yahoo\n", "a", 1, NULL,
+	  "t.rc:3: invalid oauth_provider 'yahoo' (microsoft, google or custom)" },
+#undef MS
 	{ "tls_key_file without tls_cert_file", "account a\nhost h\ntls_key_file /k\n", "a", 1, NULL,
 	  "account a: tls_key_file requires tls_cert_file" },
 	{ "tls_cert_file without tls_key_file", "account a\nhost h\ntls_cert_file /c\n", "a", 1, NULL,
@@ -377,6 +409,11 @@ static const char *const samples[][2] = {
 	{ "auto_from", "on" }, { "maildomain", "m" }, { "add_missing_from_header", "off" },
 	{ "add_missing_date_header", "off" }, { "undisclosed_recipients", "on" }, { "connect_timeout", "5" },
 	{ "tls_nocertcheck", "" }, { "tls_nostarttls", "" }, { "keepbcc", "on" }, { "tls_force_sslv3", "on" },
+	{ "oauth_provider", "google" }, { "oauth_client_id", "i" }, { "oauth_client_secret", "s" },
+	{ "oauth_client_secret_eval", "echo s" }, { "oauth_tenant", "contoso" }, { "oauth_flow", "device" },
+	{ "oauth_scope", "s" }, { "oauth_auth_url", "https://a/" }, { "oauth_token_url", "https://t/" },
+	{ "oauth_device_url", "https://d/" }, { "oauth_redirect_port", "8080" },
+	{ "oauth_token_file", "/t.json" }, { "oauth_trust_file", "/ca.pem" },
 };
 
 static const char *sample_for(const char *name)
@@ -444,6 +481,11 @@ static void test_keyword_table(void)
 		"set_date_header", "set_msgid_header", "set_to_header", "remove_bcc_headers", "logfile",
 		"logfile_time_format", "syslog", "aliases",
 	};
+	static const char *const ours[] = {   /* postie's own */
+		"oauth_provider", "oauth_client_id", "oauth_client_secret", "oauth_client_secret_eval",
+		"oauth_tenant", "oauth_flow", "oauth_scope", "oauth_auth_url", "oauth_token_url",
+		"oauth_device_url", "oauth_redirect_port", "oauth_token_file", "oauth_trust_file",
+	};
 	static const char *const old[] = {
 		"auto_from", "maildomain", "add_missing_from_header", "add_missing_date_header", "tls_nocertcheck",
 		"tls_nostarttls", "tls_force_sslv3", "keepbcc", "undisclosed_recipients", "connect_timeout",
@@ -454,14 +496,17 @@ static void test_keyword_table(void)
 		int cur = 0, ob = 0;
 		for (size_t j = 0; j < sizeof current / sizeof current[0]; j++)
 			cur |= strcmp(kw->name, current[j]) == 0;
+		for (size_t j = 0; j < sizeof ours / sizeof ours[0]; j++)
+			cur |= strcmp(kw->name, ours[j]) == 0;
 		for (size_t j = 0; j < sizeof old / sizeof old[0]; j++)
 			ob |= strcmp(kw->name, old[j]) == 0;
 		found += cur || ob;
 		bad += (cur && kw->obsolete) || (ob && !kw->obsolete) || !kw->doc || !*kw->doc || !kw->arg;
 		bad += conf_keyword_find(kw->name) != kw;
 	}
-	check_int("keyword table: every msmtp keyword present", (long)found,
-	          (long)(sizeof current / sizeof current[0] + sizeof old / sizeof old[0]));
+	check_int("keyword table: every msmtp keyword and postie's own present", (long)found,
+	          (long)(sizeof current / sizeof current[0] + sizeof ours / sizeof ours[0] +
+	                 sizeof old / sizeof old[0]));
 	check_int("keyword table: nothing else", (long)n, (long)found);
 	check_int("keyword table: obsolete flags and docs", (long)bad, 0);
 }
@@ -786,7 +831,8 @@ static void test_print(void)
 	out = print_of(conf_find(&cfg, "a"));
 	check_int("print starts with account and origin",
 	          strncmp(out, "account = a\nloaded from = t.rc:2\nhost = h\n", 39) == 0, 1);
-	check_int("print never shows the password", strstr(out, "secret") == NULL, 1);
+	check_int("print never shows the password", strstr(out, "= secret") == NULL &&
+	          strstr(out, "\npassword = *\n") != NULL, 1);
 	/* a line for every current setting; every line is a keyword's */
 	for (size_t i = 0; (kw = conf_keyword(i)); i++) {
 		if (is_structure(kw->name))
@@ -1156,6 +1202,7 @@ static void test_load(void)
 
 int main(void)
 {
+	setenv("XDG_STATE_HOME", "/state", 1);   /* the default oauth_token_file */
 	char mailname[] = "/tmp/t-conf-mailname.XXXXXX";
 	int fd = mkstemp(mailname);
 
