@@ -481,7 +481,8 @@ static int grant_failed(const struct oauth_conf *c, const struct oauth_error *er
 	                 msg);
 }
 
-/* POST to the token endpoint and read tokens (1 with er for an error answer). */
+/* POST to the token endpoint and read tokens: 0, 1 with er for an error
+ * answer, -1 with e set for a failure (unreachable, 429, 5xx, garbage). */
 static int token_request(const struct oauth_conf *c, const char *body, struct oauth_tokens *t,
                          struct oauth_error *er, struct perr *e)
 {
@@ -489,15 +490,14 @@ static int token_request(const struct oauth_conf *c, const char *body, struct oa
 	long status = 0;
 	buf_init(&resp);
 	memset(er, 0, sizeof *er);
-	int r = http_post(c, c->token_url, body, &resp, &status, e);
-	if (r == 0 && (status == 429 || status >= 500))
-		r = perr_fail(e, FC_OAUTH_TEMP, "account %s: the token endpoint %s answered HTTP %ld; "
-		              "try again later", c->account, c->token_url, status);
-	else if (r == 0)
+	int r = http_post(c, c->token_url, body, &resp, &status, e) ? -1 : 0;
+	if (r == 0 && (status == 429 || status >= 500)) {
+		perr_fail(e, FC_OAUTH_TEMP, "account %s: the token endpoint %s answered HTTP %ld; "
+		          "try again later", c->account, c->token_url, status);
+		r = -1;
+	} else if (r == 0) {
 		r = oauth_parse_token(resp.s ? resp.s : "", resp.len, (long long)time(NULL), t, er, e);
-	if (r < 0 || (r > 0 && !er->error[0]))
-		r = e->ex ? e->ex : perr_fail(e, FC_PROTOCOL, "account %s: unreadable answer from %s (HTTP %ld)",
-		                              c->account, c->token_url, status);
+	}
 	buf_free(&resp);
 	return r;
 }
@@ -705,7 +705,7 @@ static int refresh(const struct oauth_conf *c, struct oauth_tokens *t, struct pe
 	if (r > 0)
 		return grant_failed(c, &er, e);
 	if (r)
-		return r;
+		return e->ex;
 	if (!n.refresh_token && t->refresh_token)   /* not rotated: keep the old one */
 		n.refresh_token = xstrdup(t->refresh_token);
 	if (!n.scope && t->scope)
@@ -773,8 +773,9 @@ static int client_credentials(const struct oauth_conf *c, FILE *out, struct perr
 	buf_free(&body);
 	if (r > 0)
 		return grant_failed(c, &er, e);
-	if (r == 0)
-		r = signed_in(c, &t, out, e);
+	if (r < 0)
+		return e->ex;
+	r = signed_in(c, &t, out, e);
 	oauth_tokens_free(&t);
 	return r;
 }
@@ -834,7 +835,7 @@ static int device_poll(const struct oauth_conf *c, const struct oauth_device *d,
 			continue;
 		}
 		buf_free(&body);
-		return r > 0 ? grant_failed(c, &er, e) : r;
+		return r > 0 ? grant_failed(c, &er, e) : r < 0 ? e->ex : 0;
 	}
 }
 
@@ -849,10 +850,10 @@ static int device_flow(const struct oauth_conf *c, FILE *out, struct perr *e)
 	fflush(out);
 	int r = device_poll(c, &d, &t, e);
 	oauth_device_free(&d);
-	if (r == 0)
-		r = signed_in(c, &t, out, e);
-	if (r == 0)
-		oauth_tokens_free(&t);
+	if (r)
+		return r;
+	r = signed_in(c, &t, out, e);
+	oauth_tokens_free(&t);
 	return r;
 }
 
@@ -961,7 +962,7 @@ static int redeem(const struct oauth_conf *c, const char *code, const char *redi
 	int r = token_request(c, body.s, t, &er, e);
 	wipe(body.s, body.len);
 	buf_free(&body);
-	return r > 0 ? grant_failed(c, &er, e) : r;
+	return r > 0 ? grant_failed(c, &er, e) : r < 0 ? e->ex : 0;
 }
 
 /* Check the redirect: no error, the state we sent, a code. */
@@ -1024,15 +1025,18 @@ int oauth_login(const struct oauth_conf *c, FILE *out, struct perr *e)
 
 /* ---- status and logout ---- */
 
+/* "KEY: YYYY-MM-DD HH:MM:SS UTC", or "KEY: never"; a key ending in a
+ * word ("valid until") takes the time after a blank instead. */
 static void print_time(FILE *out, const char *key, long long t)
 {
 	char s[64];
 	time_t tt = (time_t)t;
 	struct tm tm;
+	const char *sep = strchr(key, ':') ? " " : ": ";
 	if (t > 0 && gmtime_r(&tt, &tm) && strftime(s, sizeof s, "%Y-%m-%d %H:%M:%S UTC", &tm))
-		fprintf(out, "%s: %s\n", key, s);
+		fprintf(out, "%s%s%s\n", key, sep, s);
 	else
-		fprintf(out, "%s: never\n", key);
+		fprintf(out, "%s%snever\n", key, sep);
 }
 
 int oauth_status(const struct oauth_conf *c, FILE *out, struct perr *e)
@@ -1047,6 +1051,7 @@ int oauth_status(const struct oauth_conf *c, FILE *out, struct perr *e)
 		print_time(out, "access token: valid until", t.expires_at);
 	else
 		fprintf(out, "access token: expired\n");
+
 	fprintf(out, "refresh token: %s\nscope: %s\n", t.refresh_token ? "stored" : "none",
 	        t.scope ? t.scope : c->scope);
 	print_time(out, "obtained", t.obtained_at);

@@ -14,7 +14,8 @@ Usage:
               [--client-ca FILE] [--tls-min VERSION] [--tls-max VERSION]
               [--ciphers STRING]
               [--auth "MECH ..."] [--auth-user U] [--auth-password P]
-              [--auth-token T] [--auth-realm R] [--auth-required]
+              [--auth-token T] [--auth-introspect URL [--auth-introspect-ca CA]]
+              [--auth-realm R] [--auth-required]
               [--auth-tls-only] [--auth-bad-server-proof]
 
 The server binds a free port (port 0), or --port N (e.g. 465 inside a
@@ -74,6 +75,9 @@ AUTH (RFC 4954; SASL done by the sink itself, Python stdlib only):
   --auth-user U, --auth-password P
                       the one account (default tester / secret)
   --auth-token T      the valid OAuth 2.0 bearer token (default test-token)
+  --auth-introspect URL, --auth-introspect-ca CA
+                      instead, a bearer token is valid when the RFC 7662
+                      endpoint URL (HTTPS, trusting CA) calls it active
   --auth-realm R      DIGEST-MD5's realm (default smtpsink.test)
   --auth-required     MAIL before a successful AUTH gets
                       "530 5.7.0 Authentication required"
@@ -205,6 +209,7 @@ import binascii
 import collections
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -324,6 +329,20 @@ OAUTHBEARER_ERROR = ('{"status":"invalid_token","schemes":"bearer",'
                      '"scope":"%s"}' % OAUTH_SCOPE)
 DIGEST_DIRECTIVE_RE = re.compile(
     r'\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^",\s]*)\s*')
+
+
+def introspect(url, ca, token):
+    """POST token=TOKEN to an RFC 7662 introspection endpoint: active?"""
+    import ssl
+    import urllib.parse
+    import urllib.request
+    ctx = ssl.create_default_context(cafile=ca)
+    data = urllib.parse.urlencode({'token': token}).encode()
+    try:
+        with urllib.request.urlopen(url, data=data, context=ctx, timeout=10) as r:
+            return json.loads(r.read()).get('active') is True
+    except (OSError, ValueError):
+        return False
 
 
 class AuthError(Exception):
@@ -1215,9 +1234,18 @@ class SinkSMTP(SMTP):
         if user != o.auth_user:
             await self.oauth_failure(f'unknown user {user}', XOAUTH2_ERROR,
                                      b'')
-        if token != o.auth_token:
+        if not await self.token_ok(token):
             await self.oauth_failure('wrong token', XOAUTH2_ERROR, b'')
         return user
+
+    async def token_ok(self, token):
+        """--auth-token's value, or with --auth-introspect a token the
+        authorization server calls active (RFC 7662)."""
+        o = self.sink.opts
+        if not o.auth_introspect:
+            return token == o.auth_token
+        return await asyncio.get_running_loop().run_in_executor(
+            None, introspect, o.auth_introspect, o.auth_introspect_ca, token)
 
     async def sasl_oauthbearer(self, mech, initial):
         o = self.sink.opts
@@ -1239,7 +1267,7 @@ class SinkSMTP(SMTP):
         if user != o.auth_user:
             await self.oauth_failure(f'unknown user {user}',
                                      OAUTHBEARER_ERROR, b'\x01')
-        if token != o.auth_token:
+        if not await self.token_ok(token):
             await self.oauth_failure('wrong token', OAUTHBEARER_ERROR,
                                      b'\x01')
         return user
@@ -1410,6 +1438,8 @@ def parse_args(argv):
     p.add_argument('--auth-user', default='tester')
     p.add_argument('--auth-password', default='secret')
     p.add_argument('--auth-token', default='test-token')
+    p.add_argument('--auth-introspect')
+    p.add_argument('--auth-introspect-ca')
     p.add_argument('--auth-realm', default=HOSTNAME)
     p.add_argument('--auth-required', action='store_true')
     p.add_argument('--auth-tls-only', action='store_true')
