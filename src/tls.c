@@ -132,6 +132,19 @@ static void crt_names(gnutls_x509_crt_t crt, struct buf *b)
 
 /* ---- the transport under net.c ---- */
 
+/* In TLS 1.3 a server refuses a missing client certificate only after
+ * the client's handshake is done: it hangs up (seen by the next read or
+ * write) or sends an alert. Say so rather than "connection lost":
+ * 1 with t->cert_refused and errno EPROTO when that is what happened. */
+static int cert_refused(struct tls *t)
+{
+	if (!gnutls_certificate_client_get_request_status(t->s) || gnutls_certificate_get_ours(t->s))
+		return 0;
+	t->cert_refused = 1;
+	errno = EPROTO;
+	return 1;
+}
+
 static long tr_read(void *ctx, void *p, size_t n)
 {
 	struct tls *t = ctx;
@@ -149,15 +162,8 @@ static long tr_read(void *ctx, void *p, size_t n)
 		case GNUTLS_E_PREMATURE_TERMINATION: /* closed without close_notify */
 		case GNUTLS_E_PULL_ERROR:
 			t->broken = 1;
-			/* In TLS 1.3 a server refuses a missing client certificate
-			 * only after the client's handshake is done, and often just
-			 * hangs up: say so rather than "connection lost". */
-			if (gnutls_certificate_client_get_request_status(t->s) &&
-			    !gnutls_certificate_get_ours(t->s)) {
-				t->cert_refused = 1;
-				errno = EPROTO;
+			if (cert_refused(t))
 				return -1;
-			}
 			if (r == GNUTLS_E_PREMATURE_TERMINATION)
 				return 0;
 			errno = ECONNRESET;
@@ -171,6 +177,8 @@ static long tr_read(void *ctx, void *p, size_t n)
 				continue;
 			t->err = (int)r;
 			t->broken = 1;
+			if (r == GNUTLS_E_FATAL_ALERT_RECEIVED && cert_refused(t))
+				return -1;
 			errno = EPROTO;
 			return -1;
 		}
@@ -189,7 +197,8 @@ static long tr_write(void *ctx, const void *p, size_t n)
 		errno = EINTR;
 	} else if (r == GNUTLS_E_PUSH_ERROR) {
 		t->broken = 1;
-		errno = EPIPE;
+		if (!cert_refused(t))
+			errno = EPIPE;
 	} else {
 		t->err = (int)r;
 		t->broken = 1;
