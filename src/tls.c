@@ -27,7 +27,7 @@ struct tls {
 	struct conn *c;
 	int err;            /* the last fatal GnuTLS error of a read or write */
 	int cert_refused;   /* lost after a certificate request we could not meet */
-	char errtext[256];
+	char errtext[400];
 	int broken;         /* no close_notify: the session failed */
 	int verified;
 	char result[600];   /* tls_verify_result() */
@@ -227,6 +227,13 @@ static const char *describe(gnutls_session_t s, int err, char *out, size_t n)
 static const char *tr_error(void *ctx)
 {
 	struct tls *t = ctx;
+	if (t->cert_refused && t->err) {   /* it said so with an alert */
+		char alert[200];
+		snprintf(t->errtext, sizeof t->errtext, "%s: the server asked for a client certificate, "
+		         "none is configured (tls_cert_file and tls_key_file)",
+		         describe(t->s, t->err, alert, sizeof alert));
+		return t->errtext;
+	}
 	if (t->cert_refused)
 		return "the server asked for a client certificate, none is configured "
 		       "(tls_cert_file and tls_key_file), and it closed the session";
