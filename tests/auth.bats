@@ -44,8 +44,8 @@ nothing_sent() {
 # The password (or token) is in none of postie's outputs.
 no_secret_in() {
 	local f
-	for f in "$@"; do
-		! grep -qF -- "$PW" "$f" || { echo "secret found in $f"; false; }
+	for f in "$@"; do   # (the keyword names oauth_client_secret* are no secret)
+		! sed 's/oauth_client_secret//g' "$f" | grep -qF -- "$PW" || { echo "secret found in $f"; false; }
 	done
 }
 
