@@ -674,9 +674,11 @@ static int oauth_command(enum mode m, const struct policy *p, struct perr *e)
 {
 	char *token;
 	int r;
-	if (!p->use_oauth)
-		return perr_fail(e, FC_CONFIG, "account '%s' does not use OAuth2: set oauth_provider "
-		                 "and oauth_client_id (see postierc(5))", p->name), fail(e);
+	if (!p->use_oauth) {
+		perr_fail(e, FC_CONFIG, "account '%s' does not use OAuth2: set oauth_provider and "
+		          "oauth_client_id (see postierc(5))", p->name);
+		return fail(e);
+	}
 	switch (m) {
 	case M_OAUTH_LOGIN: r = oauth_login(&p->oauth, stdout, e); break;
 	case M_OAUTH_STATUS: r = oauth_status(&p->oauth, stdout, e); break;
