@@ -163,7 +163,8 @@ static long long json_num(json_t *o, const char *key, long long dflt)
 	return dflt;
 }
 
-/* Load a JSON object; 1 with err filled when it carries "error". */
+/* Load a JSON object: 0, 1 with err filled when it carries "error", -1
+ * with e set when it is not an object. */
 static int load_object(const char *json, size_t n, json_t **out, struct oauth_error *err,
                        struct perr *e)
 {
@@ -172,8 +173,8 @@ static int load_object(const char *json, size_t n, json_t **out, struct oauth_er
 	*out = NULL;
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return perr_fail(e, FC_PROTOCOL, "the authorization server's answer is not a JSON object"),
-		       -1;
+		perr_fail(e, FC_PROTOCOL, "the authorization server's answer is not a JSON object");
+		return -1;
 	}
 	json_t *er = json_object_get(o, "error");
 	if (json_is_string(er)) {
@@ -206,7 +207,8 @@ int oauth_parse_token(const char *json, size_t n, long long now, struct oauth_to
 	json_decref(o);
 	if (!t->access_token || !*t->access_token) {
 		oauth_tokens_free(t);
-		return perr_fail(e, FC_PROTOCOL, "the token endpoint's answer has no access_token"), -1;
+		perr_fail(e, FC_PROTOCOL, "the token endpoint's answer has no access_token");
+		return -1;
 	}
 	return 0;
 }
@@ -230,8 +232,9 @@ int oauth_parse_device(const char *json, size_t n, struct oauth_device *d,
 	json_decref(o);
 	if (!d->device_code || !d->user_code || !d->verification_uri) {
 		oauth_device_free(d);
-		return perr_fail(e, FC_PROTOCOL, "the device authorization answer lacks device_code, "
-		                 "user_code or verification_uri"), -1;
+		perr_fail(e, FC_PROTOCOL, "the device authorization answer lacks device_code, "
+		          "user_code or verification_uri");
+		return -1;
 	}
 	if (d->interval < 1)
 		d->interval = 5;   /* RFC 8628 3.2 */
