@@ -261,7 +261,7 @@ static const unsigned char *avail(const struct msg_parser *p, size_t *n)
 		return (const unsigned char *)p->pre + p->replay;
 	}
 	*n = p->nin - p->pos;
-	return p->in + p->pos;
+	return *n ? p->in + p->pos : NULL;   /* nothing pushed yet: no pointer arithmetic on NULL */
 }
 
 static void consume(struct msg_parser *p, size_t k)

@@ -203,6 +203,24 @@ static int t_empty(void)
 	return expect_error("", 0, &no_edits, EX_DATAERR, "empty message (no input on stdin)");
 }
 
+/* End of input before anything was pushed (an empty pipe): the parser
+ * has no piece at all, and ends cleanly. */
+static int t_eof_before_push(void)
+{
+	struct msg_parser p;
+	struct msg_field f;
+	struct perr e;
+	int ev, n = 0;
+	msg_parser_init(&p, 0);
+	msg_parser_eof(&p);
+	while ((ev = msg_parser_next(&p, &f, &e)) != MSG_EV_END && ev >= 0 && n < 10)
+		n++;
+	msg_parser_free(&p);
+	if (ev != MSG_EV_END)
+		return fail("event %d after %d steps, want MSG_EV_END", ev, n);
+	return p.size != 0 || p.nfields != 0 ? fail("size %lld, %zu fields", (long long)p.size, p.nfields) : 0;
+}
+
 static int t_only_from_line(void)
 {
 	return expect_error("From x@y Sun Nov 22\n", 20, &no_edits, EX_DATAERR,
@@ -1575,6 +1593,7 @@ static const struct tap_case fcases[] = {
 	{ "parser: 20 MiB pushed in bounded memory", t_parser_bounded },
 	{ "20 MiB body through a pipe: exact wire form, 64 KiB chunks", t_big_exact },
 	{ "empty input refused", t_empty },
+	{ "end of input before anything was pushed", t_eof_before_push },
 	{ "input of only an mbox From_ line refused as empty", t_only_from_line },
 	{ "CR/LF split across the 64 KiB read boundary", t_split_read },
 	{ "CR/LF split across the spool read boundary", t_split_pread },
