@@ -19,6 +19,7 @@
 #include "addr.h"
 #include "log.h"
 #include "oauth.h"
+#include "queue.h"
 #include "util.h"
 
 /* How a keyword's argument is typed. */
@@ -34,7 +35,10 @@ enum kwtype {
 	K_PORT,         /* 1-65535, required */
 	K_PORT_OPT,     /* 1-65535, empty resets to 0 */
 	K_PORT_ANY,     /* 0-65535: 0 is any free port */
-	K_TIMEOUT, K_PROTOCOL, K_BOOL, K_HDR3, K_HDR2, K_DHBITS,
+	K_TIMEOUT, K_PROTOCOL, K_BOOL, K_HDR3, K_HDR2,
+	K_QUEUE,        /* off, tempfail or always */
+	K_DURATION,     /* seconds; units s m h d */
+	K_DHBITS,
 	/* alternative spellings that set their target keyword */
 	K_HDR_ADD,      /* on = auto, off = off */
 	K_NOT,          /* on sets the target off */
@@ -109,6 +113,9 @@ static const struct kwdef kwtab[] = {
 	{ { "set_msgid_header", "[(auto|off)]", "add a Message-ID header when missing", "auto", 0 }, K_HDR2, OFF(set_msgid_header), NULL },
 	{ { "set_to_header", "[(auto|on|off)]", "add To: undisclosed-recipients:; if no To or Cc (auto), replace To/Cc/Bcc (on)", "off", 0 }, K_HDR3, OFF(set_to_header), NULL },
 	{ { "remove_bcc_headers", "[(on|off)]", "remove Bcc headers", "on", 0 }, K_BOOL, OFF(remove_bcc_headers), NULL },
+	{ { "queue", "[(off|tempfail|always)]", "queue messages that cannot be delivered now (tempfail), or every message first (always)", "off", 0 }, K_QUEUE, OFF(queue), NULL },
+	{ { "queue_dir", "[dir]", "the queue directory (default ~/.local/state/postie/queue; /var/spool/postie for root)", NULL, 0 }, K_FILE, OFF(queue_dir), NULL },
+	{ { "queue_lifetime", "[duration]", "how long a queued message is retried (s, m, h or d)", "5d", 0 }, K_DURATION, OFF(queue_lifetime), NULL },
 	{ { "logfile", "[file]", "append a line per message to this file (- for stdout)", NULL, 0 }, K_FILE, OFF(logfile), NULL },
 	{ { "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", NULL, 0 }, K_STR, OFF(logfile_time_format), NULL },
 	{ { "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", NULL, 0 }, K_SYSLOG, OFF(syslog), NULL },
@@ -471,6 +478,16 @@ static int typed_int(int type, const char *v, int *out)
 	case K_DHBITS:
 		*out = 0;
 		return *v ? parse_num(v, 1, INT_MAX, out) : V_OK;
+	case K_QUEUE:
+		*out = word_is(v, "always") ? QUEUE_ALWAYS : word_is(v, "tempfail") ? QUEUE_TEMPFAIL : QUEUE_OFF;
+		return word_is(v, "off") || word_is(v, "always") || word_is(v, "tempfail") ? V_OK : V_INVALID;
+	case K_DURATION: {
+		long long d = queue_duration(v);
+		if (d <= 0 || d > INT_MAX)
+			return *v ? V_INVALID : V_MISSING;
+		*out = (int)d;
+		return V_OK;
+	}
 	}
 	return V_INVALID;
 }
@@ -492,6 +509,8 @@ static const char *expected(int type)
 	case K_OAUTH_PROVIDER: return "microsoft, google or custom";
 	case K_OAUTH_FLOW: return "device, authcode or client_credentials";
 	case K_PORT_ANY: return "0-65535";
+	case K_QUEUE: return "off, tempfail or always";
+	case K_DURATION: return "a duration such as 90m, 2h or 5d";
 	case K_SYSLOG: return "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7";
 	}
 	return "on or off";
@@ -1483,6 +1502,17 @@ static int oauth_finish(struct account *a, struct perr *e)
 	return oauth_needs(a, e);
 }
 
+char *conf_queue_dir_default(void)
+{
+	const char *x = getenv("XDG_STATE_HOME");
+	if (geteuid() == 0)
+		return xstrdup("/var/spool/postie");
+	char *base = x && *x == '/' ? xstrdup(x) : expand_tilde("~/.local/state");
+	char *p = xasprintf("%s/postie/queue", base);
+	free(base);
+	return p;
+}
+
 static int finish_settings(struct account *a, struct perr *e)
 {
 	if (a->auto_from) {
@@ -1507,6 +1537,8 @@ static int finish_settings(struct account *a, struct perr *e)
 	/* LMTP has no default port (as in msmtp), except over a socket. */
 	if (!a->port && !a->socket)
 		return missing(a, "port", e);
+	if (!a->queue_dir)
+		a->queue_dir = conf_queue_dir_default();
 	return tls_checks(a, e) ? e->ex : oauth_finish(a, e);
 }
 
@@ -1538,6 +1570,13 @@ static const char *int_text(int type, int v, char num[32])
 		return num;
 	case K_PORT_ANY:
 		snprintf(num, 32, "%d", v);
+		return num;
+	case K_QUEUE:
+		return v == QUEUE_ALWAYS ? "always" : v == QUEUE_TEMPFAIL ? "tempfail" : "off";
+	case K_DURATION:   /* in the largest unit that divides it */
+		snprintf(num, 32, "%d%s", v % 86400 == 0 ? v / 86400 : v % 3600 == 0 ? v / 3600
+		         : v % 60 == 0 ? v / 60 : v, v % 86400 == 0 ? "d" : v % 3600 == 0 ? "h"
+		         : v % 60 == 0 ? "m" : "s");
 		return num;
 	case K_PROTOCOL:
 		return v == PROTO_LMTP ? "lmtp" : "smtp";

@@ -8,6 +8,7 @@
 #include "status.h"
 
 enum { PROTO_SMTP = 0, PROTO_LMTP = 1 };
+enum { QUEUE_OFF = 0, QUEUE_TEMPFAIL = 1, QUEUE_ALWAYS = 2 };
 /* tls: TLS_UNSET means STARTTLS when the server offers it, else plain text */
 enum { TLS_UNSET = -1, TLS_OFF = 0, TLS_ON = 1 };
 
@@ -73,6 +74,10 @@ struct account {
 	int set_msgid_header; /* HDR_AUTO or HDR_OFF, default HDR_AUTO */
 	int set_to_header;    /* HDR_*, default HDR_OFF; see postierc(5) */
 	int remove_bcc_headers; /* default 1 */
+
+	int queue;            /* QUEUE_OFF (default), QUEUE_TEMPFAIL, QUEUE_ALWAYS */
+	char *queue_dir;      /* conf_finish: conf_queue_dir_default() when unset */
+	int queue_lifetime;   /* seconds, default 5 days */
 
 	char *logfile;        /* "-" = stdout */
 	char *logfile_time_format;
@@ -184,5 +189,9 @@ int conf_finish(struct account *a, enum conf_use use, struct perr *e);
 void conf_print(const struct account *a, FILE *out);
 
 void config_free(struct config *cfg);
+
+/* The queue directory without a queue_dir line: /var/spool/postie for
+ * root, else $XDG_STATE_HOME/postie/queue (~/.local/state/postie/queue). */
+char *conf_queue_dir_default(void);
 
 #endif

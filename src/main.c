@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -20,6 +24,7 @@
 #include "msg.h"
 #include "oauth.h"
 #include "options.h"
+#include "queue.h"
 #include "secret.h"
 #include "route.h"
 #include "session.h"
@@ -30,6 +35,7 @@
 #define DRAIN_SECONDS 10
 
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
+            M_QUEUE,
             M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
 
 /* The modes that talk to the server or the authorization server about
@@ -48,6 +54,9 @@ struct override {
 struct cli {
 	enum mode mode;
 	int verbose, read_rcpts, read_from;
+	int odmode;          /* -odq, -odb, -odi: 'q', 'b', 'i'; 0: the account's queue */
+	int due_only;        /* --queue-run rather than -q */
+	const char *queue_part; /* -qISUBSTR */
 	const char *file, *account, *host, *from, *fullname, *envid;
 	struct override *ov;
 	size_t nov;
@@ -229,6 +238,33 @@ static int check_mode(struct cli *c, const char *m, struct perr *e)
 	return perr_fail(e, FC_USAGE, "unknown mode -b%s", m);
 }
 
+/* -odX (the other -o options are ignored): deliver in the background
+ * (b), queue only (q), or interactively (i), as sendmail's
+ * DeliveryMode; postie maps them to queue always / -odq / tempfail. */
+static int delivery_mode(struct cli *c, const char *m, struct perr *e)
+{
+	if (*m == 'b' || *m == 'q' || *m == 'i' || *m == 'd') {
+		c->odmode = *m == 'd' ? 'q' : *m;   /* d (deferred) queues too */
+		return 0;
+	}
+	return perr_fail(e, FC_USAGE, "unknown delivery mode -od%s (b, i or q)", m);
+}
+
+/* -q (every queued message), -qISUBSTR; an interval (-q30m) would make
+ * a daemon, which postie is not: a timer runs --queue-run. */
+static int queue_option(struct cli *c, const char *arg, struct perr *e)
+{
+	c->mode = M_QUEUE;
+	if (!arg || !*arg)
+		return 0;
+	if (arg[0] == 'I' && arg[1]) {
+		c->queue_part = arg + 1;
+		return 0;
+	}
+	return perr_fail(e, FC_USAGE, "-q%s: postie runs no daemon; run postie --queue-run from a timer "
+	                 "(see contrib/systemd) or postie -q by hand", arg);
+}
+
 static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, struct perr *e)
 {
 	switch (o->act) {
@@ -239,7 +275,8 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 		c->ov[c->nov].where = o->lname ? xasprintf("--%s", o->lname) : xasprintf("-%c", o->sname);
 		c->nov++;
 		return 0;
-	case ACT_IGNORE: return 0;
+	case ACT_IGNORE: return o->sname == 'o' && arg && arg[0] == 'd' ? delivery_mode(c, arg + 1, e) : 0;
+	case ACT_QUEUE_RUN: c->mode = M_QUEUE; c->due_only = 1; return 0;
 	case ACT_HELP: c->mode = M_HELP; return 0;
 	case ACT_VERSION: c->mode = M_VERSION; return 0;
 	case ACT_PRETEND: c->mode = M_PRETEND; return 0;
@@ -254,7 +291,7 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_READ_RCPTS: c->read_rcpts = 1; return 0;
 	case ACT_READ_FROM: c->read_from = 1; return 0;
 	case ACT_MODE: return check_mode(c, arg, e);
-	case ACT_QUEUE: return perr_fail(e, FC_USAGE, "queue runs (-q) are not supported: postie has no queue yet");
+	case ACT_QUEUE: return queue_option(c, arg, e);
 	case ACT_UNSUPPORTED: return perr_fail(e, FC_USAGE, "--%s is not supported", o->lname);
 	case ACT_DUMP: c->mode = M_DUMP; return 0;
 	case ACT_OAUTH_LOGIN: c->mode = M_OAUTH_LOGIN; return 0;
@@ -605,7 +642,7 @@ static void write_logs(const struct cli *c, const struct job *j, const struct de
 		.mailsize = d && d->ndelivered ? d->sent : -1,
 		.smtpstatus = d && d->last_code ? d->last_code : ex ? e->code : 0,
 		.smtpmsg = d && d->last_msg[0] ? d->last_msg : ex ? reply_text(e) : NULL,
-		.errormsg = ex ? e->msg : NULL,
+		.errormsg = ex || e->msg[0] ? e->msg : NULL,   /* "queued as ID" with status 0 */
 		.exitcode = ex,
 	};
 	if (a->logfile)
@@ -645,26 +682,272 @@ static void show_header(struct job *j)
 
 /* Deliver, then report: a notice, each refused recipient on its own
  * line, the failure of the whole transaction, the log line. */
-static int send_job(const struct cli *c, struct job *j, struct perr *e)
+/* ---- the queue ---- */
+
+static void job_free(struct job *j);
+static int fail_logged(const struct cli *c, const struct job *j, const struct perr *e);
+
+/* The exit status of what was not queued: the final failures only. */
+static int final_status(const struct job *j, const struct delivery *d)
+{
+	int ex = EX_OK;
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		const struct rcpt *r = &j->rcpt[i];
+		if (r->state == RCPT_DELIVERED || queue_should_hold(r, d))
+			continue;
+		ex = status_combine(ex, r->state == RCPT_REFUSED ? r->result.ex : d->session.ex);
+	}
+	return ex;
+}
+
+/* Each refused recipient on its own line, then the session's failure;
+ * with held, only what was not queued. */
+static void report_refused(const struct job *j, const struct delivery *d, int held)
+{
+	int session_final = 0;
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		const struct rcpt *r = &j->rcpt[i];
+		if (held && queue_should_hold(r, d))
+			continue;
+		if (r->state == RCPT_REFUSED)
+			fail(&r->result);
+		else if (r->state == RCPT_PENDING)
+			session_final = 1;
+	}
+	if (d->session.ex != EX_OK && (!held || session_final))
+		fail(&d->session);
+}
+
+/* "postie: queued as ID: why", and the same words for the log line. */
+static void report_queued(const char *id, struct perr *e)
+{
+	char why[sizeof e->msg];
+	snprintf(why, sizeof why, "%s", e->msg);
+	log_notice("queued as %s: %s", id, why);
+	snprintf(e->msg, sizeof e->msg, "queued as %s: %.900s", id, why);
+}
+
+/* mailq: the listing of dir (NULL: the default queue directory). */
+static int list_queue(const char *dir, struct perr *e)
+{
+	char *d = dir ? xstrdup(dir) : conf_queue_dir_default();
+	int r = queue_list(d, stdout, e);
+	free(d);
+	return r ? fail(e) : 0;
+}
+
+struct qrun {
+	const struct cli *c;
+	int failures;
+};
+
+/* The job of a queued message: its account (from its configuration
+ * file), route, sender and pending recipients. */
+static int queued_job(const struct cli *c, const struct queue_env *q, struct job *j, struct perr *e)
+{
+	struct cli qc = *c;
+	char *files = NULL;
+	qc.file = *q->config ? q->config : NULL;
+	qc.account = q->account;
+	qc.host = NULL;
+	qc.nov = 0;
+	int r = choose_account(&qc, NULL, &j->acc, &files, e);
+	free(files);
+	if (r || conf_finish(j->acc, CONF_CONNECT, e))
+		return e->ex;
+	route_from_account(j->acc, &j->route);
+	j->from = xstrdup(q->sender);
+	j->rcpt = xcalloc(queue_pending(q) + 1, sizeof *j->rcpt);
+	for (size_t i = 0; i < q->nrcpt; i++) {
+		if (q->rcpt[i].state != QR_PENDING)
+			continue;
+		struct rcpt *x = &j->rcpt[j->nrcpt++];
+		x->given = xstrdup(q->rcpt[i].addr);
+		x->ascii = xstrdup(q->rcpt[i].addr);
+		x->utf8 = xstrdup(q->rcpt[i].addr);
+		x->notify = j->acc->dsn_notify;
+		perr_clear(&x->result);
+	}
+	return 0;
+}
+
+/* One queued message: deliver to its pending recipients, write the
+ * states back, report what became final. */
+static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void *ctx)
+{
+	struct qrun *rq = ctx;
+	struct job j;
+	struct perr e;
+	struct delivery d;
+	memset(&j, 0, sizeof j);
+	perr_clear(&e);
+	if (queued_job(rq->c, q, &j, &e)) {
+		log_notice("queued message %s: %s", q->id, e.msg);
+		job_free(&j);
+		return 1;
+	}
+	struct envelope env = { .from = j.from, .rcpt = j.rcpt, .nrcpt = j.nrcpt,
+	                        .dsn_return = q->dsn_return, .envid = q->envid };
+	deliver(&env, m, &j.route, &d);
+	int ex = final_status(&j, &d);
+	report_refused(&j, &d, 1);
+	int st = queue_settle(dir, q, j.rcpt, &d, j.acc->queue_lifetime, (unsigned)random() % 1001, &e);
+	if (st < 0) {
+		fail(&e);
+	} else {
+		e = d.session;
+		for (size_t i = 0; e.ex == EX_OK && i < j.nrcpt; i++)
+			if (j.rcpt[i].state == RCPT_REFUSED)
+				e = j.rcpt[i].result;
+		if (st == QS_EXPIRED) {
+			log_notice("%s expired after %d s in the queue; moved to %s/failed: %s", q->id,
+			           j.acc->queue_lifetime, dir, e.msg);
+			ex = ex ? ex : EX_TEMPFAIL;
+		} else if (st == QS_DEFERRED) {
+			log_info("%s stays queued: %s", q->id, e.msg);
+		}
+		write_logs(rq->c, &j, &d, &e, ex);
+	}
+	job_free(&j);
+	return st < 0;
+}
+
+/* -q, -qISUBSTR, --queue-run. */
+static int run_queue(const struct cli *c, const char *dir, struct perr *e)
+{
+	struct qrun rq = { c, 0 };
+	struct stat st;
+	if (stat(dir, &st) == 0 && queue_dir_check(dir, e))
+		return fail(e);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	int r = queue_scan(dir, c->due_only, c->queue_part, run_queued, &rq, e);
+	return r < 0 ? fail(e) : 0;
+}
+
+/* queue always: a child of a child (no zombie, no terminal, stdio on
+ * /dev/null) sends the message just queued; the caller goes on at once. */
+static void run_detached(const struct cli *c, const char *dir, const char *id)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t p = fork();
+	if (p < 0)
+		return;   /* it stays queued: the next run sends it */
+	if (p > 0) {
+		waitpid(p, NULL, 0);
+		return;
+	}
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	struct qrun rq = { c, 0 };
+	struct perr e;
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	queue_scan(dir, 0, id, run_queued, &rq, &e);
+	_exit(0);
+}
+
+/* How this call uses the queue: the account's queue keyword, or -odX. */
+enum { QM_OFF, QM_TEMPFAIL, QM_ALWAYS, QM_ONLY };
+
+static int queue_mode(const struct cli *c, const struct account *a, struct perr *e)
+{
+	if (c->odmode == 'q' && a->queue == QUEUE_OFF) {
+		perr_fail(e, FC_USAGE, "-odq needs queue tempfail or always in account '%s'", a->name);
+		return -1;
+	}
+	if (c->odmode == 'q')
+		return QM_ONLY;
+	if (c->odmode == 'b')
+		return QM_ALWAYS;
+	if (c->odmode == 'i')
+		return QM_TEMPFAIL;
+	return a->queue == QUEUE_ALWAYS ? QM_ALWAYS : a->queue == QUEUE_TEMPFAIL ? QM_TEMPFAIL : QM_OFF;
+}
+
+/* The envelope of the job, as deliver() takes it. */
+static struct envelope envelope_of(const struct cli *c, const struct job *j)
 {
 	struct envelope env = {
 		.from = j->from, .rcpt = j->rcpt, .nrcpt = j->nrcpt,
 		.dsn_return = j->acc->dsn_return, .envid = c->envid,
 	};
+	return env;
+}
+
+/* Put the job's recipients that d says to hold (d NULL: all) in the
+ * queue; "queued as ID" on stderr and in e for the log line. */
+static int enqueue(const struct cli *c, struct job *j, const struct delivery *d, char *id,
+                   struct perr *e)
+{
+	struct queue_env q;
+	memset(&q, 0, sizeof q);
+	q.config = xstrdup(c->file ? c->file : "");
+	q.account = xstrdup(j->acc->name);
+	q.sender = xstrdup(j->from);
+	q.created = q.next_try = (long long)time(NULL);
+	q.attempts = d != NULL;   /* the attempt just made */
+	q.dsn_return = j->acc->dsn_return ? xstrdup(j->acc->dsn_return) : NULL;
+	q.envid = c->envid ? xstrdup(c->envid) : NULL;
+	queue_env_hold(&q, j->rcpt, j->nrcpt, d);
+	if (d)
+		q.next_try += queue_backoff(1, (unsigned)random() % 1001);
+	int r = queue_dir_check(j->acc->queue_dir, e) || queue_commit(j->acc->queue_dir, &q, &j->msg, e);
+	if (r == 0)
+		snprintf(id, QUEUE_ID_MAX, "%s", q.id);
+	queue_env_free(&q);
+	return r ? e->ex : 0;
+}
+
+/* queue always, -odq, -odb: the message is safe on disk before anything
+ * else; with detach, a child of a child (no zombie, no terminal) sends it. */
+static int queue_first(const struct cli *c, struct job *j, int detach, struct perr *e)
+{
+	char id[QUEUE_ID_MAX];
+	if (enqueue(c, j, NULL, id, e))
+		return fail_logged(c, j, e);
+	perr_fail(e, FC_NONE, "queued as %s", id);
+	log_info("queued as %s", id);
+	write_logs(c, j, NULL, e, 0);
+	if (detach)
+		run_detached(c, j->acc->queue_dir, id);
+	return 0;
+}
+
+/* Deliver, then report: a notice, each refused recipient on its own
+ * line, the failure of the whole transaction, the log line. With hold,
+ * temporary failures are queued instead: "queued as ID: why". */
+static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e)
+{
+	struct envelope env = envelope_of(c, j);
 	struct delivery d;
+	char id[QUEUE_ID_MAX] = "";
 	int ex = deliver(&env, &j->msg, &j->route, &d);
+	size_t held = 0;
+	for (size_t i = 0; hold && i < j->nrcpt; i++)
+		held += queue_should_hold(&j->rcpt[i], &d);
+	if (held && enqueue(c, j, &d, id, e) == 0)
+		ex = final_status(j, &d);
+	else
+		held = 0;
 	if (d.notice[0])
 		log_notice("%s", d.notice);
-	for (size_t i = 0; i < j->nrcpt; i++)
-		if (j->rcpt[i].state == RCPT_REFUSED)
-			fail(&j->rcpt[i].result);
-	if (d.session.ex != EX_OK)
-		fail(&d.session);
+	report_refused(j, &d, held);
 	/* the failure the log line reports: the session's, else the first recipient's */
 	*e = d.session;
 	for (size_t i = 0; e->ex == EX_OK && i < j->nrcpt; i++)
 		if (j->rcpt[i].state == RCPT_REFUSED)
 			*e = j->rcpt[i].result;
+	if (held)
+		report_queued(id, e);
 	write_logs(c, j, &d, e, ex);
 	return ex;
 }
@@ -741,6 +1024,10 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return fail(e);
 	int r = choose_account(c, hint, &j->acc, &files, e);
 	free(hint);
+	if (r && c->mode == M_LISTQ) {   /* no account: the default queue */
+		free(files);
+		return list_queue(NULL, e);
+	}
 	if (r) {
 		if (c->mode == M_PRETEND && files)
 			fputs(files, stdout); /* the paths looked at, as msmtp prints them */
@@ -748,7 +1035,7 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return fail(e);
 	}
 	if (apply_overrides(c, j->acc, e) ||
-	    conf_finish(j->acc, c->mode == M_PRETEND ? CONF_SHOW : CONF_CONNECT, e) ||
+	    conf_finish(j->acc, c->mode == M_PRETEND || c->mode == M_LISTQ ? CONF_SHOW : CONF_CONNECT, e) ||
 	    (c->mode != M_PRETEND && check_lengths(c, j->acc, e))) {
 		free(files);
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
@@ -760,6 +1047,10 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return 0;
 	}
 	free(files);
+	if (c->mode == M_LISTQ)
+		return list_queue(j->acc->queue_dir, e);
+	if (c->mode == M_QUEUE)
+		return run_queue(c, j->acc->queue_dir, e);
 	route_from_account(j->acc, &j->route);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(&j->route, e);
@@ -769,7 +1060,12 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	    prepare_message(c, j, e))
 		return fail_logged(c, j, e);
 	show_header(j);
-	return send_job(c, j, e);
+	int qm = queue_mode(c, j->acc, e);
+	if (qm < 0)
+		return fail_logged(c, j, e);
+	if (qm == QM_ALWAYS || qm == QM_ONLY)
+		return queue_first(c, j, qm == QM_ALWAYS, e);
+	return send_job(c, j, qm == QM_TEMPFAIL, e);
 }
 
 static void job_free(struct job *j)
@@ -815,9 +1111,6 @@ int main(int argc, char **argv)
 		return 0;
 	case M_DUMP:
 		dump_keywords(stdout);
-		return 0;
-	case M_LISTQ:      /* Postfix's words, which mailq parsers know */
-		puts("Mail queue is empty");
 		return 0;
 	case M_NEWALIASES:
 		puts("postie: no alias database to rebuild: the aliases file is read directly for each message");

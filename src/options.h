@@ -14,6 +14,7 @@ enum opt_act {
 	ACT_READ_RCPTS, ACT_READ_FROM, ACT_MODE, ACT_QUEUE, ACT_UNSUPPORTED,
 	ACT_DUMP,       /* --dump-keywords: print both tables (not in --help) */
 	ACT_OAUTH_LOGIN, ACT_OAUTH_STATUS, ACT_OAUTH_TOKEN, ACT_OAUTH_LOGOUT,
+	ACT_QUEUE_RUN,  /* --queue-run: the queued messages that are due */
 };
 
 struct opt_def {
@@ -42,6 +43,8 @@ static const struct opt_def opt_table[] = {
 	{ "oauth-status", 0, no_argument, ACT_OAUTH_STATUS, NULL, NULL, "show the stored tokens' expiry, scope and last refresh (no secrets)" },
 	{ "oauth-token", 0, no_argument, ACT_OAUTH_TOKEN, NULL, NULL, "print a fresh access token (for other programs' passwordeval)" },
 	{ "oauth-logout", 0, no_argument, ACT_OAUTH_LOGOUT, NULL, NULL, "delete the account's stored tokens" },
+	/* the queue (queue tempfail|always in the account) */
+	{ "queue-run", 0, no_argument, ACT_QUEUE_RUN, NULL, NULL, "try the queued messages whose retry time has come (for timers)" },
 	/* account choice */
 	{ "file", 'C', required_argument, ACT_FILE, NULL, "FILE", "use FILE as the user configuration file" },
 	{ "account", 'a', required_argument, ACT_ACCOUNT, NULL, "NAME", "use account NAME" },
@@ -92,7 +95,7 @@ static const struct opt_def opt_table[] = {
 	{ "auto-from", 0, optional_argument, ACT_KEY, "auto_from", "on|off", NULL },
 	{ "maildomain", 0, required_argument, ACT_KEY, "maildomain", "DOMAIN", NULL },
 	{ NULL, 'b', required_argument, ACT_MODE, NULL, "MODE", "-bm deliver (the default), -bp list the queue, -bi newaliases; others refused" },
-	{ NULL, 'q', optional_argument, ACT_QUEUE, NULL, NULL, NULL },
+	{ NULL, 'q', optional_argument, ACT_QUEUE, NULL, "[ISUBSTR]", "try every queued message now (-qISUBSTR: those whose ID contains SUBSTR)" },
 	/* accepted and ignored for sendmail compatibility */
 	{ NULL, 'i', no_argument, ACT_IGNORE, NULL, NULL, NULL },
 	{ NULL, 'o', required_argument, ACT_IGNORE, NULL, "X", NULL },

@@ -21,3 +21,4 @@ run_unit() {
 @test "unit: SASL mechanism choice, netrc, password sources" { run_unit auth; }
 @test "unit: SMTP reply to exit status" { run_unit status; }
 @test "unit: OAuth2 requests, answers, token file, PKCE" { run_unit oauth; }
+@test "unit: the queue's envelope, backoff and directory" { run_unit queue "$BATS_TEST_TMPDIR"; }
