@@ -261,8 +261,8 @@ static int queue_option(struct cli *c, const char *arg, struct perr *e)
 		c->queue_part = arg + 1;
 		return 0;
 	}
-	return perr_fail(e, FC_USAGE, "-q%s: postie runs no daemon; run postie --queue-run from a timer "
-	                 "(see contrib/systemd) or postie -q by hand", arg);
+	return perr_fail(e, FC_USAGE, "-q%s: postie runs no daemon; run postie --queue-run from cron or a timer, "
+	                 "or postie -q by hand", arg);
 }
 
 static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, struct perr *e)
