@@ -866,11 +866,13 @@ static int queue_mode(const struct cli *c, const struct account *a, struct perr 
 	}
 	if (c->odmode == 'q')
 		return QM_ONLY;
+	if (a->queue == QUEUE_OFF)   /* no queue: -odb and -odi change nothing */
+		return QM_OFF;
 	if (c->odmode == 'b')
 		return QM_ALWAYS;
 	if (c->odmode == 'i')
 		return QM_TEMPFAIL;
-	return a->queue == QUEUE_ALWAYS ? QM_ALWAYS : a->queue == QUEUE_TEMPFAIL ? QM_TEMPFAIL : QM_OFF;
+	return a->queue == QUEUE_ALWAYS ? QM_ALWAYS : QM_TEMPFAIL;
 }
 
 /* The envelope of the job, as deliver() takes it. */
@@ -934,10 +936,12 @@ static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e
 	size_t held = 0;
 	for (size_t i = 0; hold && i < j->nrcpt; i++)
 		held += queue_should_hold(&j->rcpt[i], &d);
-	if (held && enqueue(c, j, &d, id, e) == 0)
+	if (held && enqueue(c, j, &d, id, e) == 0) {
 		ex = final_status(j, &d);
-	else
+	} else if (held) {   /* not queued: the failure stands, and why it was not */
+		fail(e);
 		held = 0;
+	}
 	if (d.notice[0])
 		log_notice("%s", d.notice);
 	report_refused(j, &d, held);
