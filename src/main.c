@@ -861,7 +861,7 @@ enum { QM_OFF, QM_TEMPFAIL, QM_ALWAYS, QM_ONLY };
 static int queue_mode(const struct cli *c, const struct account *a, struct perr *e)
 {
 	if (c->odmode == 'q' && a->queue == QUEUE_OFF) {
-		perr_fail(e, FC_USAGE, "-odq needs queue tempfail or always in account '%s'", a->name);
+		perr_fail(e, FC_USAGE, "-odq needs queue tempfail or always in the account");
 		return -1;
 	}
 	if (c->odmode == 'q')
@@ -938,8 +938,8 @@ static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e
 		held += queue_should_hold(&j->rcpt[i], &d);
 	if (held && enqueue(c, j, &d, id, e) == 0) {
 		ex = final_status(j, &d);
-	} else if (held) {   /* not queued: the failure stands, and why it was not */
-		fail(e);
+	} else if (held) {   /* not queued: say why; the caller must not think it safe */
+		ex = fail(e);
 		held = 0;
 	}
 	if (d.notice[0])

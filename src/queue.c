@@ -608,20 +608,35 @@ int queue_should_hold(const struct rcpt *r, const struct delivery *d)
 	return d->session.ex != EX_OK && status_action(&d->session) != ACTION_FINAL;
 }
 
+/* The server's words in a failure ("451 4.7.1 ..."), else the whole
+ * message (a connection failure has no reply). */
+static const char *reply_words(const struct perr *e)
+{
+	char code[8];
+	const char *p = NULL;
+	if (e->code) {
+		snprintf(code, sizeof code, "%d ", e->code);
+		p = strstr(e->msg, code);
+	}
+	return p ? p : e->msg;
+}
+
 /* The reply to remember for r: its own, else the session's failure. */
 static const char *last_reply(const struct rcpt *r, const struct delivery *d)
 {
-	return r->state == RCPT_REFUSED ? r->result.msg : d->session.ex ? d->session.msg : NULL;
+	return r->state == RCPT_REFUSED ? reply_words(&r->result)
+	     : d->session.ex ? reply_words(&d->session) : NULL;
 }
 
 size_t queue_env_hold(struct queue_env *q, const struct rcpt *r, size_t n, const struct delivery *d)
 {
 	size_t held = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!d || queue_should_hold(&r[i], d)) {
-			queue_env_add(q, r[i].ascii, QR_PENDING, d ? last_reply(&r[i], d) : NULL);
-			held++;
-		}
+	for (size_t i = 0; i < n; i++) {
+		int hold = !d || queue_should_hold(&r[i], d);
+		enum queue_rcpt_state st = hold ? QR_PENDING : r[i].state == RCPT_DELIVERED ? QR_DONE : QR_FAILED;
+		queue_env_add(q, r[i].ascii, st, d ? last_reply(&r[i], d) : NULL);
+		held += hold;
+	}
 	return held;
 }
 

@@ -80,8 +80,9 @@ int queue_scan(const char *dir, int due_only, const char *part, queue_fn fn, voi
 /* 1 when r's failure is temporary: queue it (a refusal whose action is
  * retry, or a failed session whose action is not final). */
 int queue_should_hold(const struct rcpt *r, const struct delivery *d);
-/* Add the recipients of r[n] to hold as pending, each with its last
- * reply (d NULL: all of them, not tried yet). Returns how many. */
+/* Add every recipient of r[n] to q: those to hold as pending, the others
+ * done or failed, each with its last reply (d NULL: all pending, not
+ * tried yet). Returns how many are pending. */
 size_t queue_env_hold(struct queue_env *q, const struct rcpt *r, size_t n, const struct delivery *d);
 /* After an attempt at q's pending recipients (r[] in their order): the
  * new states, then the message removed (all done or failed: QS_DONE),
