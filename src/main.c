@@ -136,7 +136,8 @@ static void opt_spec(const struct opt_def *o, char *spec, size_t size)
 	if (o->lname)
 		n += snprintf(spec + n, size - (size_t)n, "--%s", o->lname);
 	if (o->argdoc && n < (int)size) {
-		const char *fmt = o->arg == optional_argument ? "[=%s]" : o->lname ? "=%s" : " %s";
+		const char *fmt = o->arg == optional_argument ? (o->lname ? "[=%s]" : "[%s]")
+		                : o->lname ? "=%s" : " %s";
 		snprintf(spec + n, size - (size_t)n, fmt, o->argdoc);
 	}
 }
@@ -799,12 +800,16 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 		for (size_t i = 0; e.ex == EX_OK && i < j.nrcpt; i++)
 			if (j.rcpt[i].state == RCPT_REFUSED)
 				e = j.rcpt[i].result;
+		char why[sizeof e.msg];
+		snprintf(why, sizeof why, "%s", e.msg);
 		if (st == QS_EXPIRED) {
 			log_notice("%s expired after %d s in the queue; moved to %s/failed: %s", q->id,
-			           j.acc->queue_lifetime, dir, e.msg);
+			           j.acc->queue_lifetime, dir, why);
+			snprintf(e.msg, sizeof e.msg, "%s expired in the queue: %.900s", q->id, why);
 			ex = ex ? ex : EX_TEMPFAIL;
 		} else if (st == QS_DEFERRED) {
-			log_info("%s stays queued: %s", q->id, e.msg);
+			log_info("%s stays queued: %s", q->id, why);
+			snprintf(e.msg, sizeof e.msg, "still queued as %s: %.900s", q->id, why);
 		}
 		write_logs(rq->c, &j, &d, &e, ex);
 	}
@@ -892,7 +897,9 @@ static int enqueue(const struct cli *c, struct job *j, const struct delivery *d,
 {
 	struct queue_env q;
 	memset(&q, 0, sizeof q);
-	q.config = xstrdup(c->file ? c->file : "");
+	q.config = c->file ? realpath(c->file, NULL) : NULL;   /* a later run may start elsewhere */
+	if (!q.config)
+		q.config = xstrdup(c->file ? c->file : "");
 	q.account = xstrdup(j->acc->name);
 	q.sender = xstrdup(j->from);
 	q.created = q.next_try = (long long)time(NULL);

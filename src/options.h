@@ -95,7 +95,7 @@ static const struct opt_def opt_table[] = {
 	{ "auto-from", 0, optional_argument, ACT_KEY, "auto_from", "on|off", NULL },
 	{ "maildomain", 0, required_argument, ACT_KEY, "maildomain", "DOMAIN", NULL },
 	{ NULL, 'b', required_argument, ACT_MODE, NULL, "MODE", "-bm deliver (the default), -bp list the queue, -bi newaliases; others refused" },
-	{ NULL, 'q', optional_argument, ACT_QUEUE, NULL, "[ISUBSTR]", "try every queued message now (-qISUBSTR: those whose ID contains SUBSTR)" },
+	{ NULL, 'q', optional_argument, ACT_QUEUE, NULL, "ISUBSTR", "try every queued message now (-qISUBSTR: those whose ID contains SUBSTR)" },
 	/* accepted and ignored for sendmail compatibility */
 	{ NULL, 'i', no_argument, ACT_IGNORE, NULL, NULL, NULL },
 	{ NULL, 'o', required_argument, ACT_IGNORE, NULL, "X", NULL },

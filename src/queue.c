@@ -397,8 +397,11 @@ int queue_remove(const char *dir, const char *id, struct perr *e)
 	return r;
 }
 
-int queue_retire(const char *dir, const char *id, struct perr *e)
+int queue_retire(const char *dir, const struct queue_env *q, struct perr *e)
 {
+	const char *id = q->id;
+	if (queue_update(dir, q, e))   /* failed/ keeps the last replies */
+		return e->ex;
 	char *failed = xasprintf("%s/failed", dir);
 	int r = mkdir(failed, 0700) < 0 && errno != EEXIST
 	            ? perr_fail(e, FC_CANTCREAT, "cannot create %s: %s", failed, strerror(errno)) : 0;
@@ -437,6 +440,18 @@ static int read_env(const char *path, struct queue_env *q, struct perr *e)
 	return r;
 }
 
+/* name is ID.msg and there is no ID.env. */
+static int lone_msg(const char *dir, const char *name)
+{
+	size_t l = strlen(name);
+	if (l < 5 || strcmp(name + l - 4, ".msg") != 0)
+		return 0;
+	char *env = xasprintf("%s/%.*s.env", dir, (int)(l - 4), name);
+	int lone = access(env, F_OK) != 0;
+	free(env);
+	return lone;
+}
+
 static int cmp_ids(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -460,7 +475,8 @@ static char **list_ids(const char *dir, size_t *n, struct perr *e)
 		size_t l = strlen(de->d_name);
 		struct stat st;
 		char *p = path_of(dir, de->d_name, "");
-		if (strncmp(de->d_name, "tmp.", 4) == 0) {
+		if (strncmp(de->d_name, "tmp.", 4) == 0 || lone_msg(dir, de->d_name)) {
+			/* a crash's leftover; a fresh one may be a commit under way */
 			if (stat(p, &st) == 0 && time(NULL) - st.st_mtime > STALE_TMP)
 				unlink(p);
 		} else if (l > 4 && l < QUEUE_ID_MAX + 4 && strcmp(de->d_name + l - 4, ".env") == 0) {
@@ -659,7 +675,7 @@ int queue_settle(const char *dir, struct queue_env *q, const struct rcpt *r, con
 	if (queue_pending(q) == 0)
 		return queue_remove(dir, q->id, e) ? -1 : QS_DONE;
 	if (now - q->created >= lifetime)
-		return queue_retire(dir, q->id, e) ? -1 : QS_EXPIRED;
+		return queue_retire(dir, q, e) ? -1 : QS_EXPIRED;
 	q->next_try = now + queue_backoff(q->attempts, jitter);
 	return queue_update(dir, q, e) ? -1 : QS_DEFERRED;
 }

@@ -62,9 +62,10 @@ void queue_new_id(char id[QUEUE_ID_MAX]);
 int queue_commit(const char *dir, struct queue_env *q, struct msg *m, struct perr *e);
 /* Rewrite the envelope atomically. */
 int queue_update(const char *dir, const struct queue_env *q, struct perr *e);
-/* Delete a message (done), or move it to dir/failed/ (expired). */
+/* Delete a message (done), or move it to dir/failed/ (expired; its
+ * envelope rewritten first, so failed/ keeps the last replies). */
 int queue_remove(const char *dir, const char *id, struct perr *e);
-int queue_retire(const char *dir, const char *id, struct perr *e);
+int queue_retire(const char *dir, const struct queue_env *q, struct perr *e);
 
 /* One queued message, locked for the caller while fn runs: its envelope
  * and its message (loaded). fn returns 0 or a failure to report. */

@@ -147,16 +147,28 @@ static int t_directory(void)
 	if (!bad && (queue_scan(dir, 0, "NOSUCH", count_fn, &n, &e) != 0 || n != 1))
 		bad = fail("-qI filter ignored");
 	/* leftovers: an envelope without its message; an old temporary file */
+	/* leftovers: an envelope without its message; an old temporary file;
+	 * an old message without its envelope (a fresh one may be a commit
+	 * under way: it stays) */
 	char *lone = at("0000000000AA.env"), *tmp = at("tmp.0000000000BB.msg");
+	char *oldmsg = at("0000000000CC.msg"), *newmsg = at("0000000000DD.msg");
 	fclose(fopen(lone, "w"));
 	fclose(fopen(tmp, "w"));
+	fclose(fopen(oldmsg, "w"));
+	fclose(fopen(newmsg, "w"));
 	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
 	utimensat(AT_FDCWD, tmp, old, 0);
+	utimensat(AT_FDCWD, oldmsg, old, 0);
 	if (!bad && queue_scan(dir, 0, NULL, count_fn, &n, &e) != 0)
 		bad = fail("scan with leftovers: %s", e.msg);
-	if (!bad && (access(lone, F_OK) == 0 || access(tmp, F_OK) == 0))
+	if (!bad && (access(lone, F_OK) == 0 || access(tmp, F_OK) == 0 || access(oldmsg, F_OK) == 0))
 		bad = fail("leftovers not removed");
-	if (!bad && queue_retire(dir, q.id, &e))
+	if (!bad && access(newmsg, F_OK) != 0)
+		bad = fail("a fresh message without its envelope was removed");
+	unlink(newmsg);
+	free(oldmsg);
+	free(newmsg);
+	if (!bad && queue_retire(dir, &q, &e))
 		bad = fail("retire: %s", e.msg);
 	char *failed = xasprintf("%s/failed/%s.env", dir, q.id);
 	if (!bad && (access(failed, F_OK) != 0 || access(msgp, F_OK) == 0))
