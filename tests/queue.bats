@@ -268,6 +268,12 @@ mailq_listing() {
 	[ "$status" -eq 75 ]
 	[[ $stderr == "postie: "*"Connection refused" ]]
 	[ ! -e "$Q" ]
+	# without a queue, -odb and -odi (which callers pass) change nothing
+	for od in -odb -odi; do
+		run --separate-stderr "$POSTIE" "$od" r@example.org < <(message)
+		[ "$status" -eq 75 ]
+		[ ! -e "$Q" ]
+	done
 	[ ! -e "$HOME/.local/state/postie" ]
 	mailq_empty
 }
