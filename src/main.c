@@ -35,7 +35,7 @@
 #define DRAIN_SECONDS 10
 
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
-            M_QUEUE,
+            M_QUEUE, M_QUEUE_CTL,
             M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
 
 /* The modes that talk to the server or the authorization server about
@@ -43,7 +43,8 @@ enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWAL
 static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
 	{ M_SERVERINFO, "--serverinfo" },   { M_OAUTH_LOGIN, "--oauth-login" },
 	{ M_OAUTH_STATUS, "--oauth-status" }, { M_OAUTH_TOKEN, "--oauth-token" },
-	{ M_OAUTH_LOGOUT, "--oauth-logout" },
+	{ M_OAUTH_LOGOUT, "--oauth-logout" }, { M_QUEUE, "-q and --queue-run" },
+	{ M_QUEUE_CTL, "--queue-delete, --queue-hold and --queue-release" },
 };
 
 struct override {
@@ -57,6 +58,8 @@ struct cli {
 	int odmode;          /* -odq, -odb, -odi: 'q', 'b', 'i'; 0: the account's queue */
 	int due_only;        /* --queue-run rather than -q */
 	const char *queue_part; /* -qISUBSTR */
+	int queue_op;        /* M_QUEUE_CTL: enum queue_op */
+	const char *queue_id;   /* M_QUEUE_CTL: the message */
 	const char *file, *account, *host, *from, *fullname, *envid;
 	struct override *ov;
 	size_t nov;
@@ -278,6 +281,13 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 		return 0;
 	case ACT_IGNORE: return o->sname == 'o' && arg && arg[0] == 'd' ? delivery_mode(c, arg + 1, e) : 0;
 	case ACT_QUEUE_RUN: c->mode = M_QUEUE; c->due_only = 1; return 0;
+	case ACT_QUEUE_DELETE:
+	case ACT_QUEUE_HOLD:
+	case ACT_QUEUE_RELEASE:
+		c->mode = M_QUEUE_CTL;
+		c->queue_op = o->act == ACT_QUEUE_DELETE ? QO_DELETE : o->act == ACT_QUEUE_HOLD ? QO_HOLD : QO_RELEASE;
+		c->queue_id = arg;
+		return 0;
 	case ACT_HELP: c->mode = M_HELP; return 0;
 	case ACT_VERSION: c->mode = M_VERSION; return 0;
 	case ACT_PRETEND: c->mode = M_PRETEND; return 0;
@@ -817,6 +827,16 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 	return st < 0;
 }
 
+/* --queue-delete, --queue-hold, --queue-release: "ID: deleted". */
+static int queue_command(const struct cli *c, const char *dir, struct perr *e)
+{
+	static const char *const done[] = { "deleted", "held", "released" };
+	if (queue_control(dir, c->queue_id, (enum queue_op)c->queue_op, e))
+		return fail(e);
+	printf("%s: %s\n", c->queue_id, done[c->queue_op]);
+	return 0;
+}
+
 /* -q, -qISUBSTR, --queue-run. */
 static int run_queue(const struct cli *c, const char *dir, struct perr *e)
 {
@@ -1062,6 +1082,8 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return list_queue(j->acc->queue_dir, e);
 	if (c->mode == M_QUEUE)
 		return run_queue(c, j->acc->queue_dir, e);
+	if (c->mode == M_QUEUE_CTL)
+		return queue_command(c, j->acc->queue_dir, e);
 	route_from_account(j->acc, &j->route);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(&j->route, e);

@@ -15,6 +15,7 @@ enum opt_act {
 	ACT_DUMP,       /* --dump-keywords: print both tables (not in --help) */
 	ACT_OAUTH_LOGIN, ACT_OAUTH_STATUS, ACT_OAUTH_TOKEN, ACT_OAUTH_LOGOUT,
 	ACT_QUEUE_RUN,  /* --queue-run: the queued messages that are due */
+	ACT_QUEUE_DELETE, ACT_QUEUE_HOLD, ACT_QUEUE_RELEASE,
 };
 
 struct opt_def {
@@ -45,6 +46,9 @@ static const struct opt_def opt_table[] = {
 	{ "oauth-logout", 0, no_argument, ACT_OAUTH_LOGOUT, NULL, NULL, "delete the account's stored tokens" },
 	/* the queue (queue tempfail|always in the account) */
 	{ "queue-run", 0, no_argument, ACT_QUEUE_RUN, NULL, NULL, "try the queued messages whose retry time has come (for timers)" },
+	{ "queue-delete", 0, required_argument, ACT_QUEUE_DELETE, NULL, "ID", "delete the queued message ID" },
+	{ "queue-hold", 0, required_argument, ACT_QUEUE_HOLD, NULL, "ID", "keep the queued message ID from being sent until released" },
+	{ "queue-release", 0, required_argument, ACT_QUEUE_RELEASE, NULL, "ID", "release a held message; it is due at once" },
 	/* account choice */
 	{ "file", 'C', required_argument, ACT_FILE, NULL, "FILE", "use FILE as the user configuration file" },
 	{ "account", 'a', required_argument, ACT_ACCOUNT, NULL, "NAME", "use account NAME" },

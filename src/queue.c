@@ -85,6 +85,8 @@ char *queue_env_format(const struct queue_env *q)
 	add_field(&b, "sender", q->sender ? q->sender : "");
 	buf_printf(&b, "created: %lld\nattempts: %d\nnext-try: %lld\n", q->created, q->attempts,
 	           q->next_try);
+	if (q->held)
+		buf_adds(&b, "held: 1\n");
 	if (q->dsn_return)
 		add_field(&b, "dsn-return", q->dsn_return);
 	if (q->envid)
@@ -143,6 +145,8 @@ static int parse_field(struct queue_env *q, const char *key, const char *v, int 
 		return strlen(v) >= QUEUE_ID_MAX || !*v ? -1 : (snprintf(q->id, sizeof q->id, "%s", v), 0);
 	if (strcmp(key, "rcpt") == 0)
 		return parse_rcpt(q, v);
+	if (strcmp(key, "held") == 0)
+		return strcmp(v, "1") ? -1 : (q->held = 1, 0);
 	if (strcmp(key, "created") == 0 || strcmp(key, "next-try") == 0 || strcmp(key, "attempts") == 0) {
 		if (parse_num(v, &n))
 			return -1;
@@ -519,7 +523,7 @@ static int visit(const char *dir, const char *id, int due_only, queue_fn fn, voi
 	if (lock < 0 && missing) {   /* crashed between the renames of a removal */
 		unlink(env);
 	} else if (lock >= 0 && read_env(env, &q, &e) == 0) {
-		if (!due_only || q.next_try <= (long long)time(NULL)) {
+		if (!q.held && (!due_only || q.next_try <= (long long)time(NULL))) {
 			if (msg_store_open(&s, msgp, &e) || msg_load(&s, &m, &e)) {
 				log_notice("%s: %s", id, e.msg);
 				r = 1;
@@ -572,7 +576,9 @@ static void list_one(const char *dir, const char *id, FILE *out, long long *byte
 		struct tm tm;
 		localtime_r(&t, &tm);
 		strftime(when, sizeof when, "%a %b %e %H:%M:%S", &tm);
-		fprintf(out, "%-10s %8lld %s  %s\n", q.id, (long long)st.st_size, when,
+		char idmark[QUEUE_ID_MAX + 2];
+		snprintf(idmark, sizeof idmark, "%s%s", q.id, q.held ? "!" : "");   /* Postfix's mark */
+		fprintf(out, "%-10s %8lld %s  %s\n", idmark, (long long)st.st_size, when,
 		        *q.sender ? q.sender : "MAILER-DAEMON");
 		for (size_t i = 0; i < q.nrcpt; i++) {
 			if (q.rcpt[i].state != QR_PENDING)
@@ -678,4 +684,33 @@ int queue_settle(const char *dir, struct queue_env *q, const struct rcpt *r, con
 		return queue_retire(dir, q, e) ? -1 : QS_EXPIRED;
 	q->next_try = now + queue_backoff(q->attempts, jitter);
 	return queue_update(dir, q, e) ? -1 : QS_DEFERRED;
+}
+
+/* ---- hold, release, delete ---- */
+
+int queue_control(const char *dir, const char *id, enum queue_op op, struct perr *e)
+{
+	struct queue_env q;
+	int missing, r;
+	if (!*id || strlen(id) >= QUEUE_ID_MAX || strchr(id, '/') || id[0] == '.')
+		return perr_fail(e, FC_USAGE, "'%s' is not a queue ID", id);
+	char *env = path_of(dir, id, ".env");
+	int lock = lock_msg(dir, id, &missing);
+	if (lock < 0 || access(env, F_OK) != 0) {
+		r = missing || access(env, F_OK) != 0
+		        ? perr_fail(e, FC_NOINPUT, "no queued message %s in %s", id, dir)
+		        : perr_fail(e, FC_IOERR, "queued message %s is being delivered; try again", id);
+	} else if (op == QO_DELETE) {
+		r = queue_remove(dir, id, e);
+	} else if ((r = read_env(env, &q, e)) == 0) {
+		q.held = op == QO_HOLD;
+		if (op == QO_RELEASE)
+			q.next_try = (long long)time(NULL);   /* due at once */
+		r = queue_update(dir, &q, e);
+		queue_env_free(&q);
+	}
+	if (lock >= 0)
+		close(lock);
+	free(env);
+	return r;
 }

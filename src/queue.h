@@ -31,6 +31,7 @@ struct queue_env {
 	char *sender;              /* ASCII domain; "" null sender */
 	long long created, next_try;
 	int attempts;
+	int held;                  /* on hold: runs skip it until released */
 	char *dsn_return, *envid;  /* NULL: none */
 	struct queue_rcpt *rcpt;
 	size_t nrcpt;
@@ -92,6 +93,13 @@ size_t queue_env_hold(struct queue_env *q, const struct rcpt *r, size_t n, const
 enum { QS_DONE, QS_DEFERRED, QS_EXPIRED };
 int queue_settle(const char *dir, struct queue_env *q, const struct rcpt *r, const struct delivery *d,
                  long long lifetime, unsigned jitter, struct perr *e);
+
+/* --queue-delete, --queue-hold, --queue-release of the message id (exact
+ * ID), under its lock: FC_NOINPUT when there is no such message,
+ * FC_IOERR when a runner is delivering it now. A held message is listed
+ * with "!" and skipped by runs; release makes it due at once. */
+enum queue_op { QO_DELETE, QO_HOLD, QO_RELEASE };
+int queue_control(const char *dir, const char *id, enum queue_op op, struct perr *e);
 
 /* mailq: Postfix's listing of dir ("Mail queue is empty" when it is). */
 int queue_list(const char *dir, FILE *out, struct perr *e);

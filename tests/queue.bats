@@ -467,3 +467,30 @@ mailq_listing() {
 	mailq_empty
 	[ -z "$(queue_ids)" ]
 }
+
+@test "--queue-hold keeps a message from every run (mailq marks it !), --queue-release makes it due, --queue-delete removes it" {
+	queue_two
+	run "$POSTIE" --queue-hold "$A"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$A: held" ]
+	[ "$(env_field "$A" held)" = 1 ]
+	"$POSTIE" -bp | grep -q "^$A! "
+	run "$POSTIE" --queue-delete "$B"
+	[ "$output" = "$B: deleted" ]
+	[ ! -e "$Q/$B.env" ] && [ ! -e "$Q/$B.msg" ]
+	sink_up
+	run "$POSTIE" -q
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 0 ]
+	run "$POSTIE" --queue-release "$A"
+	[ "$output" = "$A: released" ]
+	run "$POSTIE" --queue-run
+	[ "$(sink_count)" -eq 1 ]
+	[ "$(sink_subjects)" = "queued a" ]
+	mailq_empty
+	run "$POSTIE" --queue-delete "$A"
+	[ "$status" -eq 66 ]
+	[ "$output" = "postie: no queued message $A in $Q" ]
+	run "$POSTIE" --queue-hold ../etc
+	[ "$status" -eq 64 ]
+}

@@ -28,6 +28,7 @@ static void sample(struct queue_env *q)
 	q->created = 1796455996;
 	q->next_try = 1796456319;
 	q->attempts = 1;
+	q->held = 1;
 	q->envid = xstrdup("e1");
 	queue_env_add(q, "a@example.org", QR_PENDING, "451 4.7.1 try\nlater");
 	queue_env_add(q, "b@example.org", QR_DONE, NULL);
@@ -49,7 +50,7 @@ static int t_roundtrip(void)
 	if (!bad) {
 		bad = r.nrcpt != 3 || r.rcpt[1].state != QR_DONE || r.rcpt[1].reply ||
 		      strcmp(r.rcpt[2].reply, "550 5.1.1 no") || r.created != q.created ||
-		      strcmp(r.envid, "e1") || r.dsn_return || queue_pending(&r) != 1;
+		      strcmp(r.envid, "e1") || r.dsn_return || queue_pending(&r) != 1 || !r.held;
 		if (bad)
 			fail("fields differ after the round trip");
 		queue_env_free(&r);
@@ -133,6 +134,7 @@ static int t_directory(void)
 	msg_prepare(&m, &none, &e);
 	sample(&q);
 	q.next_try = 1;   /* due */
+	q.held = 0;
 	if (queue_commit(dir, &q, &m, &e))
 		bad = fail("commit: %s", e.msg);
 	msg_free(&m);
