@@ -31,6 +31,7 @@ enum kwtype {
 	K_FILE,         /* optional file name; a leading ~ becomes $HOME */
 	K_OAUTH_PROVIDER, /* microsoft, google or custom (lower case) */
 	K_OAUTH_FLOW,   /* device, authcode or client_credentials */
+	K_NOTIFY,       /* off (unset) or an address */
 	K_DSN_NOTIFY, K_DSN_RETURN, K_FINGERPRINT, K_AUTH, K_SYSLOG,
 	K_PORT,         /* 1-65535, required */
 	K_PORT_OPT,     /* 1-65535, empty resets to 0 */
@@ -116,6 +117,7 @@ static const struct kwdef kwtab[] = {
 	{ { "queue", "(off|tempfail|always)", "queue messages that cannot be delivered now (tempfail), or every message first (always)", "off", 0 }, K_QUEUE, OFF(queue), NULL },
 	{ { "queue_dir", "[dir]", "the queue directory (default ~/.local/state/postie/queue; /var/spool/postie for root)", NULL, 0 }, K_FILE, OFF(queue_dir), NULL },
 	{ { "queue_lifetime", "duration", "how long a queued message is retried (s, m, h or d)", "5d", 0 }, K_DURATION, OFF(queue_lifetime), NULL },
+	{ { "queue_notify", "(off|address)", "who is told, once, about a queued message given up after queue_lifetime (default off)", NULL, 0 }, K_NOTIFY, OFF(queue_notify), NULL },
 	{ { "logfile", "[file]", "append a line per message to this file (- for stdout)", NULL, 0 }, K_FILE, OFF(logfile), NULL },
 	{ { "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", NULL, 0 }, K_STR, OFF(logfile_time_format), NULL },
 	{ { "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", NULL, 0 }, K_SYSLOG, OFF(syslog), NULL },
@@ -425,6 +427,15 @@ static int typed_str(int type, const char *v, char **out)
 		return norm_word(v, (const char *const[]){ "microsoft", "google", "custom", NULL }, out);
 	case K_OAUTH_FLOW:
 		return norm_word(v, (const char *const[]){ "device", "authcode", "client_credentials", NULL }, out);
+	case K_NOTIFY:
+		if (!*v)
+			return V_MISSING;
+		if (word_is(v, "off"))
+			return V_OK;
+		if (!strchr(v, '@') || strpbrk(v, " \t<>,"))
+			return V_INVALID;
+		*out = xstrdup(v);
+		return V_OK;
 	case K_SYSLOG:
 		return norm_syslog(v, out);
 	}
@@ -510,6 +521,7 @@ static const char *expected(int type)
 	case K_OAUTH_FLOW: return "device, authcode or client_credentials";
 	case K_PORT_ANY: return "0-65535";
 	case K_QUEUE: return "off, tempfail or always";
+	case K_NOTIFY: return "off or an address such as postmaster@example.org";
 	case K_DURATION: return "a duration such as 90m, 2h or 5d";
 	case K_SYSLOG: return "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7";
 	}

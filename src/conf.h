@@ -78,6 +78,7 @@ struct account {
 	int queue;            /* QUEUE_OFF (default), QUEUE_TEMPFAIL, QUEUE_ALWAYS */
 	char *queue_dir;      /* conf_finish: conf_queue_dir_default() when unset */
 	int queue_lifetime;   /* seconds, default 5 days */
+	char *queue_notify;   /* NULL: off; else who is told about an expired message */
 
 	char *logfile;        /* "-" = stdout */
 	char *logfile_time_format;

@@ -782,6 +782,79 @@ static int queued_job(const struct cli *c, const struct queue_env *q, struct job
 	return 0;
 }
 
+/* Printable ASCII only, for the notice's header and text. */
+static void add_ascii(struct buf *b, const char *s)
+{
+	for (; s && *s; s++)
+		buf_addc(b, (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?');
+}
+
+/* The notice's text: headers and a plain body naming what was given up. */
+static char *notice_text(const struct job *j, const struct queue_env *q, const struct msg *m)
+{
+	const struct header *subj = msg_header(m, "Subject", 0);
+	struct buf b;
+	buf_init(&b);
+	buf_adds(&b, "From: Mail Delivery System <MAILER-DAEMON@");
+	add_ascii(&b, j->acc->domain);
+	buf_adds(&b, ">\nTo: ");
+	add_ascii(&b, j->acc->queue_notify);
+	buf_printf(&b, "\nSubject: Undelivered mail (queued message %s): ", q->id);
+	add_ascii(&b, subj ? subj->value : "(no subject)");
+	buf_adds(&b, "\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+	         "Content-Type: text/plain; charset=us-ascii\n\n");
+	buf_printf(&b, "postie gave up on queued message %s after %d attempts: it stayed in the\n"
+	           "queue longer than queue_lifetime (%d s) of account '", q->id, q->attempts,
+	           j->acc->queue_lifetime);
+	add_ascii(&b, j->acc->name);
+	buf_adds(&b, "'.\n\nSender: <");
+	add_ascii(&b, q->sender);
+	buf_adds(&b, ">\n\nNot delivered to:\n");
+	for (size_t i = 0; i < q->nrcpt; i++) {
+		if (q->rcpt[i].state == QR_DONE)
+			continue;
+		buf_adds(&b, "  <");
+		add_ascii(&b, q->rcpt[i].addr);
+		buf_adds(&b, ">: ");
+		add_ascii(&b, q->rcpt[i].reply ? q->rcpt[i].reply : "(no reply)");
+		buf_addc(&b, '\n');
+	}
+	buf_adds(&b, "\nThe message is kept in the queue directory's failed/ folder.\n");
+	return buf_steal(&b);
+}
+
+/* queue_notify: one plain notice about an expired message, from the null
+ * sender (RFC 5321 4.5.5) and marked Auto-Submitted (RFC 3834), so that
+ * it can never cause a notice itself; none for a message that had the
+ * null sender. Sent once, never queued. */
+static void notify_expired(const struct job *j, const struct queue_env *q, const struct msg *m)
+{
+	struct msg nm;
+	struct perr e;
+	struct delivery d;
+	if (!j->acc->queue_notify || !*q->sender)
+		return;
+	char *text = notice_text(j, q, m);
+	struct msg_edits ed = { .set_from = HDR_OFF, .set_date = HDR_AUTO, .set_msgid = HDR_AUTO,
+	                        .msgid_domain = j->acc->domain };
+	int r = msg_read_mem(text, strlen(text), &nm, &e) || msg_prepare(&nm, &ed, &e);
+	free(text);
+	if (r) {
+		log_notice("no notice about %s: %s", q->id, e.msg);
+		return;
+	}
+	struct rcpt to = { .given = j->acc->queue_notify, .ascii = j->acc->queue_notify,
+	                   .utf8 = j->acc->queue_notify, .state = RCPT_PENDING };
+	perr_clear(&to.result);
+	struct envelope env = { .from = "", .rcpt = &to, .nrcpt = 1 };
+	if (deliver(&env, &nm, &j->route, &d) == EX_OK)
+		log_info("notice about %s sent to %s", q->id, j->acc->queue_notify);
+	else
+		log_notice("the notice about %s to %s failed: %s", q->id, j->acc->queue_notify,
+		           to.state == RCPT_REFUSED ? to.result.msg : d.session.msg);
+	msg_free(&nm);
+}
+
 /* One queued message: deliver to its pending recipients, write the
  * states back, report what became final. */
 static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void *ctx)
@@ -817,6 +890,7 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 			           j.acc->queue_lifetime, dir, why);
 			snprintf(e.msg, sizeof e.msg, "%s expired in the queue: %.900s", q->id, why);
 			ex = ex ? ex : EX_TEMPFAIL;
+			notify_expired(&j, q, m);
 		} else if (st == QS_DEFERRED) {
 			log_info("%s stays queued: %s", q->id, why);
 			snprintf(e.msg, sizeof e.msg, "still queued as %s: %.900s", q->id, why);

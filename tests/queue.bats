@@ -494,3 +494,31 @@ mailq_listing() {
 	run "$POSTIE" --queue-hold ../etc
 	[ "$status" -eq 64 ]
 }
+
+@test "queue_notify: one plain notice from the null sender when a message expires; none about a null-sender message" {
+	printf '%s\n' 'RCPT r@ reply 451 4.7.1 not now' >"$BATS_TEST_TMPDIR/script"
+	sink_start --script "$BATS_TEST_TMPDIR/script"
+	queue_config "queue_lifetime 1s" "queue_notify admin@example.org"
+	run --separate-stderr "$POSTIE" r@example.org < <(message)
+	[ "$status" -eq 0 ]
+	local id
+	id=$(queued_id)
+	sleep 2
+	run --separate-stderr "$POSTIE" -q
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"$id expired after 1 s in the queue"* ]]
+	[ "$(sink_count)" -eq 1 ]
+	grep -q '^MAIL FROM:<>' "$(sink_env 1)"
+	grep -qx 'RCPT TO:<admin@example.org>' "$(sink_env 1)"
+	[ "$(sink_header 1 Subject)" = "Undelivered mail (queued message $id): queued 1" ]
+	[ "$(sink_header 1 Auto-Submitted)" = "auto-replied" ]
+	grep -q '<r@example.org>: 451 4.7.1 not now' "$(sink_msg 1)"
+	# a message from the null sender (a notice itself) expires without a notice
+	run --separate-stderr "$POSTIE" -f '<>' r@example.org < <(message 2)
+	[ "$status" -eq 0 ]
+	sleep 2
+	run --separate-stderr "$POSTIE" -q
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+}

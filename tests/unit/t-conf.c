@@ -415,6 +415,7 @@ static const char *const samples[][2] = {
 	{ "oauth_device_url", "https://d/" }, { "oauth_redirect_port", "8080" },
 	{ "oauth_token_file", "/t.json" }, { "oauth_trust_file", "/ca.pem" },
 	{ "queue", "tempfail" }, { "queue_dir", "/q" }, { "queue_lifetime", "90m" },
+	{ "queue_notify", "postmaster@example.org" },
 };
 
 static const char *sample_for(const char *name)
@@ -486,7 +487,7 @@ static void test_keyword_table(void)
 		"oauth_provider", "oauth_client_id", "oauth_client_secret", "oauth_client_secret_eval",
 		"oauth_tenant", "oauth_flow", "oauth_scope", "oauth_auth_url", "oauth_token_url",
 		"oauth_device_url", "oauth_redirect_port", "oauth_token_file", "oauth_trust_file",
-		"queue", "queue_dir", "queue_lifetime",
+		"queue", "queue_dir", "queue_lifetime", "queue_notify",
 	};
 	static const char *const old[] = {
 		"auto_from", "maildomain", "add_missing_from_header", "add_missing_date_header", "tls_nocertcheck",
