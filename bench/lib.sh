@@ -29,13 +29,18 @@ bench_sink() {
 	/usr/bin/python3 "$top/tests/smtpsink.py" --dir "$dir/sink" --port-file "$dir/port" "$@" \
 		2>"$dir/sink.err" &
 	bench_pid=$!
+	bench_wait_port
+	port=$(cat "$dir/port")
+}
+
+# bench_wait_port: wait (10 s at most) for the sink's port file.
+bench_wait_port() {
 	i=0
 	while [ ! -s "$dir/port" ]; do
 		i=$((i + 1))
 		[ "$i" -lt 200 ] || { echo "the test server did not start:" >&2; cat "$dir/sink.err" >&2; exit 1; }
 		sleep 0.05
 	done
-	port=$(cat "$dir/port")
 }
 
 bench_time() {

@@ -142,12 +142,7 @@ netns_sink() {
 	ip netns exec "$ns" /usr/bin/python3 "$top/tests/smtpsink.py" --dir "$dir/sink" \
 		--port-file "$dir/port" --host "$net.2" --port 25 2>"$dir/sink.err" &
 	bench_pid=$!
-	i=0
-	while [ ! -s "$dir/port" ]; do
-		i=$((i + 1))
-		[ "$i" -lt 200 ] || { echo "the test server did not start:" >&2; cat "$dir/sink.err" >&2; exit 1; }
-		sleep 0.05
-	done
+	bench_wait_port
 	host=$net.2 port=25
 }
 

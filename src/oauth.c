@@ -509,18 +509,12 @@ static int token_request(const struct oauth_conf *c, const char *body, struct oa
 
 static int mkdirs(const char *path, struct perr *e)
 {
-	char *d = xstrdup(path);
-	for (char *p = strchr(d + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(d, 0700) < 0 && errno != EEXIST) {
-			int r = perr_fail(e, FC_CANTCREAT, "cannot create directory %s: %s", d, strerror(errno));
-			free(d);
-			return r;
-		}
-		*p = '/';
-	}
-	free(d);
-	return 0;
+	char *failed;
+	if (mkdir_parents(path, &failed) == 0)
+		return 0;
+	int r = perr_fail(e, FC_CANTCREAT, "cannot create directory %s: %s", failed, strerror(errno));
+	free(failed);
+	return r;
 }
 
 /* The file must be the user's and private: it holds a refresh token. */
@@ -577,34 +571,6 @@ static int load_tokens(const struct oauth_conf *c, struct oauth_tokens *t, struc
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static void fsync_dir(const char *path)
-{
-	char *d = xstrdup(path);
-	char *slash = strrchr(d, '/');
-	if (slash)
-		*(slash == d ? slash + 1 : slash) = '\0';
-	int fd = open(slash ? d : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(d);
-}
-
 /* Write the tokens: a temporary file beside the token file (0600),
  * fsync, rename over it, fsync the directory. */
 static int store_tokens(const struct oauth_conf *c, const struct oauth_tokens *t, struct perr *e)
@@ -619,7 +585,7 @@ static int store_tokens(const struct oauth_conf *c, const struct oauth_tokens *t
 		return r;
 	}
 	char *json = oauth_tokens_json(t);
-	int bad = fchmod(fd, 0600) < 0 || write_all(fd, json, strlen(json)) < 0 || fsync(fd) < 0;
+	int bad = fchmod(fd, 0600) < 0 || write_full(fd, json, strlen(json)) < 0 || fsync(fd) < 0;
 	int sv = errno;
 	secret_free(json);
 	if (close(fd) < 0 && !bad)
@@ -632,7 +598,7 @@ static int store_tokens(const struct oauth_conf *c, const struct oauth_tokens *t
 		return perr_fail(e, FC_IOERR, "cannot write %s: %s", c->token_file, strerror(sv));
 	}
 	free(tmp);
-	fsync_dir(c->token_file);
+	fsync_parent(c->token_file);
 	return 0;
 }
 
@@ -1066,7 +1032,7 @@ int oauth_status(const struct oauth_conf *c, FILE *out, struct perr *e)
 int oauth_logout(const struct oauth_conf *c, FILE *out, struct perr *e)
 {
 	if (unlink(c->token_file) == 0) {
-		fsync_dir(c->token_file);
+		fsync_parent(c->token_file);
 		fprintf(out, "Tokens of account '%s' deleted (%s)\n", c->account, c->token_file);
 		return 0;
 	}

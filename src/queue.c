@@ -231,25 +231,12 @@ static char *path_of(const char *dir, const char *id, const char *suffix)
 	return xasprintf("%s/%s%s", dir, id, suffix);
 }
 
-static void fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 int queue_dir_check(const char *dir, struct perr *e)
 {
 	struct stat st;
-	char *d = xstrdup(dir);
-	for (char *p = strchr(d + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		mkdir(d, 0700);
-		*p = '/';
-	}
-	free(d);
+	char *failed = NULL;
+	mkdir_parents(dir, &failed);   /* a failure shows in the mkdir below */
+	free(failed);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return perr_fail(e, FC_CANTCREAT, "cannot create the queue directory %s: %s", dir, strerror(errno));
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -279,20 +266,6 @@ void queue_new_id(char id[QUEUE_ID_MAX])
 	         r[0], r[1]);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The envelope into dir/tmp.ID.env, fsynced. */
 static int write_env_tmp(const char *dir, const struct queue_env *q, char **tmp, struct perr *e)
 {
@@ -301,7 +274,7 @@ static int write_env_tmp(const char *dir, const struct queue_env *q, char **tmp,
 	free(name);
 	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	char *text = queue_env_format(q);
-	int bad = fd < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0;
+	int bad = fd < 0 || write_full(fd, text, strlen(text)) < 0 || fsync(fd) < 0;
 	int sv = errno;
 	free(text);
 	if (fd >= 0 && close(fd) < 0 && !bad)

@@ -45,6 +45,17 @@ int ascii_caseprefix(const char *s, const char *prefix);
  * command could not be started (errno set). */
 int run_command(const char *cmd, struct buf *out, struct buf *err);
 
+/* Write all n bytes (retrying short writes and EINTR): 0, or -1 with errno. */
+int write_full(int fd, const void *p, size_t n);
+/* fsync a directory (after a rename into it or an unlink), or the one
+ * that holds path. */
+void fsync_dir(const char *dir);
+void fsync_parent(const char *path);
+/* Create every missing directory above path (not path itself), mode 0700:
+ * 0, or -1 with errno and *failed the directory that could not be made
+ * (allocated). */
+int mkdir_parents(const char *path, char **failed);
+
 /* Read fd to end of file, or until more than max bytes arrived, into
  * *out (allocated, NUL-terminated; the read buffer is wiped: the file
  * may hold a secret). 0, or -1 with errno set. */
