@@ -1,8 +1,11 @@
 #!/usr/bin/env bats
 # contrib/: the ssmtp/nullmailer converter, the bash and zsh completions,
-# the logrotate sample and the example configurations.
-# Needs zsh (with its zsh/zpty module) and logrotate installed.
+# the logrotate sample, the example configurations, and the queue runner's
+# systemd units and cron line (as built in $BUILDDIR).
+# Needs zsh (with its zsh/zpty module) and logrotate installed; uses
+# systemd-analyze when it is installed and works.
 load common
+load buildtree
 
 CONTRIB="$(cd "$BATS_TEST_DIRNAME/../contrib" && pwd)"
 CONVERT="$CONTRIB/postie-convert"
@@ -717,11 +720,210 @@ EOF
 @test "contrib/README describes every contrib file" {
 	local f
 	for f in completion/postie.bash completion/_postie logrotate/postie postie-convert \
-		examples/gmail-oauth.postierc examples/fastmail.postierc \
+		systemd/postie-queue.service.in systemd/user/postie-queue.service.in \
+		systemd/postie-queue.timer cron/postie-queue.in examples/gmail-oauth.postierc examples/fastmail.postierc \
 		examples/office365.postierc examples/cron-alerts.postierc \
 		examples/local-relay.postierc postierc.example quickstart.sh; do
 		[ -e "$CONTRIB/$f" ]
 		# the examples are listed under "examples/" by their own names
 		grep -q -F "${f#examples/}" "$CONTRIB/README" || { echo "not in contrib/README: $f"; false; }
 	done
+}
+
+# ------------------------------------------------ systemd units, cron line
+
+# built_units: $bindir as configured, and the built units with the timer
+# beside each service, as installed: sys/ (system) and user/.
+built_units() {
+	# shellcheck disable=SC2016 # make expands $(...), not the shell
+	make_vars 'bindir=$(bindir)' || return 1
+	[[ $bindir == /* ]]
+	mkdir -p sys user
+	cp "$BUILDDIR/contrib/systemd/postie-queue.service" "$CONTRIB/systemd/postie-queue.timer" sys/
+	cp "$BUILDDIR/contrib/systemd/user/postie-queue.service" "$CONTRIB/systemd/postie-queue.timer" user/
+}
+
+# unit_settings FILE: each setting of a unit file as SECTION.KEY=VALUE;
+# fails on a line that is not a comment, a blank, [Section] or KEY=VALUE
+# (continuation lines included), and on a setting outside a section.
+unit_settings() {
+	awk '
+		/^[#;]/ || /^[ \t]*$/ { next }
+		/^\[[A-Za-z]+\]$/ { sec = substr($0, 2, length($0) - 2); next }
+		sec != "" && /^[A-Za-z]+=/ && !/\\$/ {
+			i = index($0, "="); print sec "." substr($0, 1, i - 1) "=" substr($0, i + 1); next
+		}
+		{ print FILENAME ":" FNR ": not a unit setting: " $0 > "/dev/stderr"; bad = 1 }
+		END { exit bad }' "$1"
+}
+
+# The settings systemd documents for each section, as far as these
+# units use them (systemd.unit(5), systemd.service(5), systemd.exec(5),
+# systemd.timer(5)).
+KNOWN_KEYS=" Unit.Description Unit.Documentation Unit.Wants Unit.After Service.Type
+	Service.ExecStart Service.NoNewPrivileges Service.ProtectSystem Service.ReadWritePaths
+	Service.PrivateTmp Service.ProtectKernelTunables Service.ProtectKernelModules
+	Service.ProtectKernelLogs Service.ProtectControlGroups Service.ProtectClock
+	Service.ProtectHostname Service.RestrictAddressFamilies Service.RestrictNamespaces
+	Service.RestrictRealtime Service.RestrictSUIDSGID Service.LockPersonality
+	Service.SystemCallArchitectures Timer.OnCalendar Install.WantedBy "
+
+# settings_of FILE: unit_settings into $settings, every key a known one
+# and every boolean "yes".
+settings_of() {
+	local l k bad=0
+	settings="$(unit_settings "$1")" || return 1
+	while IFS= read -r l; do
+		k="${l%%=*}"
+		[[ $KNOWN_KEYS == *[[:space:]]"$k"[[:space:]]* ]] || { echo "$1: unknown setting $l"; bad=1; }
+		case $k in Service.Protect[KC]* | Service.Restrict[RSN]* | Service.NoNewPrivileges | \
+			Service.PrivateTmp | Service.LockPersonality | Service.ProtectHostname)
+			[[ ${l#*=} == yes ]] || { echo "$1: not a yes: $l"; bad=1; } ;;
+		esac
+	done <<<"$settings"
+	return "$bad"
+}
+
+# setting KEY VALUE: $settings holds KEY=VALUE; no_setting KEY: no KEY.
+setting() { grep -qxF "$1=$2" <<<"$settings" || { echo "missing: $1=$2"; false; }; }
+no_setting() { ! grep -q "^$1=" <<<"$settings" || { echo "unexpected: $1"; false; }; }
+# no_placeholder FILE: configure's @VAR@ all substituted.
+no_placeholder() { ! grep -n '@[A-Za-z_]*@' "$1" || { echo "in $1"; false; }; }
+
+@test "systemd: the system service runs the installed postie --queue-run once, as root, sandboxed" {
+	built_units
+	settings_of sys/postie-queue.service
+	setting Service.Type oneshot
+	setting Service.ExecStart "$bindir/postie --queue-run"
+	[ "$(grep -c '^Service.ExecStart=' <<<"$settings")" -eq 1 ]
+	no_setting Service.User
+	grep -q '^# It runs as root' sys/postie-queue.service
+	setting Unit.After network-online.target
+	setting Unit.Wants network-online.target
+	setting Service.NoNewPrivileges yes
+	setting Service.ProtectSystem strict
+	setting Service.PrivateTmp yes
+	# what sending writes stays writable: the queue, the log, root's tokens
+	setting Service.ReadWritePaths "-/var/spool/postie -/var/log -/root/.local/state/postie"
+	setting Service.RestrictAddressFamilies "AF_UNIX AF_INET AF_INET6 AF_NETLINK"
+	no_placeholder sys/postie-queue.service
+}
+
+@test "systemd: the user service runs the same command, without what a user's manager lacks" {
+	built_units
+	settings_of user/postie-queue.service
+	setting Service.Type oneshot
+	setting Service.ExecStart "$bindir/postie --queue-run"
+	setting Service.NoNewPrivileges yes
+	no_setting Service.ProtectSystem
+	no_setting Service.ReadWritePaths
+	no_setting Unit.After
+	no_placeholder user/postie-queue.service
+}
+
+@test "systemd: the timer starts postie-queue.service every 5 minutes and is enabled by timers.target" {
+	settings_of "$CONTRIB/systemd/postie-queue.timer"
+	setting Timer.OnCalendar '*:0/5'
+	setting Install.WantedBy timers.target
+	no_setting Timer.Unit
+	[ "$(grep -c '^Timer\.' <<<"$settings")" -eq 1 ]
+	# the check itself: a mistyped key, a broken line
+	printf '[Timer]\nOnCalender=*:0/5\n' >bad.timer
+	run settings_of bad.timer
+	[ "$status" -ne 0 ]
+	[[ $output == *"unknown setting Timer.OnCalender="* ]]
+	printf '[Timer]\nOnCalendar *:0/5\n' >bad.timer
+	run settings_of bad.timer
+	[ "$status" -ne 0 ]
+	[[ $output == *"bad.timer:2: not a unit setting"* ]]
+}
+
+# analyze_works: systemd-analyze is installed and verifies a trivial
+# unit here (in some containers it cannot start its manager).
+analyze_works() {
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	printf '[Service]\nType=oneshot\nExecStart=%s --version\n' "$POSTIE_ABS" >probe.service
+	run systemd-analyze "$@" verify --man=no probe.service
+	[[ $status -eq 0 && -z $output ]] || skip "systemd-analyze verify does not work here: $output"
+}
+
+# verify_units DIR [OPTIONS]: systemd-analyze verify of DIR's service
+# (naming the built postie, as the installed one may not exist) and timer,
+# without a word of warning.
+verify_units() {
+	local d="$1"
+	shift
+	sed -i "s|^ExecStart=$bindir/postie |ExecStart=$POSTIE_ABS |" "$d/postie-queue.service"
+	grep -qxF "ExecStart=$POSTIE_ABS --queue-run" "$d/postie-queue.service"
+	run systemd-analyze "$@" verify --man=no "$d/postie-queue.service" "$d/postie-queue.timer"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "systemd-analyze verify: the system units, without a warning; it reports a mistyped key" {
+	analyze_works
+	built_units
+	verify_units sys
+	echo "ProtectSytem=strict" >>sys/postie-queue.service
+	run systemd-analyze verify --man=no sys/postie-queue.service sys/postie-queue.timer
+	[[ $output == *"Unknown key 'ProtectSytem'"* ]]
+}
+
+@test "systemd-analyze --user verify: the user units, without a warning" {
+	mkdir -m 700 run
+	export XDG_RUNTIME_DIR="$PWD/run"
+	analyze_works --user
+	built_units
+	verify_units user --user
+}
+
+@test "systemd-analyze calendar: the timer's OnCalendar is every 5 minutes on the clock" {
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	run systemd-analyze calendar '*:0/5'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"Normalized form: *-*-* *:00/5:00"* ]]
+}
+
+@test "cron: one line, every 5 minutes, root, the installed postie --queue-run" {
+	local f="$BUILDDIR/contrib/cron/postie-queue" m h dom mon dow user cmd
+	# shellcheck disable=SC2016 # make expands $(...), not the shell
+	make_vars 'bindir=$(bindir)'
+	run grep -v -e '^#' -e '^[[:space:]]*$' "$f"
+	[ "${#lines[@]}" -eq 1 ]
+	read -r m h dom mon dow user cmd <<<"${lines[0]}"
+	[ "$m $h $dom $mon $dow" = "*/5 * * * *" ]
+	[ "$user" = root ]
+	[ "$cmd" = "$bindir/postie --queue-run" ]
+	[ -z "$(tail -c 1 "$f")" ]   # cron ignores a last line without its newline
+	# run-parts and cron skip /etc/cron.d files whose names have a dot
+	[[ ${f##*/} =~ ^[A-Za-z0-9_-]+$ ]]
+}
+
+@test "the timer's and cron's command: quiet while a message waits, sends it once it is due" {
+	local args q="$BATS_TEST_TMPDIR/q" env
+	built_units
+	args="$(sed -n "s|^ExecStart=$bindir/postie ||p" sys/postie-queue.service)"
+	[ "$args" = "--queue-run" ]
+	grep -q "root $bindir/postie $args\$" "$BUILDDIR/contrib/cron/postie-queue"
+	sink_start && sink_stop   # a port with nothing listening
+	write_config "queue tempfail" "queue_dir $q"
+	run "$POSTIE" r@example.org <<<"Subject: timer"
+	[ "$status" -eq 0 ]
+	env=("$q"/*.env)
+	[ -f "${env[0]}" ]
+	sink_start --port "$SINK_PORT"
+	# shellcheck disable=SC2086 # the unit's arguments, split as systemd does
+	run "$POSTIE" $args   # not due yet: nothing sent, nothing said
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$(sink_count)" -eq 0 ]
+	sed -i "s/^next-try: .*/next-try: $(($(date +%s) - 1))/" "${env[0]}"
+	# shellcheck disable=SC2086
+	run "$POSTIE" $args
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ "$(sink_count)" -eq 1 ]
+	[ ! -e "${env[0]}" ]
 }

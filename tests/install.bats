@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # make install and make uninstall of the configured build tree at
-# $BUILDDIR, into a DESTDIR: exactly postie and its two man pages, plus the
-# sendmail links when asked for (never mailq or newaliases); the links
-# resolve to postie inside the DESTDIR and run; uninstall leaves no file
-# and no link behind, and leaves a sendmail that is not postie's alone.
+# $BUILDDIR, into a DESTDIR: exactly postie, its two man pages and the
+# queue timer's systemd units (system and user, in configurable
+# directories, naming the installed postie), plus the sendmail links when
+# asked for (never mailq or newaliases); the links resolve to postie
+# inside the DESTDIR and run; uninstall leaves no file and no link behind,
+# and leaves a sendmail that is not postie's alone.
 
 load buildtree
 
@@ -14,10 +16,13 @@ setup() {
 	# shellcheck disable=SC2016 # make expands $(...), not the shell
 	make_vars 'prefix=$(prefix)' 'bindir=$(bindir)' 'sbindir=$(sbindir)' 'man1dir=$(man1dir)' \
 		'man5dir=$(man5dir)' 'VERSION=$(VERSION)' 'SENDMAIL_LINKS=$(SENDMAIL_LINKS)' \
-		'LIB_SENDMAIL_DIR=$(LIB_SENDMAIL_DIR)' || return 1
+		'LIB_SENDMAIL_DIR=$(LIB_SENDMAIL_DIR)' 'sysunitdir=$(systemdsystemunitdir)' \
+		'userunitdir=$(systemduserunitdir)' || return 1
 	[[ "$bindir" == /* && "$sbindir" == /* && "$man1dir" == /* && -n "$VERSION" ]]
-	# What make install always installs.
+	# What make install always installs, the units where configured.
 	base=("$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5")
+	[ -z "$sysunitdir" ] || base+=("$sysunitdir/postie-queue.service" "$sysunitdir/postie-queue.timer")
+	[ -z "$userunitdir" ] || base+=("$userunitdir/postie-queue.service" "$userunitdir/postie-queue.timer")
 }
 
 # inst ARGS...: make -s in the build tree with DESTDIR=$D.
@@ -71,6 +76,59 @@ uninstall_clean() {
 	run "$D$bindir/postie" --version
 	[ "${lines[0]}" = "postie $VERSION" ]
 	uninstall_clean SENDMAIL_LINKS=no
+}
+
+# units_in DIR: DIR holds the queue timer's service, naming the installed
+# postie, and the timer as shipped.
+units_in() {
+	local d="$D$1"
+	grep -qxF "ExecStart=$bindir/postie --queue-run" "$d/postie-queue.service" ||
+		{ echo "$1/postie-queue.service:"; cat "$d/postie-queue.service"; return 1; }
+	cmp "$d/postie-queue.timer" "$BATS_TEST_DIRNAME/../contrib/systemd/postie-queue.timer"
+	[ "$(stat -c %a "$d/postie-queue.service") $(stat -c %a "$d/postie-queue.timer")" = "644 644" ]
+}
+
+@test "install: the systemd units into the configured directories, by default under the prefix" {
+	echo "configured: systemdsystemunitdir=$sysunitdir systemduserunitdir=$userunitdir"
+	inst install SENDMAIL_LINKS=no
+	[ "$status" -eq 0 ]
+	expect_files "${base[@]}"
+	[ -z "$sysunitdir" ] || units_in "$sysunitdir"
+	[ -z "$userunitdir" ] || units_in "$userunitdir"
+	# the system and the user service differ: the sandbox is the system's
+	if [ -n "$sysunitdir" ] && [ -n "$userunitdir" ]; then
+		grep -q '^ProtectSystem=strict$' "$D$sysunitdir/postie-queue.service"
+		run grep -c '^ProtectSystem=' "$D$userunitdir/postie-queue.service"
+		[ "$output" = 0 ]
+	fi
+	uninstall_clean SENDMAIL_LINKS=no
+	# configure's defaults, when it was given none
+	if ! grep -q -e '--with-systemd[a-z]*unitdir' "$BUILDDIR/config.status"; then
+		[ "$sysunitdir" = "$prefix/lib/systemd/system" ]
+		[ "$userunitdir" = "$prefix/lib/systemd/user" ]
+	fi
+}
+
+@test "install: systemdsystemunitdir and systemduserunitdir given to make; empty installs none" {
+	local sys=/opt/units/system user=/opt/units/user
+	inst install SENDMAIL_LINKS=no systemdsystemunitdir="$sys" systemduserunitdir="$user"
+	[ "$status" -eq 0 ]
+	expect_files "$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5" \
+		"$sys/postie-queue.service" "$sys/postie-queue.timer" \
+		"$user/postie-queue.service" "$user/postie-queue.timer"
+	units_in "$sys"
+	units_in "$user"
+	uninstall_clean SENDMAIL_LINKS=no systemdsystemunitdir="$sys" systemduserunitdir="$user"
+	inst install SENDMAIL_LINKS=no systemdsystemunitdir= systemduserunitdir="$user"
+	[ "$status" -eq 0 ]
+	expect_files "$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5" \
+		"$user/postie-queue.service" "$user/postie-queue.timer"
+	uninstall_clean SENDMAIL_LINKS=no systemdsystemunitdir= systemduserunitdir="$user"
+	inst install SENDMAIL_LINKS=no systemdsystemunitdir="$sys" systemduserunitdir=
+	[ "$status" -eq 0 ]
+	expect_files "$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5" \
+		"$sys/postie-queue.service" "$sys/postie-queue.timer"
+	uninstall_clean SENDMAIL_LINKS=no systemdsystemunitdir="$sys" systemduserunitdir=
 }
 
 @test "install: follows the configured --enable-sendmail-links and --with-lib-sendmail" {
