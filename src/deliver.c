@@ -66,28 +66,60 @@ static int open_with_fresh_token(const struct route *r, struct smtp_session *s,
 	return session_open_route(r, 1, s, used, e);
 }
 
-int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d)
+void courier_init(struct courier *k, const struct route *r)
 {
-	struct smtp_session s;
-	const struct hop *used = &r->hop[0];
-	struct perr e;
+	memset(k, 0, sizeof *k);
+	k->r = r;
+	k->used = &r->hop[0];
+	k->s = xcalloc(1, sizeof *k->s);
+}
 
+static void end_session(struct courier *k)
+{
+	if (k->s->c)
+		smtp_quit(k->s);
+	smtp_session_free(k->s);
+	k->open = 0;
+}
+
+int courier_send(struct courier *k, struct envelope *env, struct msg *m, int last, struct delivery *d)
+{
+	struct perr e;
+	int fresh = !k->open;
 	perr_clear(&e);
-	if (session_open_route(r, 1, &s, &used, &e) == EX_OK ||
-	    open_with_fresh_token(r, &s, &used, &e) == EX_OK) {
-		smtp_send_mail(&s, env, m, 1, d);
+	if (fresh && (session_open_route(k->r, 1, k->s, &k->used, &e) == EX_OK ||
+	              open_with_fresh_token(k->r, k->s, &k->used, &e) == EX_OK))
+		k->open = 1;
+	if (k->open) {
+		smtp_send_mail(k->s, env, m, last, d);
 	} else {
 		memset(d, 0, sizeof *d);
 		d->sent = -1;
 		d->session = e;
 		d->ex = e.ex;
 	}
-	d->hop = used;
-	d->tls = tls_word(used, &s);
-	d->auth = s.auth;
-	snprintf(d->notice, sizeof d->notice, "%s", s.notice);
-	if (s.c)
-		smtp_quit(&s);
-	smtp_session_free(&s);
+	d->hop = k->used;
+	d->tls = tls_word(k->used, k->s);
+	d->auth = k->s->auth;
+	snprintf(d->notice, sizeof d->notice, "%s", fresh ? k->s->notice : "");
+	if (!k->open || last || k->s->dead || !k->s->c)
+		end_session(k);
 	return d->ex;
+}
+
+void courier_close(struct courier *k)
+{
+	if (k->open)
+		end_session(k);
+	free(k->s);
+	k->s = NULL;
+}
+
+int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d)
+{
+	struct courier k;
+	courier_init(&k, r);
+	int ex = courier_send(&k, env, m, 1, d);
+	courier_close(&k);
+	return ex;
 }

@@ -62,4 +62,19 @@ struct delivery {
  * recipient's state and result and d. Returns d->ex. */
 int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d);
 
+/* Several messages over one session of a route: courier_send opens it
+ * when there is none (again after a session that died), runs one
+ * transaction, and keeps the session for the next message unless last
+ * (QUIT then goes with the data); courier_close ends it. */
+struct smtp_session;
+struct courier {
+	const struct route *r;
+	const struct hop *used;  /* the hop of the session */
+	int open;                /* s holds a usable session */
+	struct smtp_session *s;  /* allocated by courier_init, freed by courier_close */
+};
+void courier_init(struct courier *k, const struct route *r);
+int courier_send(struct courier *k, struct envelope *env, struct msg *m, int last, struct delivery *d);
+void courier_close(struct courier *k);
+
 #endif

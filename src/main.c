@@ -696,6 +696,14 @@ static void show_header(struct job *j)
 /* ---- the queue ---- */
 
 static void job_free(struct job *j);
+
+/* job_free for a job whose account and route a queue run lends it. */
+static void job_release(struct job *j)
+{
+	j->acc = NULL;
+	memset(&j->route, 0, sizeof j->route);
+	job_free(j);
+}
 static int fail_logged(const struct cli *c, const struct job *j, const struct perr *e);
 
 /* The exit status of what was not queued: the final failures only. */
@@ -747,26 +755,66 @@ static int list_queue(const char *dir, struct perr *e)
 	return r ? fail(e) : 0;
 }
 
+/* A queue run: the account, route and session of the messages last
+ * sent, kept while the next message has the same account, so that one
+ * connection carries them all (RSET between transactions). */
 struct qrun {
 	const struct cli *c;
-	int failures;
+	char *key;              /* "config\naccount" of acc, NULL: none yet */
+	struct account *acc;
+	struct route route;
+	struct courier k;
 };
 
-/* The job of a queued message: its account (from its configuration
- * file), route, sender and pending recipients. */
-static int queued_job(const struct cli *c, const struct queue_env *q, struct job *j, struct perr *e)
+static void qrun_release(struct qrun *rq)
 {
-	struct cli qc = *c;
-	char *files = NULL;
+	if (!rq->key)
+		return;
+	courier_close(&rq->k);
+	route_free(&rq->route);
+	account_free(rq->acc);
+	free(rq->key);
+	rq->key = NULL;
+	rq->acc = NULL;
+}
+
+/* The account of q (from its configuration file), loaded unless it is
+ * the one the run already has. */
+static int qrun_account(struct qrun *rq, const struct queue_env *q, struct perr *e)
+{
+	char *key = xasprintf("%s\n%s", q->config, q->account), *files = NULL;
+	if (rq->key && strcmp(rq->key, key) == 0) {
+		free(key);
+		return 0;
+	}
+	qrun_release(rq);
+	struct cli qc = *rq->c;
 	qc.file = *q->config ? q->config : NULL;
 	qc.account = q->account;
 	qc.host = NULL;
 	qc.nov = 0;
-	int r = choose_account(&qc, NULL, &j->acc, &files, e);
+	int r = choose_account(&qc, NULL, &rq->acc, &files, e);
 	free(files);
-	if (r || conf_finish(j->acc, CONF_CONNECT, e))
+	if (r || conf_finish(rq->acc, CONF_CONNECT, e)) {
+		account_free(rq->acc);
+		rq->acc = NULL;
+		free(key);
 		return e->ex;
-	route_from_account(j->acc, &j->route);
+	}
+	route_from_account(rq->acc, &rq->route);
+	courier_init(&rq->k, &rq->route);
+	rq->key = key;
+	return 0;
+}
+
+/* The job of a queued message: its account (from its configuration
+ * file), route, sender and pending recipients. */
+static int queued_job(struct qrun *rq, const struct queue_env *q, struct job *j, struct perr *e)
+{
+	if (qrun_account(rq, q, e))
+		return e->ex;
+	j->acc = rq->acc;       /* borrowed from the run: see job_release */
+	j->route = rq->route;
 	j->from = xstrdup(q->sender);
 	j->rcpt = xcalloc(queue_pending(q) + 1, sizeof *j->rcpt);
 	for (size_t i = 0; i < q->nrcpt; i++) {
@@ -865,14 +913,14 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 	struct delivery d;
 	memset(&j, 0, sizeof j);
 	perr_clear(&e);
-	if (queued_job(rq->c, q, &j, &e)) {
+	if (queued_job(rq, q, &j, &e)) {
 		log_notice("queued message %s: %s", q->id, e.msg);
-		job_free(&j);
+		job_release(&j);
 		return 1;
 	}
 	struct envelope env = { .from = j.from, .rcpt = j.rcpt, .nrcpt = j.nrcpt,
 	                        .dsn_return = q->dsn_return, .envid = q->envid };
-	deliver(&env, m, &j.route, &d);
+	courier_send(&rq->k, &env, m, 0, &d);
 	int ex = final_status(&j, &d);
 	report_refused(&j, &d, 1);
 	int st = queue_settle(dir, q, j.rcpt, &d, j.acc->queue_lifetime, (unsigned)random() % 1001, &e);
@@ -897,7 +945,7 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 		}
 		write_logs(rq->c, &j, &d, &e, ex);
 	}
-	job_free(&j);
+	job_release(&j);
 	return st < 0;
 }
 
@@ -914,12 +962,13 @@ static int queue_command(const struct cli *c, const char *dir, struct perr *e)
 /* -q, -qISUBSTR, --queue-run. */
 static int run_queue(const struct cli *c, const char *dir, struct perr *e)
 {
-	struct qrun rq = { c, 0 };
+	struct qrun rq = { .c = c };
 	struct stat st;
 	if (stat(dir, &st) == 0 && queue_dir_check(dir, e))
 		return fail(e);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	int r = queue_scan(dir, c->due_only, c->queue_part, run_queued, &rq, e);
+	qrun_release(&rq);
 	return r < 0 ? fail(e) : 0;
 }
 
@@ -947,10 +996,11 @@ static void run_detached(const struct cli *c, const char *dir, const char *id)
 		if (fd > 2)
 			close(fd);
 	}
-	struct qrun rq = { c, 0 };
+	struct qrun rq = { .c = c };
 	struct perr e;
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	queue_scan(dir, 0, id, run_queued, &rq, &e);
+	qrun_release(&rq);
 	_exit(0);
 }
 

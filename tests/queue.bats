@@ -522,3 +522,22 @@ mailq_listing() {
 	[ "$status" -eq 0 ]
 	[ "$(sink_count)" -eq 1 ]
 }
+
+@test "connection reuse: 20 queued messages for one server go over one connection" {
+	sink_down
+	queue_config
+	local n
+	for n in $(seq 20); do
+		run --separate-stderr "$POSTIE" r@example.org < <(message "$n")
+		[ "$status" -eq 0 ]
+	done
+	[ "$(queue_ids | wc -l)" -eq 20 ]
+	sink_up
+	run --separate-stderr "$POSTIE" -q
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 20 ]
+	[ "$(connects)" -eq 1 ]
+	[ "$(grep -c '^C: RSET\|^C: QUIT' "$SINK_DIR/session.log")" -eq 1 ]
+	mailq_empty
+}
