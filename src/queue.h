@@ -79,8 +79,9 @@ int queue_scan(const char *dir, int due_only, const char *part, queue_fn fn, voi
                struct perr *e);
 
 /* ---- after a delivery attempt ---- */
-/* 1 when r's failure is temporary: queue it (a refusal whose action is
- * retry, or a failed session whose action is not final). */
+/* 1 when r's failure is temporary: queue it (its own refusal, else the
+ * session's failure, has exit status 75 and an action other than final:
+ * 4xx, no connection, timeout, temporary DNS failure). */
 int queue_should_hold(const struct rcpt *r, const struct delivery *d);
 /* Add every recipient of r[n] to q: those to hold as pending, the others
  * done or failed, each with its last reply (d NULL: all pending, not

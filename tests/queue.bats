@@ -541,3 +541,14 @@ mailq_listing() {
 	[ "$(grep -c '^C: RSET\|^C: QUIT' "$SINK_DIR/session.log")" -eq 1 ]
 	mailq_empty
 }
+
+@test "only temporary failures are queued: a 554 greeting is 69 at once, nothing queued" {
+	printf '%s\n' 'GREETING * reply 554 5.7.1 no service' >"$BATS_TEST_TMPDIR/script"
+	sink_start --script "$BATS_TEST_TMPDIR/script"
+	queue_config
+	run --separate-stderr "$POSTIE" r@example.org < <(message)
+	echo "$stderr"
+	[ "$status" -eq 69 ]
+	[[ $stderr == "postie: "*"554 5.7.1 no service" ]]
+	[ -z "$(queue_ids)" ]
+}
