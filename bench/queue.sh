@@ -115,7 +115,7 @@ left=$(pst -C "$dir/rc" -bp)
 echo "flush: $msgs messages ($((bytes / msgs)) bytes each) queued with -odq, then postie -q to 127.0.0.1"
 echo "  queueing (-odq, one postie each): $(((t1 - t0) / msgs)) ms per message (queue_dir on $(df -T "$dir" | awk 'NR == 2 { print $2 }'))"
 echo "  postie -q: wall $secs s, CPU ${user} s user + ${sys} s sys, peak RSS $kb KiB"
-echo "  $(awk -v n="$msgs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0) ? n / s : 0 }') messages/s; the server saw $conns connections for $got messages"
+echo "  $(awk -v n="$msgs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0) ? n / s : 0 }') messages/s; the server saw $conns connection$([ "$conns" = 1 ] || echo s) for $got messages"
 stop_sink
 
 # --- 2. latency: queue always against direct delivery, 50 ms away ---
