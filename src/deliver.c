@@ -115,6 +115,13 @@ void courier_close(struct courier *k)
 	k->s = NULL;
 }
 
+void courier_drop(struct courier *k)
+{
+	smtp_session_drop(k->s);
+	k->open = 0;
+	courier_close(k);
+}
+
 int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d)
 {
 	struct courier k;

@@ -76,5 +76,8 @@ struct courier {
 void courier_init(struct courier *k, const struct route *r);
 int courier_send(struct courier *k, struct envelope *env, struct msg *m, int last, struct delivery *d);
 void courier_close(struct courier *k);
+/* Free k without a byte to the server: after a fork, in the process
+ * that leaves the session to the other. */
+void courier_drop(struct courier *k);
 
 #endif

@@ -691,8 +691,6 @@ static void show_header(struct job *j)
 	msg_write(&j->msg, 0, print_until_body, &bol, &ignored);
 }
 
-/* Deliver, then report: a notice, each refused recipient on its own
- * line, the failure of the whole transaction, the log line. */
 /* ---- the queue ---- */
 
 static void job_free(struct job *j);
@@ -764,7 +762,14 @@ struct qrun {
 	struct account *acc;
 	struct route route;
 	struct courier k;
+	int only;               /* skip the messages of other accounts */
+	int delivered;          /* a message was delivered to someone */
 };
+
+static char *qrun_key(const char *config, const char *account)
+{
+	return xasprintf("%s\n%s", config, account);
+}
 
 static void qrun_release(struct qrun *rq)
 {
@@ -782,7 +787,7 @@ static void qrun_release(struct qrun *rq)
  * the one the run already has. */
 static int qrun_account(struct qrun *rq, const struct queue_env *q, struct perr *e)
 {
-	char *key = xasprintf("%s\n%s", q->config, q->account), *files = NULL;
+	char *key = qrun_key(q->config, q->account), *files = NULL;
 	if (rq->key && strcmp(rq->key, key) == 0) {
 		free(key);
 		return 0;
@@ -913,6 +918,13 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 	struct delivery d;
 	memset(&j, 0, sizeof j);
 	perr_clear(&e);
+	if (rq->only) {
+		char *key = qrun_key(q->config, q->account);
+		int other = strcmp(key, rq->key) != 0;
+		free(key);
+		if (other)
+			return 0;
+	}
 	if (queued_job(rq, q, &j, &e)) {
 		log_notice("queued message %s: %s", q->id, e.msg);
 		job_release(&j);
@@ -921,6 +933,7 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 	struct envelope env = { .from = j.from, .rcpt = j.rcpt, .nrcpt = j.nrcpt,
 	                        .dsn_return = q->dsn_return, .envid = q->envid };
 	courier_send(&rq->k, &env, m, 0, &d);
+	rq->delivered |= d.ndelivered > 0;
 	int ex = final_status(&j, &d);
 	report_refused(&j, &d, 1);
 	int st = queue_settle(dir, q, j.rcpt, &d, j.acc->queue_lifetime, (unsigned)random() % 1001, &e);
@@ -972,18 +985,19 @@ static int run_queue(const struct cli *c, const char *dir, struct perr *e)
 	return r < 0 ? fail(e) : 0;
 }
 
-/* queue always: a child of a child (no zombie, no terminal, stdio on
- * /dev/null) sends the message just queued; the caller goes on at once. */
-static void run_detached(const struct cli *c, const char *dir, const char *id)
+/* Go on in a child of a child (no zombie, no terminal, its own session,
+ * stdio on /dev/null): returns 1 there; 0 in the caller, once the first
+ * child has exited, and also when fork fails. */
+static int detach(void)
 {
 	fflush(stdout);
 	fflush(stderr);
 	pid_t p = fork();
 	if (p < 0)
-		return;   /* it stays queued: the next run sends it */
+		return 0;
 	if (p > 0) {
 		waitpid(p, NULL, 0);
-		return;
+		return 0;
 	}
 	setsid();
 	if (fork() != 0)
@@ -996,11 +1010,33 @@ static void run_detached(const struct cli *c, const char *dir, const char *id)
 		if (fd > 2)
 			close(fd);
 	}
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	return 1;
+}
+
+/* After a delivery, the due messages of the same account go over the
+ * session the run has (RSET between transactions), then it ends. */
+static void flush_account(const char *dir, struct qrun *rq)
+{
+	struct perr e;
+	if (rq->key && rq->delivered && rq->k.open) {
+		rq->only = 1;
+		queue_scan(dir, 1, NULL, run_queued, rq, &e);
+	}
+	qrun_release(rq);
+}
+
+/* queue always: a detached process sends the message just queued (if
+ * that fails, it stays queued: the next run sends it), then the
+ * account's due messages; the caller goes on at once. */
+static void run_detached(const struct cli *c, const char *dir, const char *id)
+{
 	struct qrun rq = { .c = c };
 	struct perr e;
-	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	if (!detach())
+		return;
 	queue_scan(dir, 0, id, run_queued, &rq, &e);
-	qrun_release(&rq);
+	flush_account(dir, &rq);
 	_exit(0);
 }
 
@@ -1034,6 +1070,14 @@ static struct envelope envelope_of(const struct cli *c, const struct job *j)
 	return env;
 }
 
+/* The configuration file as queued messages name it: the -C file's
+ * absolute path (a later run may start elsewhere), "" for the search. */
+static char *queue_config(const struct cli *c)
+{
+	char *p = c->file ? realpath(c->file, NULL) : NULL;
+	return p ? p : xstrdup(c->file ? c->file : "");
+}
+
 /* Put the job's recipients that d says to hold (d NULL: all) in the
  * queue; "queued as ID" on stderr and in e for the log line. */
 static int enqueue(const struct cli *c, struct job *j, const struct delivery *d, char *id,
@@ -1041,9 +1085,7 @@ static int enqueue(const struct cli *c, struct job *j, const struct delivery *d,
 {
 	struct queue_env q;
 	memset(&q, 0, sizeof q);
-	q.config = c->file ? realpath(c->file, NULL) : NULL;   /* a later run may start elsewhere */
-	if (!q.config)
-		q.config = xstrdup(c->file ? c->file : "");
+	q.config = queue_config(c);
 	q.account = xstrdup(j->acc->name);
 	q.sender = xstrdup(j->from);
 	q.created = q.next_try = (long long)time(NULL);
@@ -1075,6 +1117,29 @@ static int queue_first(const struct cli *c, struct job *j, int detach, struct pe
 	return 0;
 }
 
+/* The end of a direct send's session. After a delivery with the account's
+ * due messages waiting (the session was kept open for them), a detached
+ * process sends them over it and the caller gets its status at once;
+ * otherwise QUIT (already sent with the data when nothing was waiting). */
+static void flush_after(const struct cli *c, struct job *j, struct courier *k, const char *config,
+                        int delivered)
+{
+	if (!(config && delivered && k->open)) {
+		courier_close(k);
+		return;
+	}
+	if (!detach()) {
+		courier_drop(k);   /* the detached process has the session */
+		return;
+	}
+	/* the job's account, route and session pass to the run; never freed
+	 * twice: this process ends in flush_account's _exit */
+	struct qrun rq = { .c = c, .key = qrun_key(config, j->acc->name), .acc = j->acc,
+	                   .route = j->route, .k = *k, .delivered = 1 };
+	flush_account(j->acc->queue_dir, &rq);
+	_exit(0);
+}
+
 /* Deliver, then report: a notice, each refused recipient on its own
  * line, the failure of the whole transaction, the log line. With hold,
  * temporary failures are queued instead: "queued as ID: why". */
@@ -1082,8 +1147,12 @@ static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e
 {
 	struct envelope env = envelope_of(c, j);
 	struct delivery d;
+	struct courier k;
 	char id[QUEUE_ID_MAX] = "";
-	int ex = deliver(&env, &j->msg, &j->route, &d);
+	char *config = hold ? queue_config(c) : NULL;
+	int more = config && queue_has_due(j->acc->queue_dir, config, j->acc->name);
+	courier_init(&k, &j->route);
+	int ex = courier_send(&k, &env, &j->msg, !more, &d);
 	size_t held = 0;
 	for (size_t i = 0; hold && i < j->nrcpt; i++)
 		held += queue_should_hold(&j->rcpt[i], &d);
@@ -1104,6 +1173,8 @@ static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e
 	if (held)
 		report_queued(id, e);
 	write_logs(c, j, &d, e, ex);
+	flush_after(c, j, &k, config, d.ndelivered > 0);
+	free(config);
 	return ex;
 }
 

@@ -578,12 +578,12 @@ void net_set_transport(struct conn *c, const struct net_transport *t)
 		memset(&c->t, 0, sizeof c->t);
 }
 
-void net_close(struct conn *c)
+static void conn_free(struct conn *c, int notify)
 {
 	if (!c)
 		return;
 	if (c->has_transport && c->t.close)
-		c->t.close(c->t.ctx);
+		c->t.close(c->t.ctx, notify);
 	if (c->fd >= 0)
 		close(c->fd);
 	wipe(c->in, NET_IN_CAP);
@@ -591,4 +591,14 @@ void net_close(struct conn *c)
 	buf_free(&c->out);
 	free(c->peer);
 	free(c);
+}
+
+void net_close(struct conn *c)
+{
+	conn_free(c, 1);
+}
+
+void net_drop(struct conn *c)
+{
+	conn_free(c, 0);
 }

@@ -89,17 +89,21 @@ int net_wait(const struct conn *c, int write, long long deadline);
  * instead of recv/send. read and write return bytes done, 0 on EOF
  * (read), or -1 with errno set: EAGAIN when it would block, EPROTO when
  * the transport failed, and then error() says why. close() (may be NULL)
- * runs in net_close before the socket is closed and frees ctx. */
+ * runs in net_close and net_drop before the socket is closed and frees
+ * ctx; it ends the transport politely (TLS close_notify) when notify. */
 struct net_transport {
 	long (*read)(void *ctx, void *p, size_t n);
 	long (*write)(void *ctx, const void *p, size_t n);
 	size_t (*pending)(void *ctx); /* bytes the transport holds decoded */
 	const char *(*error)(void *ctx);
-	void (*close)(void *ctx);
+	void (*close)(void *ctx, int notify);
 	void *ctx;
 };
 void net_set_transport(struct conn *c, const struct net_transport *t);
 
 void net_close(struct conn *c);
+/* Free c without sending anything, not even a TLS close_notify: after a
+ * fork, for the process that leaves the connection to the other. */
+void net_drop(struct conn *c);
 
 #endif

@@ -535,6 +535,36 @@ int queue_scan(const char *dir, int due_only, const char *part, queue_fn fn, voi
 	return failures;
 }
 
+static int due_for(const char *dir, const char *id, const char *config, const char *account)
+{
+	struct queue_env q;
+	struct perr e;
+	char *env = path_of(dir, id, ".env");
+	int due = read_env(env, &q, &e) == 0;
+	free(env);
+	if (!due)
+		return 0;
+	due = !q.held && q.next_try <= (long long)time(NULL) && strcmp(q.config, config) == 0 &&
+	      strcmp(q.account, account) == 0;
+	queue_env_free(&q);
+	return due;
+}
+
+int queue_has_due(const char *dir, const char *config, const char *account)
+{
+	size_t n;
+	int due = 0;
+	struct perr e;
+	perr_clear(&e);
+	char **ids = list_ids(dir, &n, &e);
+	for (size_t i = 0; i < n; i++) {
+		due = due || due_for(dir, ids[i], config, account);
+		free(ids[i]);
+	}
+	free(ids);
+	return due;
+}
+
 /* ---- mailq ---- */
 
 static void list_one(const char *dir, const char *id, FILE *out, long long *bytes)

@@ -78,6 +78,10 @@ typedef int (*queue_fn)(const char *dir, struct queue_env *q, struct msg *m, voi
 int queue_scan(const char *dir, int due_only, const char *part, queue_fn fn, void *ctx,
                struct perr *e);
 
+/* 1 when dir holds a message of the account (config as in the envelope)
+ * that a --queue-run would send now: due and not held. */
+int queue_has_due(const char *dir, const char *config, const char *account);
+
 /* ---- after a delivery attempt ---- */
 /* 1 when r's failure is temporary: queue it (its own refusal, else the
  * session's failure, has exit status 75 and an action other than final:

@@ -491,6 +491,13 @@ void smtp_session_free(struct smtp_session *s)
 	s->tls_state = NULL;
 }
 
+void smtp_session_drop(struct smtp_session *s)
+{
+	net_drop(s->c);
+	s->c = NULL;
+	smtp_session_free(s);
+}
+
 /* ---- one mail transaction ---- */
 
 /* The recipients of a transaction are those pending when it starts;

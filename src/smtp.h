@@ -112,6 +112,9 @@ int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, 
 /* Send QUIT (unless already sent), read its reply if possible, close. */
 void smtp_quit(struct smtp_session *s);
 void smtp_session_free(struct smtp_session *s);
+/* Free s without a byte to the server (no QUIT, no close_notify): after
+ * a fork, in the process that leaves the session to the other. */
+void smtp_session_drop(struct smtp_session *s);
 
 /* --serverinfo: greeting and capabilities, human-readable. */
 void smtp_print_info(const struct smtp_session *s, FILE *out);

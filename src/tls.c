@@ -249,11 +249,12 @@ static void tls_free(struct tls *t)
 	free(t);
 }
 
-/* Send close_notify (without waiting for the server's), then free. */
-static void tr_close(void *ctx)
+/* With notify, send close_notify (without waiting for the server's);
+ * then free. */
+static void tr_close(void *ctx, int notify)
 {
 	struct tls *t = ctx;
-	if (!t->broken) {
+	if (notify && !t->broken) {
 		long long deadline = net_deadline(BYE_TIMEOUT);
 		for (;;) {
 			int r = gnutls_bye(t->s, GNUTLS_SHUT_WR);

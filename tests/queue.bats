@@ -441,14 +441,14 @@ mailq_listing() {
 	[ -z "$(ls -A "$Q")" ]
 }
 
-@test "two runners at once on 10 queued messages: each delivered exactly once" {
+@test "two runners at once on 50 queued messages: each delivered exactly once" {
 	sink_down
 	queue_config
-	for n in $(seq 1 10); do
+	for n in $(seq 1 50); do
 		run --separate-stderr "$POSTIE" r@example.org < <(message "$n")
 		[ "$status" -eq 0 ]
 	done
-	[ "$(queue_ids | wc -l)" -eq 10 ]
+	[ "$(queue_ids | wc -l)" -eq 50 ]
 	sink_up
 	"$POSTIE" -q >"$BATS_TEST_TMPDIR/r1" 2>&1 3>&- &
 	RUNNERS+=($!)
@@ -462,8 +462,8 @@ mailq_listing() {
 		[ "$rc" -eq 0 ]
 	done
 	RUNNERS=()
-	[ "$(sink_count)" -eq 10 ]
-	[ "$(sink_subjects)" = "$(seq 1 10 | sed 's/^/queued /' | sort)" ]
+	[ "$(sink_count)" -eq 50 ]
+	[ "$(sink_subjects)" = "$(seq 1 50 | sed 's/^/queued /' | sort)" ]
 	mailq_empty
 	[ -z "$(queue_ids)" ]
 }
@@ -540,6 +540,58 @@ mailq_listing() {
 	[ "$(connects)" -eq 1 ]
 	[ "$(grep -c '^C: RSET\|^C: QUIT' "$SINK_DIR/session.log")" -eq 1 ]
 	mailq_empty
+}
+
+@test "after a direct send, the account's due messages follow over the same connection; the caller does not wait" {
+	queue_two
+	queue_config "account other : default"
+	run --separate-stderr "$POSTIE" -a other r@example.org < <(message o)
+	[ "$status" -eq 0 ]
+	O="$(queued_id)"
+	sed -i "s/^next-try: .*/next-try: $(($(date +%s) - 1))/" "$Q/$A.env" "$Q/$O.env"
+	sed -i "s/^next-try: .*/next-try: $(($(date +%s) + 3600))/" "$Q/$B.env"
+	# the end of A's data (to r@) is answered after 3 s, C's (to c@) at once
+	echo 'DATA-END r@example.org drip 3 250 2.0.0 ok' >"$BATS_TEST_TMPDIR/script"
+	sink_start --port "$SINK_PORT" --script "$BATS_TEST_TMPDIR/script"
+	run --separate-stderr "$POSTIE" c@example.org < <(message c)
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[ -e "$Q/$A.env" ]   # the caller did not wait for the flush
+	# A (due, same account) follows C; B (not due) and O (other account) stay
+	wait_until 20 test ! -e "$Q/$A.env"
+	stop_strays
+	[ "$(sink_subjects)" = "$(printf 'queued a\nqueued c')" ]
+	[ "$(connects)" -eq 1 ]
+	[ "$(grep -c '^C: QUIT' "$SINK_DIR/session.log")" -eq 1 ]
+	[ "$(queue_ids | sort)" = "$(printf '%s\n' "$B" "$O" | sort)" ]
+}
+
+@test "queue always: the detached delivery sends the account's due messages after its own, over its connection" {
+	queue_two
+	sed -i "s/^next-try: .*/next-try: $(($(date +%s) - 1))/" "$Q/$A.env" "$Q/$B.env"
+	sink_up
+	queue_config "queue always"
+	run --separate-stderr "$POSTIE" r@example.org < <(message c)
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	wait_until 20 test "$(sink_count)" -eq 3
+	wait_until 10 test -z "$(queue_ids)"
+	stop_strays
+	[ "$(sink_subjects)" = "$(printf 'queued a\nqueued b\nqueued c')" ]
+	[ "$(connects)" -eq 1 ]
+}
+
+@test "a direct send with nothing due sends QUIT with the data, and the queue is left alone" {
+	queue_two
+	sink_up
+	run --separate-stderr "$POSTIE" -v r@example.org < <(message c)
+	[ "$status" -eq 0 ]
+	[ "$(sink_subjects)" = "queued c" ]
+	[ "$(connects)" -eq 1 ]
+	[ "$(queue_ids | sort)" = "$(printf '%s\n' "$A" "$B" | sort)" ]
+	# QUIT went in the same flight as the end of the data (-v shows the order sent)
+	grep -A1 -x -- '--> \.' <<<"$stderr" | tail -1 | grep -qx -- '--> QUIT'
 }
 
 @test "only temporary failures are queued: a 554 greeting is 69 at once, nothing queued" {
