@@ -22,3 +22,5 @@ run_unit() {
 @test "unit: SMTP reply to exit status" { run_unit status; }
 @test "unit: OAuth2 requests, answers, token file, PKCE" { run_unit oauth; }
 @test "unit: the queue's envelope, backoff and directory" { run_unit queue "$BATS_TEST_TMPDIR"; }
+# tests/golden/dns: the answer packets its mkpackets.py made.
+@test "unit: DNS answer parser, MX order, MX/address/TLSA lookups on golden answers" { run_unit dns "$BATS_TEST_DIRNAME/golden/dns"; }
