@@ -3,7 +3,8 @@
  * pass through net.c's transport hook, so line reads, corked writes and
  * timeouts work the same over TLS as over TCP. Verification is GnuTLS's
  * own (gnutls_certificate_verify_peers3: chain, dates, host name, CRLs,
- * stapled OCSP); this file only turns its verdict into words. */
+ * stapled OCSP); this file only turns its verdict into words. With usable
+ * TLSA records, dane.c's verdict replaces it. */
 #include "tls.h"
 
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "dane.h"
 #include "log.h"
 
 #define BYE_TIMEOUT 2   /* seconds to spend sending close_notify */
@@ -31,6 +33,7 @@ struct tls {
 	int broken;         /* no close_notify: the session failed */
 	int verified;
 	char result[600];   /* tls_verify_result() */
+	char dane[40];      /* tls_dane(): the record that matched, or "" */
 	int fd;
 	char first[64];     /* the first bytes the server sent */
 	size_t nfirst;
@@ -268,11 +271,16 @@ static void tr_close(void *ctx, int notify)
 
 /* ---- setting up ---- */
 
-static int load_credentials(struct tls *t, const struct tls_opts *o, struct perr *e)
+/* DANE decides, not PKIX: at least one usable TLSA record. */
+static int dane_on(const struct tls_opts *o)
+{
+	return o->tlsa && tlsa_count_usable(o->tlsa, o->ntlsa) > 0;
+}
+
+/* The PKIX trust: the trust store and CRLs. */
+static int load_trust(struct tls *t, const struct tls_opts *o, struct perr *e)
 {
 	int r;
-	if (gnutls_certificate_allocate_credentials(&t->cred) < 0)
-		return perr_fail(e, FC_INTERNAL, "cannot set up TLS credentials");
 	if (o->trust_file && strcmp(o->trust_file, "system") == 0) {
 		r = gnutls_certificate_set_x509_system_trust(t->cred);
 		/* Only fatal when the store is what decides. */
@@ -291,6 +299,16 @@ static int load_credentials(struct tls *t, const struct tls_opts *o, struct perr
 		if (r < 0)
 			return perr_fail(e, FC_CONFIG, "tls_crl_file %s: %s", o->crl_file, gnutls_strerror(r));
 	}
+	return EX_OK;
+}
+
+static int load_credentials(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	int r;
+	if (gnutls_certificate_allocate_credentials(&t->cred) < 0)
+		return perr_fail(e, FC_INTERNAL, "cannot set up TLS credentials");
+	if (!dane_on(o) && load_trust(t, o, e))
+		return e->ex;
 	if (o->cert_file && o->key_file) {
 		r = gnutls_certificate_set_x509_key_file2(t->cred, o->cert_file, o->key_file,
 		                                          GNUTLS_X509_FMT_PEM, NULL, 0);
@@ -560,8 +578,52 @@ static void check_pin(struct tls *t, const struct tls_opts *o, gnutls_x509_crt_t
 	}
 }
 
+/* The reference identifiers for DANE-TA: host, then o->dane_names. */
+static const char **dane_names(const struct tls_opts *o)
+{
+	size_t n = 0, k = 0;
+	while (o->dane_names && o->dane_names[n])
+		n++;
+	const char **names = xcalloc(n + 2, sizeof *names);
+	if (o->host && *o->host)
+		names[k++] = o->host;
+	for (size_t i = 0; i < n; i++)
+		names[k++] = o->dane_names[i];
+	return names;
+}
+
+/* DANE (RFC 7672 §3): the chain against the TLSA records. A mismatch
+ * fails whatever o->required and o->certcheck say: TLSA records make
+ * TLS and authentication mandatory. */
+static int verify_dane(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *chain = NULL;
+	const struct tlsa *m = NULL;
+	const char **names = dane_names(o);
+	if (gnutls_certificate_type_get(t->s) == GNUTLS_CRT_X509)
+		chain = gnutls_certificate_get_peers(t->s, &n);
+	int r = dane_verify(chain, chain ? n : 0, o->tlsa, o->ntlsa, names, &m, e);
+	free(names);
+	if (r == EX_OK) {
+		t->verified = 1;
+		snprintf(t->dane, sizeof t->dane, "%s %u %u %u", tlsa_usage_name(m->usage), m->usage,
+		         m->selector, m->mtype);
+		snprintf(t->result, sizeof t->result, "verified by DANE (%s)", t->dane);
+		log_info("TLS verified by DANE (%s)", t->dane);
+		return EX_OK;
+	}
+	snprintf(t->result, sizeof t->result, "%.*s", (int)sizeof t->result - 1, e->msg);
+	log_info("TLS certificate of %s not verified by DANE: %s", net_peer_name(t->c), t->result);
+	gnutls_alert_send(t->s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+	t->broken = 1;
+	return e->ex;
+}
+
 static int verify(struct tls *t, const struct tls_opts *o, struct perr *e)
 {
+	if (dane_on(o))
+		return verify_dane(t, o, e);
 	gnutls_datum_t der = { NULL, 0 };
 	gnutls_x509_crt_t crt = leaf_cert(t, &der);
 	struct buf why;
@@ -637,6 +699,11 @@ const char *tls_verify_result(const struct tls *t)
 	return t->result;
 }
 
+const char *tls_dane(const struct tls *t)
+{
+	return t->dane[0] ? t->dane : NULL;
+}
+
 const char *tls_version(const struct tls *t)
 {
 	const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(t->s));
@@ -697,7 +764,8 @@ static void facts(const struct tls *t, void (*emit)(void *, const char *, const 
 	} else {
 		emit(ctx, "Certificate", "none");
 	}
-	emit(ctx, "Verification", t->verified ? "passed" : t->result);
+	snprintf(buf, sizeof buf, "passed, by DANE (%s)", t->dane);
+	emit(ctx, "Verification", !t->verified ? t->result : t->dane[0] ? buf : "passed");
 	const gnutls_datum_t *mine = gnutls_certificate_get_ours(t->s);
 	emit(ctx, "Client certificate", mine ? "sent" : "not sent");
 }

@@ -1,7 +1,8 @@
 /* tls.h - a GnuTLS client session under a connection: trust store, CRLs,
- * verification of chain, dates and host name (or a fingerprint pin),
- * client certificates, priorities, channel binding for SASL, and the
- * session facts that --serverinfo and -v show. */
+ * verification of chain, dates and host name (or a fingerprint pin, or
+ * DANE with the host's TLSA records), client certificates, priorities,
+ * channel binding for SASL, and the session facts that --serverinfo and
+ * -v show. */
 #ifndef POSTIE_TLS_H
 #define POSTIE_TLS_H
 
@@ -9,6 +10,8 @@
 #include "net.h"
 #include "status.h"
 #include "util.h"
+
+struct tlsa;   /* dane.h */
 
 struct tls_opts {
 	const char *host;        /* name to verify and to send as SNI (not sent
@@ -29,6 +32,19 @@ struct tls_opts {
 	                            answers with a plain SMTP greeting instead,
 	                            the error is EX_CONFIG and ends with this
 	                            advice; NULL: after STARTTLS (EX_PROTOCOL) */
+	const struct tlsa *tlsa; /* DANE (RFC 7672): the host's DNSSEC-validated
+	                            TLSA records, or NULL. With at least one
+	                            usable, DANE verifies the server instead of
+	                            PKIX: trust_file, crl_file, fingerprint,
+	                            certcheck and the host name check do not
+	                            apply, and a mismatch always fails
+	                            (EX_UNAVAILABLE, FC_TLS_VERIFY). host is
+	                            still sent as SNI and is the first
+	                            reference identifier for DANE-TA. */
+	size_t ntlsa;
+	const char *const *dane_names; /* more reference identifiers for
+	                            DANE-TA (the MX name before CNAME
+	                            expansion), NULL-terminated, or NULL */
 };
 
 struct tls;
@@ -45,15 +61,21 @@ struct tls;
  * EX_CONFIG   also: a plain-text SMTP greeting with o->plain_hint set
  *             ("HOST port N answered in plain text ..., not TLS: HINT")
  * EX_TEMPFAIL timeout, or the socket failed while waiting
- * EX_UNAVAILABLE verification failed and o->required; the message
- *             says why ("the certificate expired on 2024-01-01 ..."). */
+ * EX_UNAVAILABLE verification failed and o->required, or DANE
+ *             verification failed; the message says why ("the
+ *             certificate expired on 2024-01-01 ...", "no TLSA record
+ *             matches the certificate of mx1.example.org"). */
 int tls_start(struct conn *c, const struct tls_opts *o, struct tls **out, struct perr *e);
 
 /* 1 when the server was verified: chain and host name, or a matching pin
- * within its validity dates. */
+ * within its validity dates, or a TLSA record (DANE). */
 int tls_verified(const struct tls *t);
-/* "verified", "not checked (tls_certcheck off)", or why it failed. */
+/* "verified", "verified by DANE (DANE-EE 3 1 1)", "not checked
+ * (tls_certcheck off)", or why it failed. */
 const char *tls_verify_result(const struct tls *t);
+/* The TLSA record that verified the server, as "DANE-EE 3 1 1" or
+ * "DANE-TA 2 0 1"; NULL when DANE did not verify it. */
+const char *tls_dane(const struct tls *t);
 /* "TLS1.3" */
 const char *tls_version(const struct tls *t);
 

@@ -24,3 +24,4 @@ run_unit() {
 @test "unit: the queue's envelope, backoff and directory" { run_unit queue "$BATS_TEST_TMPDIR"; }
 # tests/golden/dns: the answer packets its mkpackets.py made.
 @test "unit: DNS answer parser, MX order, MX/address/TLSA lookups on golden answers" { run_unit dns "$BATS_TEST_DIRNAME/golden/dns"; }
+@test "unit: DANE matching and the TLS hook" { run_unit dane; }
