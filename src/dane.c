@@ -5,6 +5,7 @@
  * here prints. */
 #include "dane.h"
 
+#include <arpa/inet.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
@@ -153,19 +154,32 @@ static int cert_matches(const struct tlsa *t, const struct chain *c, unsigned i)
 
 /* ---- DANE-TA ---- */
 
-/* The leaf's DNS names (else its common name), for a message. */
-static void leaf_names(gnutls_x509_crt_t crt, struct buf *b)
+/* The names a certificate is for: DNS and IP subject alternative names,
+ * else its common name. */
+void x509_names(gnutls_x509_crt_t crt, struct buf *b)
 {
 	for (unsigned i = 0;; i++) {
 		char name[256];
 		size_t n = sizeof name - 1;
-		int r = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &n, NULL);
+		unsigned type;
+		int r = gnutls_x509_crt_get_subject_alt_name2(crt, i, name, &n, &type, NULL);
 		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
-		if (r != GNUTLS_SAN_DNSNAME)
+		if (r < 0)
 			continue;
-		name[n] = '\0';
-		buf_printf(b, "%s%s", b->len ? ", " : "", name);
+		if (r == GNUTLS_SAN_DNSNAME) {
+			name[n] = '\0';
+		} else if (r == GNUTLS_SAN_IPADDRESS && (n == 4 || n == 16)) {
+			char ip[INET6_ADDRSTRLEN];
+			if (!inet_ntop(n == 4 ? AF_INET : AF_INET6, name, ip, sizeof ip))
+				continue;
+			snprintf(name, sizeof name, "%s", ip);
+		} else {
+			continue;
+		}
+		if (b->len)
+			buf_adds(b, ", ");
+		buf_adds(b, name);
 	}
 	if (!b->len) {
 		char cn[256];
@@ -173,9 +187,10 @@ static void leaf_names(gnutls_x509_crt_t crt, struct buf *b)
 		if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &n) >= 0)
 			buf_adds(b, cn);
 		else
-			buf_adds(b, "no name");
+			buf_adds(b, "(no name)");
 	}
 }
+
 
 /* 1 when the leaf is for one of the names (RFC 7672 §3.2.3: DNS-IDs,
  * else the common name; gnutls_x509_crt_check_hostname2 does that). */
@@ -274,7 +289,7 @@ static int ta_accepts(const struct chain *c, unsigned depth, const gnutls_datum_
 	if (!name_matches(c->crt[0], names)) {
 		struct buf is;
 		buf_init(&is);
-		leaf_names(c->crt[0], &is);
+		x509_names(c->crt[0], &is);
 		note(why, "certificate name does not match %s (%s; the certificate is for %s)", host, rec,
 		     is.s);
 		buf_free(&is);

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <gnutls/gnutls.h>
 
+#include <gnutls/x509.h>
 #include "status.h"
+#include "util.h"
 
 /* One TLSA record (RFC 6698 §2.1); data points into the caller's memory. */
 struct tlsa {
@@ -69,5 +71,9 @@ int dane_verify(const gnutls_datum_t *chain, unsigned n, const struct tlsa *t, s
 /* dane_verify() with host as the only reference identifier. */
 int dane_verify_chain(const gnutls_datum_t *chain, unsigned n, const struct tlsa *t,
                       size_t nt, const char *host, struct perr *e);
+
+/* For messages: the names crt is for, comma-separated (DNS and IP
+ * subject alternative names, else its common name), added to b. */
+void x509_names(gnutls_x509_crt_t crt, struct buf *b);
 
 #endif

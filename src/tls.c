@@ -96,43 +96,6 @@ static char *crt_dn(gnutls_x509_crt_t crt, int issuer)
 	return s;
 }
 
-/* The names a certificate is for: DNS and IP subject alternative names,
- * else its common name. */
-static void crt_names(gnutls_x509_crt_t crt, struct buf *b)
-{
-	for (unsigned i = 0;; i++) {
-		char name[256];
-		size_t n = sizeof name - 1;
-		unsigned type;
-		int r = gnutls_x509_crt_get_subject_alt_name2(crt, i, name, &n, &type, NULL);
-		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (r < 0)
-			continue;
-		if (r == GNUTLS_SAN_DNSNAME) {
-			name[n] = '\0';
-		} else if (r == GNUTLS_SAN_IPADDRESS && (n == 4 || n == 16)) {
-			char ip[INET6_ADDRSTRLEN];
-			if (!inet_ntop(n == 4 ? AF_INET : AF_INET6, name, ip, sizeof ip))
-				continue;
-			snprintf(name, sizeof name, "%s", ip);
-		} else {
-			continue;
-		}
-		if (b->len)
-			buf_adds(b, ", ");
-		buf_adds(b, name);
-	}
-	if (!b->len) {
-		char cn[256];
-		size_t n = sizeof cn;
-		if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &n) >= 0)
-			buf_adds(b, cn);
-		else
-			buf_adds(b, "(no name)");
-	}
-}
-
 /* ---- the transport under net.c ---- */
 
 /* In TLS 1.3 a server refuses a missing client certificate only after
@@ -518,7 +481,7 @@ static void explain(const struct tls_opts *o, unsigned status, gnutls_x509_crt_t
 		struct buf names;
 		buf_init(&names);
 		if (crt)
-			crt_names(crt, &names);
+			x509_names(crt, &names);
 		ADD("the certificate is for %s, not for %s (tls_host_override sets the name to check)",
 		    names.len ? names.s : "another host", o->host);
 		buf_free(&names);
@@ -745,7 +708,7 @@ static void facts(const struct tls *t, void (*emit)(void *, const char *, const 
 		char *subject = crt_dn(crt, 0), *issuer = crt_dn(crt, 1);
 		struct buf names;
 		buf_init(&names);
-		crt_names(crt, &names);
+		x509_names(crt, &names);
 		emit(ctx, "Certificate subject", subject);
 		emit(ctx, "Certificate names", names.s);
 		emit(ctx, "Certificate issuer", issuer);
