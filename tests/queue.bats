@@ -575,8 +575,11 @@ mailq_listing() {
 	run --separate-stderr "$POSTIE" r@example.org < <(message c)
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
-	wait_until 20 test "$(sink_count)" -eq 3
-	wait_until 10 test -z "$(queue_ids)"
+	# (functions: wait_until runs its command again, a $(...) argument would not be)
+	three_sent() { [ "$(sink_count)" -eq 3 ]; }
+	queue_empty() { [ -z "$(queue_ids)" ]; }
+	wait_until 20 three_sent
+	wait_until 10 queue_empty
 	stop_strays
 	[ "$(sink_subjects)" = "$(printf 'queued a\nqueued b\nqueued c')" ]
 	[ "$(connects)" -eq 1 ]
