@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "addr.h"
 #include "log.h"
@@ -38,6 +39,8 @@ enum kwtype {
 	K_PORT_ANY,     /* 0-65535: 0 is any free port */
 	K_TIMEOUT, K_PROTOCOL, K_BOOL, K_HDR3, K_HDR2,
 	K_QUEUE,        /* off, tempfail or always */
+	K_DELIVERY,     /* smarthost or mx */
+	K_LIMIT,        /* 1-1000 */
 	K_DURATION,     /* seconds; units s m h d */
 	K_DHBITS,
 	/* alternative spellings that set their target keyword */
@@ -66,6 +69,7 @@ static const struct kwdef kwtab[] = {
 	{ { "account", "name [: parent[,...]]", "start an account, from the defaults plus the settings of the listed accounts", NULL, 0 }, K_ACCOUNT, 0, NULL },
 	{ { "eval", "cmd", "replace this line by the first line that cmd prints", NULL, 0 }, K_EVAL, 0, NULL },
 	{ { "host", "hostname", "the SMTP server (name or address)", NULL, 0 }, K_NEED, OFF(host), NULL },
+	{ { "delivery", "(smarthost|mx)", "send through host (smarthost) or straight to the recipients' MX hosts (mx)", "smarthost", 0 }, K_DELIVERY, OFF(delivery), NULL },
 	{ { "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", NULL, 0 }, K_PORT, OFF(port), NULL },
 	{ { "source_ip", "[IP]", "local address to connect from", NULL, 0 }, K_STR, OFF(source_ip), NULL },
 	{ { "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through (not supported yet)", NULL, 0 }, K_STR, OFF(proxy_host), NULL },
@@ -107,6 +111,8 @@ static const struct kwdef kwtab[] = {
 	{ { "tls_priorities", "[priorities]", "GnuTLS priority string", NULL, 0 }, K_STR, OFF(tls_priorities), NULL },
 	{ { "tls_host_override", "[host]", "name to verify the certificate against instead of host", NULL, 0 }, K_STR, OFF(tls_host_override), NULL },
 	{ { "tls_min_dh_prime_bits", "[bits]", "smallest Diffie-Hellman prime accepted", NULL, 0 }, K_DHBITS, OFF(tls_min_dh_prime_bits), NULL },
+	{ { "tls_dane", "[(on|off)]", "with delivery mx, verify MX hosts by their DNSSEC-validated TLSA records (DANE)", "on", 0 }, K_BOOL, OFF(tls_dane), NULL },
+	{ { "mx_address_limit", "number", "with delivery mx, the most addresses of MX hosts tried for one domain", "5", 0 }, K_LIMIT, OFF(mx_address_limit), NULL },
 	{ { "dsn_notify", "(off|condition)", "DSN NOTIFY: off, never, or a list of failure,delay,success", NULL, 0 }, K_DSN_NOTIFY, OFF(dsn_notify), NULL },
 	{ { "dsn_return", "(off|amount)", "DSN RET: off, headers or full", NULL, 0 }, K_DSN_RETURN, OFF(dsn_return), NULL },
 	{ { "set_from_header", "[(auto|on|off)]", "add From if missing (auto), always replace it (on), or not (off)", "auto", 0 }, K_HDR3, OFF(set_from_header), NULL },
@@ -492,6 +498,11 @@ static int typed_int(int type, const char *v, int *out)
 	case K_QUEUE:
 		*out = word_is(v, "always") ? QUEUE_ALWAYS : word_is(v, "tempfail") ? QUEUE_TEMPFAIL : QUEUE_OFF;
 		return word_is(v, "off") || word_is(v, "always") || word_is(v, "tempfail") ? V_OK : V_INVALID;
+	case K_DELIVERY:
+		*out = word_is(v, "mx") ? DELIVERY_MX : DELIVERY_SMARTHOST;
+		return word_is(v, "mx") || word_is(v, "smarthost") ? V_OK : *v ? V_INVALID : V_MISSING;
+	case K_LIMIT:
+		return *v ? parse_num(v, 1, 1000, out) : V_MISSING;
 	case K_DURATION: {
 		long long d = queue_duration(v);
 		if (d <= 0 || d > INT_MAX)
@@ -521,6 +532,8 @@ static const char *expected(int type)
 	case K_OAUTH_FLOW: return "device, authcode or client_credentials";
 	case K_PORT_ANY: return "0-65535";
 	case K_QUEUE: return "off, tempfail or always";
+	case K_DELIVERY: return "smarthost or mx";
+	case K_LIMIT: return "a number from 1 to 1000";
 	case K_NOTIFY: return "off or an address such as postmaster@example.org";
 	case K_DURATION: return "a duration such as 90m, 2h or 5d";
 	case K_SYSLOG: return "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7";
@@ -1379,12 +1392,20 @@ static int substitute(const struct account *a, char **field, const char *what, s
 	return 0;
 }
 
-static int tls_checks(const struct account *a, struct perr *e)
+/* A client certificate comes with its key. */
+static int cert_pair(const struct account *a, struct perr *e)
 {
 	if (a->tls_key_file && !a->tls_cert_file)
 		return perr_fail(e, FC_CONFIG, "account %s: tls_key_file requires tls_cert_file", a->name);
 	if (a->tls_cert_file && !a->tls_key_file)
 		return perr_fail(e, FC_CONFIG, "account %s: tls_cert_file requires tls_key_file", a->name);
+	return 0;
+}
+
+static int tls_checks(const struct account *a, struct perr *e)
+{
+	if (cert_pair(a, e))
+		return e->ex;
 	if (a->tls_crl_file && !a->tls_trust_file)
 		return perr_fail(e, FC_CONFIG, "account %s: tls_crl_file requires tls_trust_file", a->name);
 	int required = a->tls == TLS_ON || (a->tls == TLS_UNSET && !a->tls_starttls);
@@ -1525,6 +1546,36 @@ char *conf_queue_dir_default(void)
 	return p;
 }
 
+/* An EHLO name that an MX host can check (RFC 5321 4.1.4: the client's
+ * fully qualified domain name): a dot, not an address, not localhost. */
+static int fqdn(const char *d)
+{
+	unsigned char buf[16];
+	return strchr(d, '.') && d[strlen(d) - 1] != '.' && *d != '[' &&
+	       inet_pton(AF_INET, d, buf) != 1 && inet_pton(AF_INET6, d, buf) != 1 &&
+	       ascii_ncasecmp(d, "localhost.", 10) != 0;
+}
+
+/* delivery mx: STARTTLS on port 25 (or port) of each MX host, SMTP, and
+ * an EHLO name the MX hosts can check; host and socket are not used. */
+static int mx_settings(struct account *a, struct perr *e)
+{
+	if (!fqdn(a->domain))
+		return perr_fail(e, FC_CONFIG, "account %s: delivery mx needs 'domain' set to this host's "
+		                 "fully qualified name (the EHLO name MX hosts check), not '%s'", a->name,
+		                 a->domain);
+	if (a->protocol == PROTO_LMTP || a->socket)
+		return perr_fail(e, FC_CONFIG, "account %s: delivery mx speaks SMTP to the MX hosts; "
+		                 "protocol lmtp and socket are for delivery smarthost", a->name);
+	if (a->tls_starttls == 0)
+		return perr_fail(e, FC_CONFIG, "account %s: delivery mx uses STARTTLS on port 25 "
+		                 "(MX hosts have no implicit TLS); remove 'tls_starttls off'", a->name);
+	a->tls_starttls = 1;
+	if (!a->port)
+		a->port = 25;
+	return 0;
+}
+
 static int finish_settings(struct account *a, struct perr *e)
 {
 	if (a->auto_from) {
@@ -1538,7 +1589,10 @@ static int finish_settings(struct account *a, struct perr *e)
 		if (!strchr(a->domain, '.'))
 			set_str(&a->domain, "localhost");
 	}
-	if (!a->host && !a->socket)
+	int mx = a->delivery == DELIVERY_MX;
+	if (mx && mx_settings(a, e))
+		return e->ex;
+	if (!a->host && !a->socket && !mx)
 		return missing(a, "host", e);
 	/* tls_starttls not set: "port 465" means implicit TLS (RFC 8314),
 	 * unless tls is off; otherwise STARTTLS. */
@@ -1551,7 +1605,8 @@ static int finish_settings(struct account *a, struct perr *e)
 		return missing(a, "port", e);
 	if (!a->queue_dir)
 		a->queue_dir = conf_queue_dir_default();
-	return tls_checks(a, e) ? e->ex : oauth_finish(a, e);
+	/* MX hosts' certificates are not checked against a CA (mx.c) */
+	return (mx ? cert_pair(a, e) : tls_checks(a, e)) ? e->ex : oauth_finish(a, e);
 }
 
 int conf_finish(struct account *a, enum conf_use use, struct perr *e)
@@ -1576,6 +1631,7 @@ static const char *int_text(int type, int v, char num[32])
 	case K_PORT:
 	case K_PORT_OPT:
 	case K_DHBITS:
+	case K_LIMIT:
 		if (v <= 0)
 			return "(not set)";
 		snprintf(num, 32, "%d", v);
@@ -1592,6 +1648,8 @@ static const char *int_text(int type, int v, char num[32])
 		return num;
 	case K_PROTOCOL:
 		return v == PROTO_LMTP ? "lmtp" : "smtp";
+	case K_DELIVERY:
+		return v == DELIVERY_MX ? "mx" : "smarthost";
 	case K_HDR3:
 	case K_HDR2:
 		return v >= HDR_OFF && v <= HDR_ON ? hdr[v] : "(not set)";

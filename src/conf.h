@@ -8,6 +8,7 @@
 #include "status.h"
 
 enum { PROTO_SMTP = 0, PROTO_LMTP = 1 };
+enum { DELIVERY_SMARTHOST = 0, DELIVERY_MX = 1 };
 enum { QUEUE_OFF = 0, QUEUE_TEMPFAIL = 1, QUEUE_ALWAYS = 2 };
 /* tls: TLS_UNSET means STARTTLS when the server offers it, else plain text */
 enum { TLS_UNSET = -1, TLS_OFF = 0, TLS_ON = 1 };
@@ -18,6 +19,7 @@ struct account {
 	char *file;          /* config file that defined it ("command line" for --host) */
 	int line;
 
+	int delivery;        /* DELIVERY_*: through host, or to the recipients' MX hosts */
 	char *host;
 	int port;            /* 0 until conf_finish: 25, or 465 for TLS without STARTTLS; LMTP has no default */
 	char *source_ip;
@@ -68,6 +70,8 @@ struct account {
 	char *tls_priorities;
 	char *tls_host_override;
 	int tls_min_dh_prime_bits; /* 0 = library default */
+	int tls_dane;        /* delivery mx: DANE with DNSSEC-validated TLSA records; default 1 */
+	int mx_address_limit; /* delivery mx: addresses tried per domain at most; default 5 */
 
 	int set_from_header;  /* HDR_*, default HDR_AUTO */
 	int set_date_header;  /* HDR_AUTO or HDR_OFF, default HDR_AUTO */

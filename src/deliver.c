@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mx.h"
 #include "secret.h"
 #include "session.h"
 #include "smtp.h"
@@ -70,7 +71,7 @@ void courier_init(struct courier *k, const struct route *r)
 {
 	memset(k, 0, sizeof *k);
 	k->r = r;
-	k->used = &r->hop[0];
+	k->used = r->nhop ? &r->hop[0] : NULL;
 	k->s = xcalloc(1, sizeof *k->s);
 }
 
@@ -86,6 +87,8 @@ int courier_send(struct courier *k, struct envelope *env, struct msg *m, int las
 {
 	struct perr e;
 	int fresh = !k->open;
+	if (k->r->mx.on)   /* a route per recipient domain, no session kept */
+		return mx_deliver(k->r, env, m, d, &k->mx);
 	perr_clear(&e);
 	if (fresh && (session_open_route(k->r, 1, k->s, &k->used, &e) == EX_OK ||
 	              open_with_fresh_token(k->r, k->s, &k->used, &e) == EX_OK))
@@ -111,6 +114,8 @@ void courier_close(struct courier *k)
 {
 	if (k->open)
 		end_session(k);
+	mx_plan_free(k->mx);
+	k->mx = NULL;
 	free(k->s);
 	k->s = NULL;
 }

@@ -48,6 +48,9 @@ struct delivery {
 	struct perr session;  /* a failure not tied to one recipient; EX_OK if none */
 	size_t ndelivered;    /* recipients the message was delivered to */
 	long long sent;       /* message bytes sent, -1 if not delivered */
+	int data_sent;        /* the whole message reached the network: the
+	                         server may have it even without a reply, so
+	                         no other host may be given it now */
 	int last_code;        /* last SMTP reply code seen (0: none), for the log */
 	char last_msg[512];   /* its first line */
 	const struct hop *hop;/* the hop last tried (points into the route) */
@@ -67,8 +70,10 @@ int deliver(struct envelope *env, struct msg *m, const struct route *r, struct d
  * transaction, and keeps the session for the next message unless last
  * (QUIT then goes with the data); courier_close ends it. */
 struct smtp_session;
+struct mx_plan;
 struct courier {
 	const struct route *r;
+	struct mx_plan *mx;      /* delivery mx: the routes of the last delivery */
 	const struct hop *used;  /* the hop of the session */
 	int open;                /* s holds a usable session */
 	struct smtp_session *s;  /* allocated by courier_init, freed by courier_close */

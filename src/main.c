@@ -22,6 +22,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "msg.h"
+#include "mx.h"
 #include "oauth.h"
 #include "options.h"
 #include "queue.h"
@@ -615,6 +616,8 @@ static char *join_rcpts(const struct cli *c, const struct job *j)
 /* tls= in the log when no session was opened: what the route asks for. */
 static const char *route_tls(const struct route *r)
 {
+	if (r->mx.on)
+		return r->mx.tls == TLS_ON ? "on" : "off";
 	enum tls_mode m = r->hop[0].tls_mode;
 	return m == TM_STARTTLS || m == TM_IMPLICIT ? "on" : "off";
 }
@@ -639,13 +642,13 @@ static void write_logs(const struct cli *c, const struct job *j, const struct de
 	const struct route *rt = &j->route;
 	if (!a || (!a->logfile && !a->syslog))
 		return;
-	if (!rt->nhop) {        /* failed before the account was finished */
+	if (!rt->nhop && !rt->mx.on) {   /* failed before the account was finished */
 		route_from_account(a, &early);
 		rt = &early;
 	}
 	char *rcpts = join_rcpts(c, j);
 	struct logrec r = {
-		.host = hop_name(d && d->hop ? d->hop : &rt->hop[0]),
+		.host = d && d->hop ? hop_name(d->hop) : rt->nhop ? hop_name(&rt->hop[0]) : "MX",
 		.tls = d ? d->tls : route_tls(rt),
 		.auth = policy_wants_auth(&rt->policy), .user = rt->policy.auth.user,
 		.from = j->from ? j->from : j->from_display ? j->from_display : a->from,
@@ -1202,8 +1205,51 @@ static int oauth_command(enum mode m, const struct policy *p, struct perr *e)
 	return r ? fail(e) : 0;
 }
 
+/* --pretend with delivery mx: the route to each recipient domain. */
+static void pretend_routes(const struct cli *c, const struct account *a)
+{
+	struct route rt;
+	struct addrlist l = { 0 };
+	struct perr e;
+	if (a->delivery != DELIVERY_MX)
+		return;
+	route_from_account(a, &rt);
+	for (int i = 0; i < c->nargs; i++)
+		if (addr_parse_list(c->args[i], &l, &e))
+			printf("route: recipient argument '%s': %s\n", c->args[i], e.msg);
+	addrlist_dedup(&l);
+	char **seen = xcalloc(l.n + 1, sizeof *seen);
+	size_t nseen = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		struct rcpt r;
+		if (rcpt_init(&r, &l.v[i], &e)) {
+			printf("route: %s\n", e.msg);
+		} else {
+			const char *d = strrchr(r.ascii, '@') + 1;
+			size_t k = 0;
+			while (k < nseen && ascii_casecmp(seen[k], d) != 0)
+				k++;
+			if (k == nseen) {
+				seen[nseen++] = xstrdup(d);
+				mx_show_route(&rt, d, stdout, "");
+			}
+		}
+		rcpt_free(&r);
+	}
+	for (size_t k = 0; k < nseen; k++)
+		free(seen[k]);
+	free(seen);
+	addrlist_free(&l);
+	route_free(&rt);
+}
+
 static int serverinfo(const struct route *r, struct perr *e)
 {
+	if (r->mx.on) {
+		perr_fail(e, FC_USAGE, "--serverinfo needs one server, and account '%s' has delivery mx: "
+		          "ask a host with --host=HOST --port=25", r->policy.name);
+		return fail(e);
+	}
 	int rc = session_serverinfo(r, stdout, e);
 	fflush(stdout);         /* the facts before the reason */
 	return rc ? fail(e) : 0;
@@ -1270,6 +1316,7 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		fputs(files, stdout);
 		free(files);
 		conf_print(j->acc, stdout);
+		pretend_routes(c, j->acc);
 		return 0;
 	}
 	free(files);
@@ -1280,6 +1327,9 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	if (c->mode == M_QUEUE_CTL)
 		return queue_command(c, j->acc->queue_dir, e);
 	route_from_account(j->acc, &j->route);
+	if (j->route.mx.on && j->acc->auth)
+		log_info("delivery mx: no AUTH with MX hosts; the credentials of account '%s' are not used",
+		         j->acc->name);
 	if (c->mode == M_SERVERINFO)
 		return serverinfo(&j->route, e);
 	if (c->mode >= M_OAUTH_LOGIN)

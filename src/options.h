@@ -54,6 +54,7 @@ static const struct opt_def opt_table[] = {
 	{ "account", 'a', required_argument, ACT_ACCOUNT, NULL, "NAME", "use account NAME" },
 	{ "host", 0, required_argument, ACT_HOST, NULL, "HOST", "use HOST and command-line settings only; read no configuration file" },
 	/* settings (config keywords) */
+	{ "delivery", 0, required_argument, ACT_KEY, "delivery", "smarthost|mx", NULL },
 	{ "port", 0, required_argument, ACT_KEY, "port", "N", NULL },
 	{ "source-ip", 0, required_argument, ACT_KEY, "source_ip", "IP", NULL },
 	{ "proxy-host", 0, required_argument, ACT_KEY, "proxy_host", "HOST", NULL },

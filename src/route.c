@@ -43,9 +43,33 @@ static void hop_from_account(const struct account *a, struct hop *h)
 	h->tls.certcheck = a->tls_certcheck;
 }
 
+/* delivery mx: the shared settings; no AUTH, whatever the account says
+ * (credentials are for a submission server, never for MX hosts). */
+static void mx_from_account(const struct account *a, struct route *r)
+{
+	struct mx_conf *m = &r->mx;
+	m->on = 1;
+	m->port = a->port;
+	m->source_ip = a->source_ip;
+	m->timeout = a->timeout;
+	m->tls = a->tls;
+	m->dane = a->tls_dane;
+	m->address_limit = (size_t)a->mx_address_limit;
+	m->tls_opts.cert_file = a->tls_cert_file;
+	m->tls_opts.key_file = a->tls_key_file;
+	m->tls_opts.priorities = a->tls_priorities;
+	m->tls_opts.min_dh_prime_bits = a->tls_min_dh_prime_bits;
+	r->policy.name = a->name;
+	r->policy.helo = a->domain;
+}
+
 void route_from_account(const struct account *a, struct route *r)
 {
 	memset(r, 0, sizeof *r);
+	if (a->delivery == DELIVERY_MX) {
+		mx_from_account(a, r);
+		return;
+	}
 	r->hop = xcalloc(2, sizeof *r->hop);
 	hop_from_account(a, &r->hop[0]);
 	r->nhop = 1;
@@ -99,7 +123,7 @@ void route_free(struct route *r)
 
 const char *hop_name(const struct hop *h)
 {
-	return h->socket ? h->socket : h->host;
+	return h->label ? h->label : h->socket ? h->socket : h->host;
 }
 
 int policy_wants_auth(const struct policy *p)

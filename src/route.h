@@ -11,6 +11,8 @@
 #include "status.h"
 #include "tls.h"
 
+struct dns_resolver;
+
 /* How a hop uses TLS. */
 enum tls_mode {
 	TM_OFF,            /* plain text, STARTTLS never sent */
@@ -23,6 +25,8 @@ enum tls_mode {
  * route was built from, which must outlive it. */
 struct hop {
 	const char *host;        /* name or IP literal; NULL when socket is set */
+	const char *label;       /* for messages instead of host, or NULL
+	                            ("mx1.example.org[192.0.2.1]") */
 	const char *socket;      /* AF_UNIX path, or NULL */
 	int port;
 	const char *source_ip;   /* bind before connect, or NULL */
@@ -55,10 +59,25 @@ struct policy {
 	struct oauth_conf oauth;
 };
 
+/* delivery mx: what every MX route of the account shares (mx.c builds
+ * the hops per recipient domain from DNS). */
+struct mx_conf {
+	int on;                  /* the route has no hops of its own: mx.c */
+	int port;                /* 25 unless the account sets port */
+	const char *source_ip;
+	int timeout;
+	int tls;                 /* the account's TLS_* */
+	int dane;                /* tls_dane */
+	size_t address_limit;    /* mx_address_limit */
+	struct tls_opts tls_opts;/* client certificate, priorities, DH bits */
+	const struct dns_resolver *resolver; /* NULL: the system's (tests: golden packets) */
+};
+
 struct route {
 	struct hop *hop;
 	size_t nhop;
 	struct policy policy;
+	struct mx_conf mx;
 };
 
 /* The route for a finished account (conf_finish done): its host or
@@ -67,7 +86,7 @@ struct route {
 void route_from_account(const struct account *a, struct route *r);
 void route_free(struct route *r);
 
-/* The host or socket path, for messages and logs. */
+/* The label, host or socket path, for messages and logs. */
 const char *hop_name(const struct hop *h);
 
 /* The OAuth settings of a finished account with oauth_provider set. */

@@ -882,8 +882,10 @@ static void data_phase(struct tx *t)
 		tx_fail(t, &e);
 		goto out;
 	}
-	if (queue_data(t, 1) == 0 && tx_flush(t) == 0)
+	if (queue_data(t, 1) == 0 && tx_flush(t) == 0) {
+		t->o->data_sent = 1;
 		read_data_end(t);
+	}
 out:
 	smtp_reply_free(&r);
 }
@@ -919,13 +921,18 @@ static void run(struct tx *t, const char *mail)
 		queue_bdat(t);
 	else
 		tx_queue(t, "DATA");
-	tx_flush(t);
+	if (tx_flush(t) == 0 && t->bdat)
+		t->o->data_sent = 1;
 	if (t->pipe) {
 		read_mail(t);
 		for (size_t i = 0; i < t->env->nrcpt; i++)
 			if (t->env->rcpt[i].state == RCPT_PENDING)
 				read_rcpt(t, &t->env->rcpt[i]);
 	}
+	/* BDAT went with MAIL and RCPT: a server that refused them all
+	 * refuses the data too */
+	if (t->bdat && !t->s->dead && (!t->mail_ok || t->accepted == 0))
+		t->o->data_sent = 0;
 	if (t->bdat)
 		read_data_end(t);
 	else

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conf.h"
+#include "mx.h"
 #include "util.h"
 
 #include "tap.h"
@@ -515,6 +517,77 @@ static int t_tlsa_usable(void)
 	return 0;
 }
 
+/* ---- mx.c: the route to a domain, as --pretend shows it ---- */
+
+/* mx_show_route's lines for domain with these settings. */
+static char *route_text(const char *domain, int tls, int dane, size_t limit)
+{
+	struct route r;
+	char *text = NULL;
+	size_t len = 0;
+	memset(&r, 0, sizeof r);
+	r.mx.on = 1;
+	r.mx.port = 25;
+	r.mx.timeout = 5;
+	r.mx.tls = tls;
+	r.mx.dane = dane;
+	r.mx.address_limit = limit;
+	r.mx.resolver = &fake;
+	r.policy.name = "a";
+	r.policy.helo = "client.example.org";
+	FILE *f = open_memstream(&text, &len);
+	mx_show_route(&r, domain, f, "");
+	fclose(f);
+	return text;
+}
+
+static int route_is(const char *domain, int tls, int dane, size_t limit, const char *want)
+{
+	char *got = route_text(domain, tls, dane, limit);
+	int bad = strcmp(got, want) != 0;
+	if (bad)
+		fail("route %s: got\n%swant\n%s", domain, got, want);
+	free(got);
+	return bad;
+}
+
+/* example.org: MX 10 mx1 and mx3.mail.example.net (rnd_last keeps that
+ * order), 20 mx2. mx1 has validated addresses and two usable TLSA
+ * records; mx3 has no answer at all (left out); mx2's A is not
+ * validated (no TLSA lookup) and its AAAA lookup fails. */
+static int t_route_policies(void)
+{
+	return route_is("example.org", TLS_UNSET, 1, 5,
+	                "route example.org: mx1.example.org[2001:db8::1] preference 10, TLS DANE (2 usable TLSA records)\n"
+	                "route example.org: mx1.example.org[192.0.2.1] preference 10, TLS DANE (2 usable TLSA records)\n"
+	                "route example.org: mx1.example.org[192.0.2.2] preference 10, TLS DANE (2 usable TLSA records)\n"
+	                "route example.org: mx2.example.org[198.51.100.7] preference 20, TLS opportunistic\n"
+	                "route example.org: a host left out: the test resolver has no AAAA mx3.mail.example.net\n") ||
+	       route_is("example.org", TLS_ON, 0, 5,
+	                "route example.org: mx1.example.org[2001:db8::1] preference 10, TLS required (tls on)\n"
+	                "route example.org: mx1.example.org[192.0.2.1] preference 10, TLS required (tls on)\n"
+	                "route example.org: mx1.example.org[192.0.2.2] preference 10, TLS required (tls on)\n"
+	                "route example.org: mx2.example.org[198.51.100.7] preference 20, TLS required (tls on)\n"
+	                "route example.org: a host left out: the test resolver has no AAAA mx3.mail.example.net\n") ||
+	       route_is("example.org", TLS_OFF, 1, 2,
+	                "route example.org: mx1.example.org[2001:db8::1] preference 10, TLS off (tls off)\n"
+	                "route example.org: mx1.example.org[192.0.2.1] preference 10, TLS off (tls off)\n");
+}
+
+/* No route: null MX (68), NXDOMAIN (68), SERVFAIL (75); an implicit MX. */
+static int t_route_none(void)
+{
+	return route_is("null.example.org", TLS_UNSET, 1, 5,
+	                "route null.example.org: null.example.org does not accept mail (null MX, RFC 7505; 5.1.10)\n") ||
+	       route_is("nx.example.org", TLS_UNSET, 1, 5,
+	                "route nx.example.org: MX lookup for nx.example.org: no such domain (NXDOMAIN)\n") ||
+	       route_is("sf.example.org", TLS_UNSET, 1, 5,
+	                "route sf.example.org: MX lookup for sf.example.org: server failure (SERVFAIL)\n") ||
+	       route_is("bare.example.org", TLS_UNSET, 1, 5,
+	                "route bare.example.org: bare.example.org[203.0.113.5] preference 0 (no MX records, "
+	                "implicit MX), TLS opportunistic\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tap_case cases[] = {
@@ -536,6 +609,8 @@ int main(int argc, char **argv)
 		{ "dns_tlsa: records, usable ones flagged, AD", t_tlsa_list },
 		{ "dns_tlsa: NXDOMAIN none, SERVFAIL and timeout 75", t_tlsa_none_or_fail },
 		{ "TLSA usability (RFC 7672 3.1)", t_tlsa_usable },
+		{ "MX route: order, address limit, TLS policy per host, a host left out", t_route_policies },
+		{ "MX route: null MX, NXDOMAIN, SERVFAIL; implicit MX", t_route_none },
 	};
 	dir = argc > 1 ? argv[1] : getenv("GOLDEN_DNS_DIR");
 	if (!dir) {
