@@ -323,6 +323,36 @@ WRONG=0000000000000000000000000000000000000000000000000000000000000001
 	[[ $stderr == *"two.test"* ]]
 }
 
+@test "queue tempfail: the deferred domain is queued, -q delivers it there once DNS answers" {
+	mx_zone \
+		'one.test. MX 10 mx.one.test.' \
+		'mx.one.test. A 10.53.0.11' \
+		'two.test. MX 10 mx.two.test.' \
+		'mx.two.test. A 10.53.0.12' \
+		'servfail two.test. MX'
+	mx_dns_start "$MX_ZONE"
+	mx_sink_start one 10.53.0.11
+	mx_sink_start two 10.53.0.12
+	mx_config "queue tempfail" "queue_dir $BATS_TEST_TMPDIR/q"
+	send x@two.test a@one.test
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"queued as"*"two.test"* ]]
+	[ "$(mx_sink_count one)" -eq 1 ]
+	[ "$(mx_sink_count two)" -eq 0 ]
+	[ "$(ls "$BATS_TEST_TMPDIR/q" | grep -c '\.env$')" -eq 1 ]
+	# the name servers answer again
+	mx_dns_stop
+	grep -v servfail "$MX_ZONE" >"$MX_ZONE.ok"
+	mx_dns_start "$MX_ZONE.ok"
+	run --separate-stderr ip netns exec "$NS" "$POSTIE" -q
+	echo "status $status; stderr: $stderr"
+	[ "$status" -eq 0 ]
+	[ "$(mx_sink_count one)" -eq 1 ]
+	[ "$(mx_sink_count two)" -eq 1 ]
+	[ "$(rcpts two 1)" = "RCPT TO:<x@two.test>" ]
+	[ "$(ls "$BATS_TEST_TMPDIR/q" | grep -c '\.env$')" -eq 0 ]
+}
+
 @test "IDN domain: looked up and sent as its A-label (server without SMTPUTF8)" {
 	mx_zone \
 		'xn--bcher-kva.test. MX 10 mx1.example.test.' \
