@@ -136,6 +136,17 @@ two_mx() {
 		"$@"
 }
 
+# two_domains [extra zone lines...]: one.test (MX mx.one.test, 10.53.0.11)
+# and two.test (MX mx.two.test, 10.53.0.12).
+two_domains() {
+	mx_zone \
+		'one.test. MX 10 mx.one.test.' \
+		'mx.one.test. A 10.53.0.11' \
+		'two.test. MX 10 mx.two.test.' \
+		'mx.two.test. A 10.53.0.12' \
+		"$@"
+}
+
 # dane_zone TLSA-DATA [extra zone lines...]: dane.test with the one MX
 # host mx1.example.test (10.53.0.11) and its TLSA record at port 25.
 dane_zone() {
@@ -283,11 +294,7 @@ WRONG=0000000000000000000000000000000000000000000000000000000000000001
 }
 
 @test "two recipient domains: two transactions, each MX gets only its own recipients" {
-	mx_zone \
-		'one.test. MX 10 mx.one.test.' \
-		'mx.one.test. A 10.53.0.11' \
-		'two.test. MX 10 mx.two.test.' \
-		'mx.two.test. A 10.53.0.12'
+	two_domains
 	mx_dns_start "$MX_ZONE"
 	mx_sink_start one 10.53.0.11
 	mx_sink_start two 10.53.0.12
@@ -305,12 +312,7 @@ WRONG=0000000000000000000000000000000000000000000000000000000000000001
 }
 
 @test "two recipient domains, one SERVFAIL: 75, the other domain still delivered" {
-	mx_zone \
-		'one.test. MX 10 mx.one.test.' \
-		'mx.one.test. A 10.53.0.11' \
-		'two.test. MX 10 mx.two.test.' \
-		'mx.two.test. A 10.53.0.12' \
-		'servfail two.test. MX'
+	two_domains 'servfail two.test. MX'
 	mx_dns_start "$MX_ZONE"
 	mx_sink_start one 10.53.0.11
 	mx_trap_start two 10.53.0.12
@@ -324,12 +326,7 @@ WRONG=0000000000000000000000000000000000000000000000000000000000000001
 }
 
 @test "queue tempfail: the deferred domain is queued, -q delivers it there once DNS answers" {
-	mx_zone \
-		'one.test. MX 10 mx.one.test.' \
-		'mx.one.test. A 10.53.0.11' \
-		'two.test. MX 10 mx.two.test.' \
-		'mx.two.test. A 10.53.0.12' \
-		'servfail two.test. MX'
+	two_domains 'servfail two.test. MX'
 	mx_dns_start "$MX_ZONE"
 	mx_sink_start one 10.53.0.11
 	mx_sink_start two 10.53.0.12
