@@ -38,6 +38,14 @@ void rcpt_free(struct rcpt *r)
 	memset(r, 0, sizeof *r);
 }
 
+size_t envelope_pending(const struct envelope *env)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < env->nrcpt; i++)
+		n += env->rcpt[i].state == RCPT_PENDING;
+	return n;
+}
+
 /* tls= for the log: what the session did, else what the hop asks for. */
 static const char *tls_word(const struct hop *h, const struct smtp_session *s)
 {

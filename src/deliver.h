@@ -42,6 +42,9 @@ struct envelope {
 	const char *envid;    /* MAIL ENVID (unencoded), or NULL */
 };
 
+/* The recipients of env still pending. */
+size_t envelope_pending(const struct envelope *env);
+
 /* What happened, beyond the per-recipient results. */
 struct delivery {
 	int ex;               /* the combined exit status (status_combine) */

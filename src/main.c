@@ -1225,7 +1225,7 @@ static void pretend_routes(const struct cli *c, const struct account *a)
 		if (rcpt_init(&r, &l.v[i], &e)) {
 			printf("route: %s\n", e.msg);
 		} else {
-			const char *d = strrchr(r.ascii, '@') + 1;
+			const char *d = addr_domain_of(r.ascii);
 			size_t k = 0;
 			while (k < nseen && ascii_casecmp(seen[k], d) != 0)
 				k++;

@@ -20,13 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "dane.h"
 #include "dns.h"
 #include "log.h"
 #include "util.h"
-
-#define MX_DEFAULT_LIMIT 5
 
 /* One address of one MX host. */
 struct mx_target {
@@ -204,7 +203,7 @@ static struct mx_plan *plan(const struct route *r, const char *domain)
 	struct mx_plan *p = xcalloc(1, sizeof *p);
 	struct dns_mx_list ml;
 	struct perr e;
-	size_t limit = c->address_limit ? c->address_limit : MX_DEFAULT_LIMIT;
+	size_t limit = c->address_limit;
 	snprintf(p->domain, sizeof p->domain, "%s", domain);
 	perr_clear(&p->fail);
 	if (dns_mx(c->resolver, domain, &ml, &p->fail)) {
@@ -263,8 +262,8 @@ void mx_show_route(const struct route *r, const char *domain, FILE *out, const c
 /* The domain of an envelope address, lower case. */
 static void domain_of(const char *addr, char *out, size_t size)
 {
-	const char *at = strrchr(addr, '@');
-	snprintf(out, size, "%s", at ? at + 1 : "");
+	const char *d = addr_domain_of(addr);
+	snprintf(out, size, "%s", d ? d : "");
 	for (char *s = out; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
 }
@@ -282,14 +281,6 @@ static void refuse(struct rcpt *rc, const struct perr *why)
 	snprintf(rc->result.msg, sizeof rc->result.msg, "%s <%s>: %.900s",
 	         deferred || why->ex == EX_TEMPFAIL ? "delivery deferred for" : "cannot deliver to",
 	         rc->ascii, why->msg);
-}
-
-static size_t pending(const struct envelope *env)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < env->nrcpt; i++)
-		n += env->rcpt[i].state == RCPT_PENDING;
-	return n;
 }
 
 /* What the caller reports, from one transaction. */
@@ -314,14 +305,14 @@ static void deliver_domain(const struct mx_plan *p, struct envelope *sub, struct
                            struct delivery *d)
 {
 	struct perr last = p->fail;
-	for (size_t i = 0; i < p->n && pending(sub); i++) {
+	for (size_t i = 0; i < p->n && envelope_pending(sub); i++) {
 		struct courier k;
 		struct delivery dd;
 		courier_init(&k, &p->t[i].r);
 		courier_send(&k, sub, m, 1, &dd);
 		courier_close(&k);
 		merge(d, &dd);
-		if (!pending(sub))
+		if (!envelope_pending(sub))
 			break;
 		last = dd.session;
 		if (dd.data_sent || status_action(&dd.session) != ACTION_NEXT_HOP)

@@ -595,14 +595,6 @@ static void add_upper(struct buf *b, const char *s)
 }
 
 /* Recipients still to be tried. */
-static size_t pending(const struct envelope *env)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < env->nrcpt; i++)
-		n += env->rcpt[i].state == RCPT_PENDING;
-	return n;
-}
-
 /* NOTIFY needs the server's DSN; ORCPT alone is left out without it. */
 static int wants_dsn(const struct envelope *env)
 {
@@ -680,7 +672,7 @@ static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
 	const struct envelope *j = t->env;
 	const struct smtp_caps *caps = &t->s->caps;
 	int utf8;
-	if (pending(j) == 0)
+	if (envelope_pending(j) == 0)
 		return perr_fail(e, FC_INTERNAL, "no recipients");
 	if (check_addrs(j, e) != EX_OK || check_utf8(t, &utf8, e) != EX_OK)
 		return e->ex;
@@ -971,7 +963,7 @@ static void delivery_init(struct delivery *d)
  * message: a slow server is not cut off, a dripping one still is. */
 static void extend_session(struct smtp_session *s, const struct envelope *env, const struct msg *m)
 {
-	long long units = 1 + (long long)pending(env) / 10 + (m ? (long long)m->size / 16384 : 0);
+	long long units = 1 + (long long)envelope_pending(env) / 10 + (m ? (long long)m->size / 16384 : 0);
 	long long sec = units * net_timeout(s->c);
 	net_extend_session(s->c, sec > INT_MAX ? INT_MAX : (int)sec);
 }
