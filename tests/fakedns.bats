@@ -295,10 +295,11 @@ zone() {
 	[ "${lines[1]}" = "mx1.example.test. A 10.53.0.11" ]
 	grep -qx 'drop 28 mx1.example.test. udp rd' "$MX_DNS_LOG"
 	grep -qx 'drop 28 mx1.example.test. tcp rd' "$MX_DNS_LOG"
-	# glibc gives up after timeout:1 attempts:1
-	SECONDS=0
-	run ip netns exec "$NS" getent ahosts mx1.example.test
-	[ "$SECONDS" -le 3 ]
+	# glibc gives up on the dropped AAAA (timeout:1 attempts:1) and still
+	# returns the A record; the bound only catches a hang, it times nothing
+	run timeout 20 ip netns exec "$NS" getent ahosts mx1.example.test
+	[ "$status" -ne 124 ]
+	[[ $output == *10.53.0.11* ]]
 }
 
 @test "AD: only a secure RRset, and only when the query has AD or DO" {
