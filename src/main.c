@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "aliases.h"
 #include "auth.h"
 #include "conf.h"
 #include "deliver.h"
+#include "job.h"
 #include "log.h"
 #include "msg.h"
 #include "mx.h"
@@ -35,10 +35,6 @@
 /* How long a refused message is still read, so its writer gets no SIGPIPE. */
 #define DRAIN_SECONDS 10
 
-enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
-            M_QUEUE, M_QUEUE_CTL,
-            M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
-
 /* The modes that talk to the server or the authorization server about
  * the account, and take no recipients. */
 static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
@@ -46,39 +42,6 @@ static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
 	{ M_OAUTH_STATUS, "--oauth-status" }, { M_OAUTH_TOKEN, "--oauth-token" },
 	{ M_OAUTH_LOGOUT, "--oauth-logout" }, { M_QUEUE, "-q and --queue-run" },
 	{ M_QUEUE_CTL, "--queue-delete, --queue-hold and --queue-release" },
-};
-
-struct override {
-	const char *key, *val;
-	char *where;
-};
-
-struct cli {
-	enum mode mode;
-	int verbose, read_rcpts, read_from;
-	int odmode;          /* -odq, -odb, -odi: 'q', 'b', 'i'; 0: the account's queue */
-	int due_only;        /* --queue-run rather than -q */
-	const char *queue_part; /* -qISUBSTR */
-	int queue_op;        /* M_QUEUE_CTL: enum queue_op */
-	const char *queue_id;   /* M_QUEUE_CTL: the message */
-	const char *file, *account, *host, *from, *fullname, *envid;
-	struct override *ov;
-	size_t nov;
-	char **args;
-	int nargs;
-};
-
-/* Everything one delivery needs, gathered before connecting. */
-struct job {
-	struct account *acc;
-	struct route route;  /* built from acc once it is finished */
-	char *from_display;  /* envelope sender as given (for From:, logs) */
-	char *from;          /* envelope sender, ASCII domain; "" = null sender */
-	struct addrlist parsed; /* recipients as parsed, until they become rcpt */
-	struct rcpt *rcpt;   /* the envelope recipients */
-	size_t nrcpt;
-	struct msg msg;
-	int have_msg;
 };
 
 static int fail(const struct perr *e)
@@ -358,315 +321,6 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 	return 0;
 }
 
-/* The account to use: --host, -a, the one whose from matches -f, or default. */
-static const struct account *pick(const struct cli *c, const struct config *cfg, const char *from,
-                                  struct perr *e)
-{
-	const struct account *a;
-	if (c->account) {
-		if (!(a = conf_find(cfg, c->account)))
-			conf_not_found(cfg, c->account, e);
-		return a;
-	}
-	if (from && (a = conf_find_by_from(cfg, from)))
-		return a;
-	if (!(a = conf_find(cfg, "default")))
-		conf_not_found(cfg, NULL, e);
-	return a;
-}
-
-static int choose_account(const struct cli *c, const char *from, struct account **out,
-                          char **files, struct perr *e)
-{
-	struct config cfg;
-	struct conf_paths p = { c->file, NULL, 0 };
-	const struct account *a;
-
-	if (c->host) {
-		*out = account_new("(command line)", "command line", 0);
-		*files = xstrdup("using account specified on command line\n");
-		return conf_set(*out, "host", c->host, "--host", e);
-	}
-	if (conf_load(&p, &cfg, files, e))
-		return e->ex;
-	if ((a = pick(c, &cfg, from, e)))
-		*out = account_dup(a);
-	config_free(&cfg);
-	return a ? 0 : e->ex;
-}
-
-/* A bad value given as an option is a usage error (64), not a
- * configuration file's (78). */
-static int apply_overrides(const struct cli *c, struct account *a, struct perr *e)
-{
-	for (size_t i = 0; i < c->nov; i++)
-		if (conf_set(a, c->ov[i].key, c->ov[i].val, c->ov[i].where, e))
-			return perr_reclass(e, FC_USAGE);
-	if (c->fullname && conf_set(a, "from_full_name", c->fullname, "-F", e))
-		return perr_reclass(e, FC_USAGE);
-	return 0;
-}
-
-/* Option values are checked before any file is read, so that a bad one
- * is reported as such whatever the configuration holds. */
-static int check_overrides(const struct cli *c, struct perr *e)
-{
-	struct account *scratch = account_new("(command line)", "command line", 0);
-	int r = apply_overrides(c, scratch, e);
-	account_free(scratch);
-	return r;
-}
-
-/* RFC 5321 4.5.3.1 and RFC 3461 4.4 limits of what goes into commands,
- * checked before connecting (not for --pretend, which shows the values
- * as read): a server would refuse them, or worse. */
-static int check_lengths(const struct cli *c, const struct account *a, struct perr *e)
-{
-	if (a->domain && a->domain[0] != '[' && addr_check_domain(a->domain, "EHLO", e))
-		return perr_reclass(e, FC_CONFIG);
-	if (c->envid && strlen(c->envid) > 100)
-		return perr_fail(e, FC_USAGE, "-V: the envelope ID is %zu octets, over the limit of 100 "
-		                "(RFC 3461 4.4)", strlen(c->envid));
-	return 0;
-}
-
-/* Parse one envelope address given as "a@x", "<a@x>" or "Name <a@x>";
- * "" and "<>" are the null sender. */
-static int parse_sender(const char *s, struct job *j, enum fail_class fc, struct perr *e)
-{
-	struct addrlist l = { 0 };
-	const char *p = s + strspn(s, " \t");
-	if (!*p || strcmp(p, "<>") == 0) {
-		j->from_display = xstrdup("");
-		j->from = xstrdup("");
-		return 0;
-	}
-	if (addr_parse_list(s, &l, e) || l.n != 1) {
-		if (!e->ex)
-			perr_fail(e, fc, "invalid envelope sender '%s': expected one address", s);
-		addrlist_free(&l);
-		return perr_reclass(e, fc);
-	}
-	j->from_display = addr_envelope(&l.v[0]);
-	if (!l.v[0].domain) {
-		addrlist_free(&l);
-		return perr_fail(e, fc, "envelope sender '%s' has no domain; set 'from' to a full address", j->from_display);
-	}
-	int r = addr_envelope_ascii(&l.v[0], &j->from, e);
-	addrlist_free(&l);
-	if (r == 0 && addr_check_limits(j->from, "envelope sender", e))
-		return perr_reclass(e, fc);
-	return r;
-}
-
-/* A bare user name given with -f, as cronie passes "-f root": it cannot
- * be an envelope sender, so the account's from stands in for it. */
-static int unqualified(const char *s)
-{
-	struct addrlist l = { 0 };
-	struct perr ignored;
-	int bare = addr_parse_list(s, &l, &ignored) == 0 && l.n == 1 && !l.v[0].domain;
-	addrlist_free(&l);
-	return bare;
-}
-
-/* -f (if the account allows it), --read-envelope-from, the account's
- * from, or user@canonical-host-name. */
-static int envelope_from(const struct cli *c, struct job *j, struct perr *e)
-{
-	const struct account *a = j->acc;
-	if (c->from && a->from && unqualified(c->from))
-		log_info("-f %s has no domain; using the account's from, %s", c->from, a->from);
-	else if (c->from && (a->allow_from_override || !a->from))
-		return parse_sender(c->from, j, FC_USAGE, e);
-	if (c->read_from && (a->allow_from_override || !a->from)) {
-		struct addr f = { 0 };
-		if (msg_from(&j->msg, &f, e))
-			return e->ex;
-		char *s = addr_envelope(&f);
-		addr_free(&f);
-		int r = parse_sender(s, j, FC_MESSAGE, e);
-		free(s);
-		return r;
-	}
-	if (a->from)
-		return parse_sender(a->from, j, FC_CONFIG, e);
-	char *host = host_canonical();
-	if (!strchr(host, '.')) {
-		free(host);
-		return perr_fail(e, FC_CONFIG, "envelope-from address is missing: set 'from' in account '%s' or use -f", a->name);
-	}
-	char *user = user_name();
-	char *s = xasprintf("%s@%s", user, host);
-	free(user);
-	free(host);
-	int r = parse_sender(s, j, FC_CONFIG, e);
-	free(s);
-	return r;
-}
-
-/* user@localhost and user@<this host> are local names too (fail2ban
- * mails root@localhost): with an aliases file they are looked up in it. */
-static void localize(struct addrlist *l)
-{
-	char *names[4] = { xstrdup("localhost"), xstrdup("localhost.localdomain"), host_name(),
-	                   host_canonical() };
-	for (size_t i = 0; i < l->n; i++)
-		for (size_t k = 0; l->v[i].domain && k < 4; k++)
-			if (ascii_casecmp(l->v[i].domain, names[k]) == 0) {
-				free(l->v[i].domain);
-				l->v[i].domain = NULL;
-			}
-	for (size_t k = 0; k < 4; k++)
-		free(names[k]);
-}
-
-static int expand_aliases(const struct account *a, struct addrlist *l, struct perr *e)
-{
-	struct aliases *al;
-	if (!a->aliases)
-		return 0;
-	localize(l);
-	char *path = expand_tilde(a->aliases);
-	int r = aliases_load(path, &al, e);
-	free(path);
-	if (r)
-		return r;
-	r = aliases_expand(al, l, e);
-	aliases_free(al);
-	return r;
-}
-
-/* The envelope recipients from the parsed list; on the first failure
- * the rest keep only the form given (for the log line). */
-static int convert_rcpts(struct job *j, struct perr *e)
-{
-	int failed = 0;
-	j->nrcpt = j->parsed.n;
-	j->rcpt = xcalloc(j->nrcpt, sizeof *j->rcpt);
-	for (size_t i = 0; i < j->nrcpt; i++) {
-		if (failed)
-			j->rcpt[i].given = addr_envelope(&j->parsed.v[i]);
-		else if (rcpt_init(&j->rcpt[i], &j->parsed.v[i], e))
-			failed = 1;
-		j->rcpt[i].notify = j->acc->dsn_notify;
-	}
-	addrlist_free(&j->parsed);
-	return failed ? e->ex : 0;
-}
-
-static int collect_rcpts(const struct cli *c, struct job *j, struct perr *e)
-{
-	for (int i = 0; i < c->nargs; i++)
-		if (addr_parse_list(c->args[i], &j->parsed, e)) {
-			char m[sizeof e->msg];
-			snprintf(m, sizeof m, "%s", e->msg);
-			return perr_fail(e, FC_USAGE, "recipient argument: %s", m);
-		}
-	if (c->read_rcpts && msg_recipients(&j->msg, &j->parsed, e))
-		return e->ex;
-	if (j->parsed.n == 0)
-		return c->read_rcpts ? perr_fail(e, FC_MESSAGE, "no recipients: none given and none found in To, Cc or Bcc")
-		                     : perr_fail(e, FC_USAGE, "no recipients given (name them as arguments, or use -t)");
-	if (expand_aliases(j->acc, &j->parsed, e))
-		return e->ex;
-	addrlist_dedup(&j->parsed);
-	return convert_rcpts(j, e);
-}
-
-static int prepare_message(const struct cli *c, struct job *j, struct perr *e)
-{
-	const struct account *a = j->acc;
-	char *host = NULL;
-	struct msg_edits ed = {
-		.set_from = *j->from ? a->set_from_header : HDR_OFF,
-		.from_addr = j->from_display,
-		.from_name = c->fullname ? c->fullname : a->from_full_name,
-		.set_date = a->set_date_header,
-		.set_msgid = a->set_msgid_header,
-		.msgid_domain = addr_domain_of(j->from),
-		.set_to = a->set_to_header,
-		.remove_bcc = a->remove_bcc_headers,
-	};
-	if (!ed.msgid_domain)
-		ed.msgid_domain = host = host_canonical();
-	int r = msg_prepare(&j->msg, &ed, e);
-	free(host);
-	return r;
-}
-
-/* The recipients for the log line: as sent, as parsed when the run failed
- * before they were converted, or the arguments when before that. */
-static char *join_rcpts(const struct cli *c, const struct job *j)
-{
-	struct buf b;
-	buf_init(&b);
-	for (int i = 0; j->nrcpt == 0 && j->parsed.n == 0 && i < c->nargs; i++)
-		buf_printf(&b, "%s%s", i ? "," : "", c->args[i]);
-	for (size_t i = 0; i < j->parsed.n; i++) {
-		char *s = addr_envelope(&j->parsed.v[i]);
-		buf_printf(&b, "%s%s", i ? "," : "", s);
-		free(s);
-	}
-	for (size_t i = 0; i < j->nrcpt; i++)
-		buf_printf(&b, "%s%s", i ? "," : "", j->rcpt[i].ascii ? j->rcpt[i].ascii : j->rcpt[i].given);
-	return buf_steal(&b);
-}
-
-/* tls= in the log when no session was opened: what the route asks for. */
-static const char *route_tls(const struct route *r)
-{
-	if (r->mx.on)
-		return r->mx.tls == TLS_ON ? "on" : "off";
-	enum tls_mode m = r->hop[0].tls_mode;
-	return m == TM_STARTTLS || m == TM_IMPLICIT ? "on" : "off";
-}
-
-/* The server's words in a failure, from "...: 535 5.7.8 text". */
-static const char *reply_text(const struct perr *e)
-{
-	char code[8];
-	if (!e->code)
-		return NULL;
-	snprintf(code, sizeof code, "%d ", e->code);
-	return strstr(e->msg, code);
-}
-
-/* One log line per run that got as far as an account: d is NULL when
- * the run ended before delivery. */
-static void write_logs(const struct cli *c, const struct job *j, const struct delivery *d,
-                       const struct perr *e, int ex)
-{
-	const struct account *a = j->acc;
-	struct route early = { 0 };
-	const struct route *rt = &j->route;
-	if (!a || (!a->logfile && !a->syslog))
-		return;
-	if (!rt->nhop && !rt->mx.on) {   /* failed before the account was finished */
-		route_from_account(a, &early);
-		rt = &early;
-	}
-	char *rcpts = join_rcpts(c, j);
-	struct logrec r = {
-		.host = d && d->hop ? hop_name(d->hop) : rt->nhop ? hop_name(&rt->hop[0]) : "MX",
-		.tls = d ? d->tls : route_tls(rt),
-		.auth = policy_wants_auth(&rt->policy), .user = rt->policy.auth.user,
-		.from = j->from ? j->from : j->from_display ? j->from_display : a->from,
-		.recipients = rcpts,
-		.mailsize = d && d->ndelivered ? d->sent : -1,
-		.smtpstatus = d && d->last_code ? d->last_code : ex ? e->code : 0,
-		.smtpmsg = d && d->last_msg[0] ? d->last_msg : ex ? reply_text(e) : NULL,
-		.errormsg = ex || e->msg[0] ? e->msg : NULL,   /* "queued as ID" with status 0 */
-		.exitcode = ex,
-	};
-	if (a->logfile)
-		log_file(a->logfile, a->logfile_time_format, &r);
-	if (a->syslog)
-		log_syslog(a->syslog, &r);
-	free(rcpts);
-	route_free(&early);
-}
-
 static int print_until_body(void *ctx, const char *p, size_t n)
 {
 	int *bol = ctx;   /* at the beginning of a line */
@@ -696,7 +350,6 @@ static void show_header(struct job *j)
 
 /* ---- the queue ---- */
 
-static void job_free(struct job *j);
 
 /* job_free for a job whose account and route a queue run lends it. */
 static void job_release(struct job *j)
@@ -801,7 +454,7 @@ static int qrun_account(struct qrun *rq, const struct queue_env *q, struct perr 
 	qc.account = q->account;
 	qc.host = NULL;
 	qc.nov = 0;
-	int r = choose_account(&qc, NULL, &rq->acc, &files, e);
+	int r = job_choose_account(&qc, NULL, &rq->acc, &files, e);
 	free(files);
 	if (r || conf_finish(rq->acc, CONF_CONNECT, e)) {
 		account_free(rq->acc);
@@ -959,7 +612,7 @@ static int run_queued(const char *dir, struct queue_env *q, struct msg *m, void 
 			log_info("%s stays queued: %s", q->id, why);
 			snprintf(e.msg, sizeof e.msg, "still queued as %s: %.900s", q->id, why);
 		}
-		write_logs(rq->c, &j, &d, &e, ex);
+		job_write_logs(rq->c, &j, &d, &e, ex);
 	}
 	job_release(&j);
 	return st < 0;
@@ -1044,77 +697,17 @@ static void run_detached(const struct cli *c, const char *dir, const char *id)
 }
 
 /* How this call uses the queue: the account's queue keyword, or -odX. */
-enum { QM_OFF, QM_TEMPFAIL, QM_ALWAYS, QM_ONLY };
-
-static int queue_mode(const struct cli *c, const struct account *a, struct perr *e)
-{
-	if (c->odmode == 'q' && a->queue == QUEUE_OFF) {
-		perr_fail(e, FC_USAGE, "-odq needs queue tempfail or always in the account");
-		return -1;
-	}
-	if (c->odmode == 'q')
-		return QM_ONLY;
-	if (a->queue == QUEUE_OFF)   /* no queue: -odb and -odi change nothing */
-		return QM_OFF;
-	if (c->odmode == 'b')
-		return QM_ALWAYS;
-	if (c->odmode == 'i')
-		return QM_TEMPFAIL;
-	return a->queue == QUEUE_ALWAYS ? QM_ALWAYS : QM_TEMPFAIL;
-}
-
-/* The envelope of the job, as deliver() takes it. */
-static struct envelope envelope_of(const struct cli *c, const struct job *j)
-{
-	struct envelope env = {
-		.from = j->from, .rcpt = j->rcpt, .nrcpt = j->nrcpt,
-		.dsn_return = j->acc->dsn_return, .envid = c->envid,
-	};
-	return env;
-}
-
-/* The configuration file as queued messages name it: the -C file's
- * absolute path (a later run may start elsewhere), "" for the search. */
-static char *queue_config(const struct cli *c)
-{
-	char *p = c->file ? realpath(c->file, NULL) : NULL;
-	return p ? p : xstrdup(c->file ? c->file : "");
-}
-
-/* Put the job's recipients that d says to hold (d NULL: all) in the
- * queue; "queued as ID" on stderr and in e for the log line. */
-static int enqueue(const struct cli *c, struct job *j, const struct delivery *d, char *id,
-                   struct perr *e)
-{
-	struct queue_env q;
-	memset(&q, 0, sizeof q);
-	q.config = queue_config(c);
-	q.account = xstrdup(j->acc->name);
-	q.sender = xstrdup(j->from);
-	q.created = q.next_try = (long long)time(NULL);
-	q.attempts = d != NULL;   /* the attempt just made */
-	q.dsn_return = j->acc->dsn_return ? xstrdup(j->acc->dsn_return) : NULL;
-	q.envid = c->envid ? xstrdup(c->envid) : NULL;
-	queue_env_hold(&q, j->rcpt, j->nrcpt, d);
-	if (d)
-		q.next_try += queue_backoff(1, (unsigned)random() % 1001);
-	int r = queue_dir_check(j->acc->queue_dir, e) || queue_commit(j->acc->queue_dir, &q, &j->msg, e);
-	if (r == 0)
-		snprintf(id, QUEUE_ID_MAX, "%s", q.id);
-	queue_env_free(&q);
-	return r ? e->ex : 0;
-}
 
 /* queue always, -odq, -odb: the message is safe on disk before anything
  * else; with detach, a child of a child (no zombie, no terminal) sends it. */
 static int queue_first(const struct cli *c, struct job *j, int detach, struct perr *e)
 {
 	char id[QUEUE_ID_MAX];
-	if (enqueue(c, j, NULL, id, e))
+	if (job_enqueue(c, j, NULL, id, e))
 		return fail_logged(c, j, e);
 	perr_fail(e, FC_NONE, "queued as %s", id);
 	log_info("queued as %s", id);
-	write_logs(c, j, NULL, e, 0);
+	job_write_logs(c, j, NULL, e, 0);
 	if (detach)
 		run_detached(c, j->acc->queue_dir, id);
 	return 0;
@@ -1148,18 +741,18 @@ static void flush_after(const struct cli *c, struct job *j, struct courier *k, c
  * temporary failures are queued instead: "queued as ID: why". */
 static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e)
 {
-	struct envelope env = envelope_of(c, j);
+	struct envelope env = job_envelope(c, j);
 	struct delivery d;
 	struct courier k;
 	char id[QUEUE_ID_MAX] = "";
-	char *config = hold ? queue_config(c) : NULL;
+	char *config = hold ? job_queue_config(c) : NULL;
 	int more = config && queue_has_due(j->acc->queue_dir, config, j->acc->name);
 	courier_init(&k, &j->route);
 	int ex = courier_send(&k, &env, &j->msg, !more, &d);
 	size_t held = 0;
 	for (size_t i = 0; hold && i < j->nrcpt; i++)
 		held += queue_should_hold(&j->rcpt[i], &d);
-	if (held && enqueue(c, j, &d, id, e) == 0) {
+	if (held && job_enqueue(c, j, &d, id, e) == 0) {
 		ex = final_status(j, &d);
 	} else if (held) {   /* not queued: say why; the caller must not think it safe */
 		ex = fail(e);
@@ -1175,7 +768,7 @@ static int send_job(const struct cli *c, struct job *j, int hold, struct perr *e
 			*e = j->rcpt[i].result;
 	if (held)
 		report_queued(id, e);
-	write_logs(c, j, &d, e, ex);
+	job_write_logs(c, j, &d, e, ex);
 	flush_after(c, j, &k, config, d.ndelivered > 0);
 	free(config);
 	return ex;
@@ -1284,7 +877,7 @@ static char *account_hint(const struct cli *c, struct job *j, struct perr *e)
 static int fail_logged(const struct cli *c, const struct job *j, const struct perr *e)
 {
 	int ex = fail(e);
-	write_logs(c, j, NULL, e, ex);
+	job_write_logs(c, j, NULL, e, ex);
 	return ex;
 }
 
@@ -1294,7 +887,7 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	char *hint = account_hint(c, j, e);
 	if (e->ex)
 		return fail(e);
-	int r = choose_account(c, hint, &j->acc, &files, e);
+	int r = job_choose_account(c, hint, &j->acc, &files, e);
 	free(hint);
 	if (r && c->mode == M_LISTQ) {   /* no account: the default queue */
 		free(files);
@@ -1306,9 +899,9 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		free(files);
 		return fail(e);
 	}
-	if (apply_overrides(c, j->acc, e) ||
+	if (job_apply_overrides(c, j->acc, e) ||
 	    conf_finish(j->acc, c->mode == M_PRETEND || c->mode == M_LISTQ ? CONF_SHOW : CONF_CONNECT, e) ||
-	    (c->mode != M_PRETEND && check_lengths(c, j->acc, e))) {
+	    (c->mode != M_PRETEND && job_check_lengths(c, j->acc, e))) {
 		free(files);
 		return c->mode == M_SEND ? fail_logged(c, j, e) : fail(e);
 	}
@@ -1334,31 +927,16 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 		return serverinfo(&j->route, e);
 	if (c->mode >= M_OAUTH_LOGIN)
 		return oauth_command(c->mode, &j->route.policy, e);
-	if (read_message(j, e) || envelope_from(c, j, e) || collect_rcpts(c, j, e) ||
-	    prepare_message(c, j, e))
+	if (read_message(j, e) || job_envelope_from(c, j, e) || job_collect_rcpts(c, j, e) ||
+	    job_prepare_message(c, j, e))
 		return fail_logged(c, j, e);
 	show_header(j);
-	int qm = queue_mode(c, j->acc, e);
+	int qm = job_queue_mode(c, j->acc, e);
 	if (qm < 0)
 		return fail_logged(c, j, e);
 	if (qm == QM_ALWAYS || qm == QM_ONLY)
 		return queue_first(c, j, qm == QM_ALWAYS, e);
 	return send_job(c, j, qm == QM_TEMPFAIL, e);
-}
-
-static void job_free(struct job *j)
-{
-	if (j->acc)
-		account_free(j->acc);
-	free(j->from_display);
-	free(j->from);
-	for (size_t i = 0; i < j->nrcpt; i++)
-		rcpt_free(&j->rcpt[i]);
-	free(j->rcpt);
-	addrlist_free(&j->parsed);
-	route_free(&j->route);
-	if (j->have_msg)
-		msg_free(&j->msg);
 }
 
 int main(int argc, char **argv)
@@ -1373,7 +951,7 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	memset(&j, 0, sizeof j);
 	perr_clear(&e);
-	if (parse_args(argc, argv, &c, &e) || check_overrides(&c, &e)) {
+	if (parse_args(argc, argv, &c, &e) || job_check_overrides(&c, &e)) {
 		ex = fail(&e);
 		if (c.mode == M_SEND)
 			drain_input(STDIN_FILENO, DRAIN_SECONDS);
