@@ -134,7 +134,7 @@ def lines_to_reply(text, code=b"250"):
 
 
 def seeds():
-    out = {t: [] for t in ("conf", "addr", "aliases", "msg", "smtp", "netrc")}
+    out = {t: [] for t in ("conf", "addr", "aliases", "msg", "smtp", "netrc", "smtpcmd")}
     out["conf"] = [r[1] for r in table("t-conf.c", "pcases")]
     out["addr"] = [r[0] for r in table("t-addr.c", "parse_cases")]
     out["addr"] += [b"user@" + r[0] for r in table("t-addr.c", "idn_cases")]
@@ -152,6 +152,10 @@ def seeds():
     for r in table("t-auth.c", "ncases"):
         first = r[2] + (b" " + r[3] if isinstance(r[3], bytes) else b"")
         out["netrc"].append(first + b"\n" + r[1])
+    # smtpcmd: one command line each (the first n octets when n is given),
+    # and every line in one input, CRLF-terminated, as a session
+    lines = [r[0][:r[1]] if r[1] else r[0] for r in table("t-smtpcmd.c", "cases")]
+    out["smtpcmd"] = lines + [b"".join(l + b"\r\n" for l in lines)]
     return out
 
 
