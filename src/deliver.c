@@ -118,6 +118,85 @@ int courier_send(struct courier *k, struct envelope *env, struct msg *m, int las
 	return d->ex;
 }
 
+/* The facts of the session for the report. */
+static void courier_facts(struct courier *k, int fresh, struct delivery *d)
+{
+	d->hop = k->used;
+	d->tls = k->used ? tls_word(k->used, k->s) : "off";
+	d->auth = k->s->auth;
+	snprintf(d->notice, sizeof d->notice, "%s", fresh ? k->s->notice : "");
+}
+
+int courier_mail(struct courier *k, struct envelope *env, const struct smtp_mail_opts *o,
+                 struct smtp_reply *r, struct delivery *d)
+{
+	struct perr e;
+	memset(d, 0, sizeof *d);
+	perr_clear(&d->session);
+	d->sent = -1;
+	perr_clear(&e);
+	for (int tries = 0; tries < 2; tries++) {
+		int fresh = !k->open;
+		if (fresh && (session_open_route(k->r, 1, k->s, &k->used, &e) == EX_OK ||
+		              open_with_fresh_token(k->r, k->s, &k->used, &e) == EX_OK))
+			k->open = 1;
+		if (k->open && smtp_relay_mail(k->s, env, o, r, &e) == EX_OK &&
+		    (fresh || r->code != 421)) {
+			courier_facts(k, fresh, d);
+			return EX_OK;
+		}
+		courier_facts(k, fresh, d);
+		if (k->open || k->s->c)
+			end_session(k);
+		/* a kept session the server ended while it was idle: once more */
+		if (fresh)
+			break;
+		log_info("the session with %s ended while idle; opening a new one", hop_name(k->used));
+	}
+	if (e.ex == EX_OK)   /* 421 from a fresh session: passed back as it is */
+		return EX_OK;
+	d->session = e;
+	d->ex = e.ex;
+	return e.ex;
+}
+
+int courier_rcpt(struct courier *k, struct rcpt *rc, struct smtp_reply *r, struct perr *e)
+{
+	if (!k->open)
+		return perr_fail(e, FC_INTERNAL, "no session for RCPT");
+	return smtp_relay_rcpt(k->s, rc, r, e);
+}
+
+int courier_data(struct courier *k, struct envelope *env, struct msg *m, struct smtp_reply *r,
+                 struct delivery *d)
+{
+	if (!k->open) {
+		memset(d, 0, sizeof *d);
+		d->sent = -1;
+		d->ex = perr_fail(&d->session, FC_INTERNAL, "no session for DATA");
+		return d->ex;
+	}
+	smtp_relay_data(k->s, env, m, r, d);
+	courier_facts(k, 0, d);
+	if (k->s->dead || !k->s->c)
+		end_session(k);
+	return d->ex;
+}
+
+void courier_rset(struct courier *k)
+{
+	if (!k->open)
+		return;
+	smtp_relay_rset(k->s);
+	if (k->s->dead || !k->s->c)
+		end_session(k);
+}
+
+long long courier_size_limit(const struct courier *k)
+{
+	return k->open && k->s->caps.size_offered ? k->s->caps.size : 0;
+}
+
 void courier_close(struct courier *k)
 {
 	if (k->open)

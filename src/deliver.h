@@ -84,6 +84,23 @@ struct courier {
 void courier_init(struct courier *k, const struct route *r);
 int courier_send(struct courier *k, struct envelope *env, struct msg *m, int last, struct delivery *d);
 void courier_close(struct courier *k);
+/* -bs: a client's transaction relayed over the courier's session (kept
+ * between transactions). courier_mail opens the session when there is
+ * none (again once when a kept one turns out to have ended) and sends
+ * MAIL: EX_OK with the server's reply in r, whatever its code, or the
+ * failure in d->session (the return value). courier_rcpt and
+ * courier_data as smtp_relay_rcpt and smtp_relay_data; courier_rset
+ * abandons the transaction. courier_size_limit: the server's SIZE limit,
+ * 0 when none is known. */
+struct smtp_mail_opts;
+struct smtp_reply;
+int courier_mail(struct courier *k, struct envelope *env, const struct smtp_mail_opts *o,
+                 struct smtp_reply *r, struct delivery *d);
+int courier_rcpt(struct courier *k, struct rcpt *rc, struct smtp_reply *r, struct perr *e);
+int courier_data(struct courier *k, struct envelope *env, struct msg *m, struct smtp_reply *r,
+                 struct delivery *d);
+void courier_rset(struct courier *k);
+long long courier_size_limit(const struct courier *k);
 /* Free k without a byte to the server: after a fork, in the process
  * that leaves the session to the other. */
 void courier_drop(struct courier *k);

@@ -14,7 +14,7 @@
 #include "status.h"
 
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
-            M_QUEUE, M_QUEUE_CTL,
+            M_QUEUE, M_QUEUE_CTL, M_SMTP,
             M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
 
 /* A -o style setting from the command line: keyword, value, and where

@@ -29,6 +29,7 @@
 #include "secret.h"
 #include "route.h"
 #include "session.h"
+#include "smtpd.h"
 #include "status.h"
 #include "util.h"
 
@@ -42,6 +43,7 @@ static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
 	{ M_OAUTH_STATUS, "--oauth-status" }, { M_OAUTH_TOKEN, "--oauth-token" },
 	{ M_OAUTH_LOGOUT, "--oauth-logout" }, { M_QUEUE, "-q and --queue-run" },
 	{ M_QUEUE_CTL, "--queue-delete, --queue-hold and --queue-release" },
+	{ M_SMTP, "-bs" },
 };
 
 static int fail(const struct perr *e)
@@ -189,15 +191,15 @@ static void version(void)
 static int check_mode(struct cli *c, const char *m, struct perr *e)
 {
 	static const struct { const char *m, *what; } modes[] = {
-		{ "s", "SMTP on standard input" }, { "v", "verify addresses" },
+		{ "v", "verify addresses" },
 		{ "d", "daemon" },                 { "D", "daemon in foreground" },
 		{ "t", "address test" },           { "h", "host status" },
 		{ "H", "purge host status" },      { "P", "print queue sizes" },
 	};
 	if (strcmp(m, "m") == 0)
 		return 0;
-	if (strcmp(m, "p") == 0 || strcmp(m, "i") == 0) {
-		c->mode = *m == 'p' ? M_LISTQ : M_NEWALIASES;
+	if (strcmp(m, "p") == 0 || strcmp(m, "i") == 0 || strcmp(m, "s") == 0) {
+		c->mode = *m == 'p' ? M_LISTQ : *m == 'i' ? M_NEWALIASES : M_SMTP;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
@@ -318,6 +320,9 @@ static int parse_args(int argc, char **argv, struct cli *c, struct perr *e)
 		if (c->mode == no_rcpt_modes[i].m)
 			return perr_fail(e, FC_USAGE, "%s takes no recipients ('%s' given; see postie --help)",
 			                 no_rcpt_modes[i].opt, c->args[0]);
+	if (c->mode == M_SMTP && (c->read_rcpts || c->read_from))
+		return perr_fail(e, FC_USAGE, "-bs takes the envelope from MAIL and RCPT: -t and "
+		                 "--read-envelope-from do not apply");
 	return 0;
 }
 
@@ -939,6 +944,15 @@ static int run(const struct cli *c, struct job *j, struct perr *e)
 	return send_job(c, j, qm == QM_TEMPFAIL, e);
 }
 
+static void free_cli(struct cli *c)
+{
+	for (size_t i = 0; i < c->nov; i++)
+		free(c->ov[i].where);
+	free(c->ov);
+	c->ov = NULL;
+	c->nov = 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
@@ -971,6 +985,10 @@ int main(int argc, char **argv)
 	case M_NEWALIASES:
 		puts("postie: no alias database to rebuild: the aliases file is read directly for each message");
 		return 0;
+	case M_SMTP:
+		ex = smtpd_run(&c, run_detached);
+		free_cli(&c);
+		return ex;
 	default:
 		break;
 	}
@@ -978,9 +996,7 @@ int main(int argc, char **argv)
 	if (c.mode == M_SEND && !j.have_msg)   /* refused before reading it all */
 		drain_input(STDIN_FILENO, DRAIN_SECONDS);
 	job_free(&j);
-	for (size_t i = 0; i < c.nov; i++)
-		free(c.ov[i].where);
-	free(c.ov);
+	free_cli(&c);
 	if (fflush(stdout) != 0 && ex == 0) {
 		fprintf(stderr, "postie: cannot write to standard output: %s\n", strerror(errno));
 		ex = EX_IOERR;

@@ -617,17 +617,15 @@ static int end_reading(struct reading *r, struct perr *e)
 	return 0;
 }
 
-/* Read infd to its end into the store, parsing as it arrives. */
-static int read_loop(struct reading *r, int infd, struct perr *e)
+/* Read src to its end into the store, parsing as it arrives. */
+static int read_loop(struct reading *r, msg_source src, void *ctx, struct perr *e)
 {
 	char *buf = xmalloc(CHUNK);
 	int rc = 0;
 	for (;;) {
-		ssize_t got = read(infd, buf, CHUNK);
-		if (got < 0 && errno == EINTR)
-			continue;
+		ssize_t got = src(ctx, buf, CHUNK, e);
 		if (got < 0) {
-			rc = perr_fail(e, FC_IOERR, "cannot read the message: %s", strerror(errno));
+			rc = e->ex;
 			break;
 		}
 		if (got == 0)
@@ -640,6 +638,19 @@ static int read_loop(struct reading *r, int infd, struct perr *e)
 	}
 	free(buf);
 	return rc;
+}
+
+static ssize_t fd_source(void *ctx, char *buf, size_t n, struct perr *e)
+{
+	for (;;) {
+		ssize_t got = read(*(int *)ctx, buf, n);
+		if (got >= 0)
+			return got;
+		if (errno != EINTR) {
+			perr_fail(e, FC_IOERR, "cannot read the message: %s", strerror(errno));
+			return -1;
+		}
+	}
 }
 
 /* Parse the message that fill(r, arg, e) feeds, into m. On failure m is
@@ -662,9 +673,15 @@ static int parse(struct msg *m, int flags, int (*fill)(struct reading *, void *,
 	return rc;
 }
 
-static int from_fd(struct reading *r, void *arg, struct perr *e)
+struct source {
+	msg_source fn;
+	void *ctx;
+};
+
+static int from_source(struct reading *r, void *arg, struct perr *e)
 {
-	return read_loop(r, *(int *)arg, e);
+	struct source *src = arg;
+	return read_loop(r, src->fn, src->ctx, e);
 }
 
 /* The store's own bytes, in CHUNK pieces. */
@@ -685,9 +702,21 @@ static int from_store(struct reading *r, void *arg, struct perr *e)
 
 int msg_read_store(int infd, struct msg_store *s, struct msg *m, struct perr *e)
 {
+	struct source src = { fd_source, &infd };
 	msg_init(m);
 	store_move(&m->store, s);
-	return parse(m, 0, from_fd, &infd, e);
+	return parse(m, 0, from_source, &src, e);
+}
+
+int msg_read_source(msg_source fn, void *ctx, struct msg *m, struct perr *e)
+{
+	struct msg_store s;
+	struct source src = { fn, ctx };
+	if (msg_store_temp(&s, e))
+		return e->ex;
+	msg_init(m);
+	store_move(&m->store, &s);
+	return parse(m, 0, from_source, &src, e);
 }
 
 int msg_read(int infd, struct msg *m, struct perr *e)

@@ -164,6 +164,11 @@ int msg_read(int infd, struct msg *m, struct perr *e);
 /* msg_read into the store s the caller made (msg_store_*), which m then
  * owns: on failure s is closed, and a named file removed. */
 int msg_read_store(int infd, struct msg_store *s, struct msg *m, struct perr *e);
+/* A source of message octets: up to n into buf; returns the number
+ * given, 0 at the end of the message, or -1 with e set. */
+typedef ssize_t (*msg_source)(void *ctx, char *buf, size_t n, struct perr *e);
+/* msg_read from src instead of a file descriptor (-bs: the DATA lines). */
+int msg_read_source(msg_source src, void *ctx, struct msg *m, struct perr *e);
 /* msg_read from the n octets at p, kept in a memory store. */
 int msg_read_mem(const char *p, size_t n, struct msg *m, struct perr *e);
 

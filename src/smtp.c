@@ -518,6 +518,7 @@ struct tx {
 	int completed;         /* the reply to the end of data was read */
 	int wfail;             /* a write failed: werr */
 	struct perr werr;
+	struct smtp_reply *relay; /* -bs: a copy of the last reply noted, or NULL */
 };
 
 static void tx_fail(struct tx *t, const struct perr *e)
@@ -526,9 +527,22 @@ static void tx_fail(struct tx *t, const struct perr *e)
 		t->o->session = *e;
 }
 
+static void reply_copy(struct smtp_reply *to, const struct smtp_reply *from)
+{
+	smtp_reply_free(to);
+	smtp_reply_init(to);
+	to->code = from->code;
+	memcpy(to->enh, from->enh, sizeof to->enh);
+	if (from->text.s)
+		buf_add(&to->text, from->text.s, from->text.len);
+	to->nlines = from->nlines;
+}
+
 static void note(struct tx *t, const struct smtp_reply *r)
 {
 	char *q = reply_quote(r);
+	if (t->relay)
+		reply_copy(t->relay, r);
 	t->o->last_code = r->code;
 	snprintf(t->o->last_msg, sizeof t->o->last_msg, "%s", q);
 	free(q);
@@ -647,8 +661,8 @@ static int check_addrs(const struct envelope *env, struct perr *e)
 	return EX_OK;
 }
 
-/* The size checks and SIZE= parameter. */
-static int mail_size(struct tx *t, struct buf *cmd, struct perr *e)
+/* The wire size when SIZE or BDAT needs it, checked against the limit. */
+static int mail_size(struct tx *t, struct perr *e)
 {
 	const struct smtp_caps *caps = &t->s->caps;
 	if (caps->size_offered || t->bdat) {
@@ -657,34 +671,23 @@ static int mail_size(struct tx *t, struct buf *cmd, struct perr *e)
 			return e->ex;
 		t->size = (long long)n;
 	}
-	if (!caps->size_offered)
-		return EX_OK;
-	if (caps->size > 0 && t->size > caps->size)
+	if (caps->size_offered && caps->size > 0 && t->size > caps->size)
 		return perr_fail(e, FC_MESSAGE, "message size %lld exceeds %s's limit of %lld bytes",
 		                t->size, t->s->peer, caps->size);
-	buf_printf(cmd, " SIZE=%lld", t->size);
 	return EX_OK;
 }
 
-/* Build "MAIL FROM:<...> params", or fail before anything is sent. */
-static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
+/* "MAIL FROM:<...> params": each parameter the server supports. */
+static void mail_line(struct buf *cmd, const struct smtp_session *s, const struct envelope *j,
+                      const struct smtp_mail_opts *o)
 {
-	const struct envelope *j = t->env;
-	const struct smtp_caps *caps = &t->s->caps;
-	int utf8;
-	if (envelope_pending(j) == 0)
-		return perr_fail(e, FC_INTERNAL, "no recipients");
-	if (check_addrs(j, e) != EX_OK || check_utf8(t, &utf8, e) != EX_OK)
-		return e->ex;
-	if ((wants_dsn(j) || j->dsn_return) && !caps->dsn)
-		return perr_fail(e, FC_EXTENSION, "%s does not support DSN (dsn_notify/dsn_return set)",
-		                t->s->peer);
+	const struct smtp_caps *caps = &s->caps;
 	buf_printf(cmd, "MAIL FROM:<%s>", j->from ? j->from : "");
-	if (mail_size(t, cmd, e) != EX_OK)
-		return e->ex;
-	if (t->m->eightbit && caps->eightbitmime)
+	if (caps->size_offered && o->size >= 0)
+		buf_printf(cmd, " SIZE=%lld", o->size);
+	if (o->eightbit && caps->eightbitmime)
 		buf_adds(cmd, " BODY=8BITMIME");
-	if (utf8)
+	if (o->smtputf8)
 		buf_adds(cmd, " SMTPUTF8");
 	if (caps->dsn && j->dsn_return) {
 		int hdrs = !ascii_casecmp(j->dsn_return, "headers") || !ascii_casecmp(j->dsn_return, "hdrs");
@@ -694,22 +697,48 @@ static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
 		buf_adds(cmd, " ENVID=");
 		add_xtext(cmd, j->envid);
 	}
+}
+
+/* Build "MAIL FROM:<...> params", or fail before anything is sent. */
+static int mail_command(struct tx *t, struct buf *cmd, struct perr *e)
+{
+	const struct envelope *j = t->env;
+	const struct smtp_caps *caps = &t->s->caps;
+	struct smtp_mail_opts o;
+	if (envelope_pending(j) == 0)
+		return perr_fail(e, FC_INTERNAL, "no recipients");
+	if (check_addrs(j, e) != EX_OK || check_utf8(t, &o.smtputf8, e) != EX_OK)
+		return e->ex;
+	if ((wants_dsn(j) || j->dsn_return) && !caps->dsn)
+		return perr_fail(e, FC_EXTENSION, "%s does not support DSN (dsn_notify/dsn_return set)",
+		                t->s->peer);
+	if (mail_size(t, e) != EX_OK)
+		return e->ex;
+	o.size = t->size;
+	o.eightbit = t->m->eightbit;
+	mail_line(cmd, t->s, j, &o);
 	return EX_OK;
+}
+
+/* "RCPT TO:<...>" with the DSN parameters the server supports. */
+static void rcpt_line(struct buf *cmd, const struct smtp_session *s, const struct rcpt *r)
+{
+	buf_printf(cmd, "RCPT TO:<%s>", r->ascii);
+	if (s->caps.dsn && r->notify) {
+		buf_adds(cmd, " NOTIFY=");
+		add_upper(cmd, r->notify);
+	}
+	if (s->caps.dsn && r->orcpt && !addr_is_8bit(r->orcpt)) {
+		buf_adds(cmd, " ORCPT=rfc822;");   /* RFC 3461 4.2 */
+		add_xtext(cmd, r->orcpt);
+	}
 }
 
 static void queue_rcpt(struct tx *t, const struct rcpt *r)
 {
 	struct buf cmd;
 	buf_init(&cmd);
-	buf_printf(&cmd, "RCPT TO:<%s>", r->ascii);
-	if (t->s->caps.dsn && r->notify) {
-		buf_adds(&cmd, " NOTIFY=");
-		add_upper(&cmd, r->notify);
-	}
-	if (t->s->caps.dsn && r->orcpt && !addr_is_8bit(r->orcpt)) {
-		buf_adds(&cmd, " ORCPT=rfc822;");   /* RFC 3461 4.2 */
-		add_xtext(&cmd, r->orcpt);
-	}
+	rcpt_line(&cmd, t->s, r);
 	tx_queue(t, cmd.s);
 	buf_free(&cmd);
 }
@@ -1010,6 +1039,102 @@ int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, 
 	settle(&t);
 	buf_free(&mail);
 	return d->ex;
+}
+
+/* ---- -bs: a client's transaction relayed one command at a time ---- */
+
+int smtp_relay_mail(struct smtp_session *s, const struct envelope *env,
+                    const struct smtp_mail_opts *o, struct smtp_reply *r, struct perr *e)
+{
+	struct buf cmd;
+	perr_clear(e);
+	if (s->dead || !s->c)
+		return perr_fail(e, FC_INTERNAL, "the session with %s is closed", s->peer);
+	if (check_addrs(env, e) != EX_OK)
+		return e->ex;
+	if (o->smtputf8 && !s->caps.smtputf8)
+		return perr_fail(e, FC_EXTENSION, "%s does not support SMTPUTF8, needed for this message",
+		                s->peer);
+	net_extend_session(s->c, net_timeout(s->c));
+	buf_init(&cmd);
+	mail_line(&cmd, s, env, o);
+	int rc = smtp_command(s, cmd.s, SHOW_LINE, "reply to MAIL", r, e);
+	buf_free(&cmd);
+	return rc;
+}
+
+int smtp_relay_rcpt(struct smtp_session *s, struct rcpt *rc, struct smtp_reply *r, struct perr *e)
+{
+	struct buf cmd;
+	perr_clear(e);
+	if (s->dead || !s->c)
+		return perr_fail(e, FC_INTERNAL, "the session with %s is closed", s->peer);
+	for (const char *p = rc->ascii; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return perr_fail(e, FC_MESSAGE, "recipient address contains a control character");
+	net_extend_session(s->c, net_timeout(s->c));
+	buf_init(&cmd);
+	rcpt_line(&cmd, s, rc);
+	int ex = smtp_command(s, cmd.s, SHOW_LINE, "reply to RCPT", r, e);
+	buf_free(&cmd);
+	if (ex != EX_OK)
+		return ex;
+	if (r->code / 100 == 2) {
+		rc->state = RCPT_ACCEPTED;
+	} else {
+		rc->state = RCPT_REFUSED;
+		reply_failed(&rc->result, PH_RCPT, r, "recipient <%s> rejected by %s", rc->ascii, s->peer);
+	}
+	return EX_OK;
+}
+
+int smtp_relay_data(struct smtp_session *s, struct envelope *env, struct msg *m,
+                    struct smtp_reply *r, struct delivery *d)
+{
+	struct tx t;
+	memset(&t, 0, sizeof t);
+	t.s = s;
+	t.env = env;
+	t.m = m;
+	t.o = d;
+	t.pipe = s->caps.pipelining;
+	t.bdat = s->caps.chunking;
+	t.size = -1;
+	t.mail_ok = 1;
+	t.relay = r;
+	delivery_init(d);
+	for (size_t i = 0; i < env->nrcpt; i++)
+		t.accepted += env->rcpt[i].state == RCPT_ACCEPTED;
+	if (s->dead || !s->c) {
+		perr_fail(&d->session, FC_INTERNAL, "the session with %s is closed", s->peer);
+	} else {
+		extend_session(s, env, m);
+		if (t.bdat && mail_size(&t, &d->session) != EX_OK) {
+			;   /* nothing sent: wind_up's RSET ends the transaction */
+		} else if (t.bdat) {
+			queue_bdat(&t);
+			if (tx_flush(&t) == 0)
+				d->data_sent = 1;
+			read_data_end(&t);
+		} else if (tx_queue(&t, "DATA") == 0 && tx_flush(&t) == 0) {
+			data_phase(&t);
+		}
+	}
+	if (s->c)
+		wind_up(&t);
+	settle(&t);
+	return d->ex;
+}
+
+void smtp_relay_rset(struct smtp_session *s)
+{
+	struct smtp_reply r;
+	struct perr e;
+	if (s->dead || !s->c)
+		return;
+	smtp_reply_init(&r);
+	smtp_command(s, "RSET", SHOW_LINE, "reply to RSET", &r, &e);
+	smtp_reply_free(&r);
 }
 
 /* ---- --serverinfo ---- */

@@ -109,6 +109,29 @@ int smtp_starttls(struct smtp_session *s, struct perr *e);
 int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, int quit,
                    struct delivery *d);
 
+/* The MAIL parameters of a transaction: SIZE (-1: none), BODY=8BITMIME,
+ * SMTPUTF8; each sent when the server supports it. */
+struct smtp_mail_opts {
+	long long size;
+	int eightbit;
+	int smtputf8;
+};
+
+/* -bs relays a client's transaction command by command, each server
+ * reply kept in r to be passed back. smtp_relay_mail and smtp_relay_rcpt
+ * return EX_OK when a reply was read, whatever its code (a refused RCPT
+ * gets state RCPT_REFUSED and its result), else the failure in e.
+ * smtp_relay_data sends the message to the accepted recipients (DATA or
+ * BDAT), reads the reply to its end into r, and settles like
+ * smtp_send_mail (never QUIT: the session stays for the next one).
+ * smtp_relay_rset abandons a transaction. */
+int smtp_relay_mail(struct smtp_session *s, const struct envelope *env,
+                    const struct smtp_mail_opts *o, struct smtp_reply *r, struct perr *e);
+int smtp_relay_rcpt(struct smtp_session *s, struct rcpt *rc, struct smtp_reply *r, struct perr *e);
+int smtp_relay_data(struct smtp_session *s, struct envelope *env, struct msg *m,
+                    struct smtp_reply *r, struct delivery *d);
+void smtp_relay_rset(struct smtp_session *s);
+
 /* Send QUIT (unless already sent), read its reply if possible, close. */
 void smtp_quit(struct smtp_session *s);
 void smtp_session_free(struct smtp_session *s);

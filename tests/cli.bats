@@ -35,7 +35,7 @@ teardown() { common_teardown; }
 }
 
 @test "unsupported modes fail with 64 and name the mode" {
-	for m in -bs -bv -bd; do
+	for m in -bv -bd -bD; do
 		run "$POSTIE" "$m" </dev/null
 		[ "$status" -eq 64 ]
 		[[ "$output" == "postie: mode $m "*"not supported"* ]]
@@ -44,6 +44,18 @@ teardown() { common_teardown; }
 	run "$POSTIE" -q30m </dev/null
 	[ "$status" -eq 64 ]
 	[ "$output" = "postie: -q30m: postie runs no daemon; run postie --queue-run from cron or a timer, or postie -q by hand" ]
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "-bs refuses recipient arguments, -t and --read-envelope-from with 64" {
+	run "$POSTIE" -bs r@example.org </dev/null
+	[ "$status" -eq 64 ]
+	[ "$output" = "postie: -bs takes no recipients ('r@example.org' given; see postie --help)" ]
+	for o in -t --read-envelope-from; do
+		run "$POSTIE" -bs "$o" </dev/null
+		[ "$status" -eq 64 ]
+		[ "$output" = "postie: -bs takes the envelope from MAIL and RCPT: -t and --read-envelope-from do not apply" ]
+	done
 	[ "$(sink_count)" -eq 0 ]
 }
 

@@ -25,3 +25,4 @@ run_unit() {
 # tests/golden/dns: the answer packets its mkpackets.py made.
 @test "unit: DNS answer parser, MX order, MX/address/TLSA lookups on golden answers" { run_unit dns "$BATS_TEST_DIRNAME/golden/dns"; }
 @test "unit: DANE matching and the TLS hook" { run_unit dane; }
+@test "unit: the -bs command parser" { run_unit smtpcmd; }
