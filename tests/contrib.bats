@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # contrib/: the ssmtp/nullmailer converter, the bash and zsh completions,
-# the logrotate sample, the example configurations, and the queue runner's
-# systemd units and cron line (as built in $BUILDDIR).
+# the logrotate sample, the example configurations, the queue runner's
+# systemd units and cron line, and the SMTP socket for applications with
+# its postie -bs service (as built in $BUILDDIR).
 # Needs zsh (with its zsh/zpty module) and logrotate installed; uses
 # systemd-analyze when it is installed and works.
 load common
@@ -19,8 +20,12 @@ setup() {
 	ln -s "$POSTIE_ABS" bin/postie
 	ln -s "$POSTIE_ABS" bin/sendmail
 	export PATH="$BATS_TEST_TMPDIR/bin:$PATH"
+	ACCEPT_PID=
 }
-teardown() { common_teardown; }
+teardown() {
+	stop_pid "$ACCEPT_PID"
+	common_teardown
+}
 
 # pretend FILE [options]: postie's view of a converted or example file
 pretend() {
@@ -721,7 +726,8 @@ EOF
 	local f
 	for f in completion/postie.bash completion/_postie logrotate/postie postie-convert \
 		systemd/postie-queue.service.in systemd/user/postie-queue.service.in \
-		systemd/postie-queue.timer cron/postie-queue.in examples/gmail-oauth.postierc examples/fastmail.postierc \
+		systemd/postie-queue.timer systemd/postie-smtpd.socket systemd/postie-smtpd@.service.in \
+		cron/postie-queue.in examples/gmail-oauth.postierc examples/fastmail.postierc \
 		examples/office365.postierc examples/cron-alerts.postierc \
 		examples/local-relay.postierc postierc.example quickstart.sh; do
 		[ -e "$CONTRIB/$f" ]
@@ -766,7 +772,9 @@ KNOWN_KEYS=" Unit.Description Unit.Documentation Unit.Wants Unit.After Service.T
 	Service.ProtectKernelLogs Service.ProtectControlGroups Service.ProtectClock
 	Service.ProtectHostname Service.RestrictAddressFamilies Service.RestrictNamespaces
 	Service.RestrictRealtime Service.RestrictSUIDSGID Service.LockPersonality
-	Service.SystemCallArchitectures Timer.OnCalendar Install.WantedBy "
+	Service.SystemCallArchitectures Timer.OnCalendar Install.WantedBy
+	Socket.ListenStream Socket.Accept Service.StandardInput Service.StandardOutput
+	Service.StandardError "
 
 # settings_of FILE: unit_settings into $settings, every key a known one
 # and every boolean "yes".
@@ -926,4 +934,126 @@ verify_units() {
 	[ -z "$output" ]
 	[ "$(sink_count)" -eq 1 ]
 	[ ! -e "${env[0]}" ]
+}
+
+# ------------------------------------- the SMTP socket and postie -bs service
+
+# smtpd_units: $bindir as configured; in smtpd/, the built
+# postie-smtpd@.service and the socket beside it, as installed; and the
+# queue runner's built units in sys/ (built_units).
+smtpd_units() {
+	built_units || return 1
+	mkdir -p smtpd
+	cp "$BUILDDIR/contrib/systemd/postie-smtpd@.service" "$CONTRIB/systemd/postie-smtpd.socket" smtpd/
+}
+
+# sandbox FILE: the sandboxing lines of a service file.
+sandbox() {
+	grep -E '^(NoNewPrivileges|Protect[A-Za-z]+|ReadWritePaths|PrivateTmp|Restrict[A-Za-z]+|LockPersonality|SystemCallArchitectures)=' "$1"
+}
+
+@test "systemd: the SMTP socket listens on 127.0.0.1:2525 only, one service per connection, and warns" {
+	local f="$CONTRIB/systemd/postie-smtpd.socket"
+	settings_of "$f"
+	setting Socket.ListenStream 127.0.0.1:2525
+	[ "$(grep -c '^Socket\.ListenStream=' <<<"$settings")" -eq 1 ]
+	setting Socket.Accept yes
+	setting Install.WantedBy sockets.target
+	# what it is for, and who can send through it
+	grep -q '^# only send mail to an SMTP server (host and port), not run a sendmail$' "$f"
+	grep -q '^# Anything that can connect to this port can send mail through that$' "$f"
+	grep -q 'Keep it on the loopback$' "$f"
+}
+
+@test "systemd: postie-smtpd@.service runs the installed postie -bs on the connection, sandboxed as the queue runner" {
+	smtpd_units
+	settings_of smtpd/postie-smtpd@.service
+	setting Service.ExecStart "$bindir/postie -bs"
+	[ "$(grep -c '^Service.ExecStart=' <<<"$settings")" -eq 1 ]
+	setting Service.StandardInput socket
+	setting Service.StandardOutput socket
+	setting Service.StandardError journal
+	no_setting Service.User
+	no_setting Service.Type
+	no_setting Install.WantedBy   # the socket starts it, nothing else
+	# root's configuration and queue, in postie-queue.service's sandbox
+	grep -q '^# It runs as root' smtpd/postie-smtpd@.service
+	diff <(sandbox sys/postie-queue.service) <(sandbox smtpd/postie-smtpd@.service)
+	setting Service.ProtectSystem strict
+	grep -q 'keep the socket on the loopback address' smtpd/postie-smtpd@.service
+	no_placeholder smtpd/postie-smtpd@.service
+}
+
+@test "systemd-analyze verify: the SMTP socket and its service, without a warning; the socket needs the service" {
+	analyze_works
+	smtpd_units
+	sed -i "s|^ExecStart=$bindir/postie |ExecStart=$POSTIE_ABS |" smtpd/postie-smtpd@.service
+	grep -qxF "ExecStart=$POSTIE_ABS -bs" smtpd/postie-smtpd@.service
+	run systemd-analyze verify --man=no smtpd/postie-smtpd.socket smtpd/postie-smtpd@.service
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# the check itself: without its service beside it, the socket fails
+	rm smtpd/postie-smtpd@.service
+	run systemd-analyze verify --man=no smtpd/postie-smtpd.socket
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"postie-smtpd@"*"not loaded"* ]]
+}
+
+# exits_logged N: the accept loop logged N exits of the command it spawned.
+exits_logged() { [ "$(grep -c '^exit ' spawned 2>/dev/null)" -eq "$1" ]; }
+
+@test "the SMTP socket's service as systemd's Accept=yes runs it: SMTP clients send through postie -bs" {
+	local cmd
+	smtpd_units
+	# the service's command, with the built postie for the installed one
+	cmd="$(sed -n "s|^ExecStart=$bindir/postie |$POSTIE_ABS |p" smtpd/postie-smtpd@.service)"
+	[ "$cmd" = "$POSTIE_ABS -bs" ]
+	sink_start
+	write_config "logfile $HOME/postie.log"
+	# systemd's Accept=yes with StandardInput=socket, StandardOutput=socket:
+	# one process per connection, the connection as fd 0 and 1
+	cat >accept.py <<'EOF'
+import os, shlex, socket, subprocess, sys, threading
+argv, port_file, log = shlex.split(sys.argv[1]), sys.argv[2], open(sys.argv[3], 'a', buffering=1)
+srv = socket.create_server(('127.0.0.1', 0))
+with open(port_file + '.tmp', 'w') as f:
+    f.write(str(srv.getsockname()[1]))
+os.rename(port_file + '.tmp', port_file)
+def reap(p):
+    log.write('exit %d\n' % p.wait())
+while True:
+    conn, _ = srv.accept()
+    p = subprocess.Popen(argv, stdin=conn, stdout=conn)
+    conn.close()
+    log.write('spawned %d\n' % p.pid)
+    threading.Thread(target=reap, args=(p,), daemon=True).start()
+EOF
+	/usr/bin/python3 accept.py "$cmd" port spawned 2>accept.err 3>&- &
+	ACCEPT_PID=$!
+	wait_file port "$ACCEPT_PID"
+	run /usr/bin/python3 - "$(<port)" <<'EOF'
+import smtplib, sys
+for n in (1, 2):
+    with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=10) as s:
+        s.ehlo('app.example')
+        refused = s.sendmail('sender@example.org', [f'r{n}@example.org'],
+                             f'Subject: via the socket {n}\r\n\r\nbody {n}\r\n')
+        assert refused == {}, refused
+print('sent')
+EOF
+	echo "$output"
+	cat accept.err
+	[ "$output" = sent ]
+	[ "$(sink_count)" -eq 2 ]
+	grep -qx 'RCPT TO:<r1@example.org>' "$(sink_env 1)"
+	grep -qx 'RCPT TO:<r2@example.org>' "$(sink_env 2)"
+	[ "$(sink_header 2 Subject)" = "via the socket 2" ]
+	# one postie per connection, each gone with exit 0 after QUIT
+	wait_until 10 exits_logged 2
+	cat spawned
+	[ "$(grep -c '^spawned ' spawned)" -eq 2 ]
+	[ "$(grep -c '^exit 0$' spawned)" -eq 2 ]
+	[ "$(wc -l <"$HOME/postie.log")" -eq 2 ]
 }
