@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # make install and make uninstall of the configured build tree at
-# $BUILDDIR, into a DESTDIR: exactly postie, its two man pages and the
+# $BUILDDIR, into a DESTDIR: exactly postie, its two man pages, the
 # queue timer's systemd units (system and user, in configurable
-# directories, naming the installed postie), plus the sendmail links when
+# directories, naming the installed postie) and the system's SMTP socket
+# with its postie -bs service, plus the sendmail links when
 # asked for (never mailq or newaliases); the links resolve to postie
 # inside the DESTDIR and run; uninstall leaves no file and no link behind,
 # and leaves a sendmail that is not postie's alone.
@@ -21,7 +22,8 @@ setup() {
 	[[ "$bindir" == /* && "$sbindir" == /* && "$man1dir" == /* && -n "$VERSION" ]]
 	# What make install always installs, the units where configured.
 	base=("$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5")
-	[ -z "$sysunitdir" ] || base+=("$sysunitdir/postie-queue.service" "$sysunitdir/postie-queue.timer")
+	[ -z "$sysunitdir" ] || base+=("$sysunitdir/postie-queue.service" "$sysunitdir/postie-queue.timer"
+		"$sysunitdir/postie-smtpd.socket" "$sysunitdir/postie-smtpd@.service")
 	[ -z "$userunitdir" ] || base+=("$userunitdir/postie-queue.service" "$userunitdir/postie-queue.timer")
 }
 
@@ -115,6 +117,7 @@ units_in() {
 	[ "$status" -eq 0 ]
 	expect_files "$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5" \
 		"$sys/postie-queue.service" "$sys/postie-queue.timer" \
+		"$sys/postie-smtpd.socket" "$sys/postie-smtpd@.service" \
 		"$user/postie-queue.service" "$user/postie-queue.timer"
 	units_in "$sys"
 	units_in "$user"
@@ -127,7 +130,8 @@ units_in() {
 	inst install SENDMAIL_LINKS=no systemdsystemunitdir="$sys" systemduserunitdir=
 	[ "$status" -eq 0 ]
 	expect_files "$bindir/postie" "$man1dir/postie.1" "$man5dir/postierc.5" \
-		"$sys/postie-queue.service" "$sys/postie-queue.timer"
+		"$sys/postie-queue.service" "$sys/postie-queue.timer" \
+		"$sys/postie-smtpd.socket" "$sys/postie-smtpd@.service"
 	uninstall_clean SENDMAIL_LINKS=no systemdsystemunitdir="$sys" systemduserunitdir=
 }
 
