@@ -139,6 +139,16 @@ got() {
 	got 1 dash-t r@example.org
 }
 
+@test "Symfony Mailer's -t transport without -i: the dots it doubled arrive doubled (why -i is needed)" {
+	needs_symfony
+	symfony "$SENDMAIL -t" no-i:r@example.org
+	[ "$status" -eq 0 ]
+	calls_were "args: -fsender@example.org -- r@example.org" "exit 0"
+	# Symfony stuffed the dot for a sendmail that would undo it; postie
+	# reads to the end of its input and changes no line
+	grep -q $'^\\.\\.leading dot\r$' "$(sink_msg 1)"
+}
+
 @test "PHP's mail() with its default sendmail arguments (-t -i)" {
 	run timeout 60 php -d sendmail_path="$SENDMAIL -t -i" "$PHPDIR/mail.php" r@example.org 'php mail'
 	echo "$output"
