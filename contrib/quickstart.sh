@@ -14,6 +14,7 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-reco
 	libcurl4-gnutls-dev libjansson-dev \
 	ca-certificates bats python3 python3-aiosmtpd time mandoc iproute2 gnutls-bin openssl \
 	postfix dovecot-core bsd-mailx s-nail mutt git git-email libmailtools-perl php-cli \
+	php-symfony-mailer \
 	zsh logrotate strace clang libclang-rt-14-dev llvm
 
 autoreconf -fi
