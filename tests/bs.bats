@@ -1009,6 +1009,30 @@ exit 0
 EOF
 }
 
+@test "-bs: the connection lost at the end of data, no queue: 451 4.4.1 with postie's diagnostic" {
+	bs_sink --script "$(script 'DATA-END * drop')"
+	why -f sender@example.org r@example.org
+	talk <<EOF
+> HELO client.example
+< 250 $HOST
+> MAIL FROM:<sender@example.org>
+< $UP_MAIL
+> RCPT TO:<r@example.org>
+< $UP_RCPT
+> DATA
+< $DATA_GO
+> Subject: lost
+>
+> body
+> .
+< 451 4.4.1 $WHY
+> QUIT
+< 221 2.0.0 Bye
+exit 0
+EOF
+	nothing_sent
+}
+
 @test "-bs: no such account is 451 4.3.5 with postie's diagnostic" {
 	bs_sink
 	why -a nosuch -f sender@example.org r@example.org
