@@ -626,19 +626,14 @@ int queue_list(const char *dir, FILE *out, struct perr *e)
 /* Temporary is what status.c maps to 75 and does not call final: a
  * 5xx greeting or a certificate that fails verification moves on to a
  * next hop, but with none left it is not something time will fix. */
-static int temporary(const struct perr *e)
-{
-	return e->ex == EX_TEMPFAIL && status_action(e) != ACTION_FINAL;
-}
-
 int queue_should_hold(const struct rcpt *r, const struct delivery *d)
 {
 	if (r->state == RCPT_DELIVERED)
 		return 0;
 	if (r->state == RCPT_REFUSED)
-		return temporary(&r->result);
+		return status_temporary(&r->result);
 	/* not tried, or the transaction failed: the session's failure decides */
-	return temporary(&d->session);
+	return status_temporary(&d->session);
 }
 
 /* The server's words in a failure ("451 4.7.1 ..."), else the whole

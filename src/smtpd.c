@@ -249,7 +249,7 @@ static void say_failure(struct bs *b, const struct perr *e)
 	else if (e->fc == FC_IOERR || e->fc == FC_OS || e->fc == FC_INTERNAL ||
 	         e->fc == FC_CANTCREAT || e->fc == FC_NOINPUT)
 		say(b, "451 4.3.0 %s", why);
-	else if (status_action(e) != ACTION_FINAL || e->ex == EX_TEMPFAIL)
+	else if (status_temporary(e))
 		say(b, "451 4.4.1 %s", why);
 	else if (e->fc == FC_AUTH || (e->fc == FC_REPLY && e->phase == PH_AUTH))
 		say(b, "554 5.7.0 %s", why);
@@ -358,7 +358,7 @@ static void log_tx(struct bs *b, const struct delivery *d, const struct perr *e,
  * here and queue it after the data. */
 static int may_hold(struct bs *b, const struct perr *e)
 {
-	return b->qm == QM_TEMPFAIL && (status_action(e) != ACTION_FINAL || e->ex == EX_TEMPFAIL);
+	return b->qm == QM_TEMPFAIL && status_temporary(e);
 }
 
 static void cmd_mail(struct bs *b, struct smtpcmd *cmd)

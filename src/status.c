@@ -239,6 +239,11 @@ enum status_action status_action(const struct perr *e)
 	return class_tab[e->fc].action;
 }
 
+int status_temporary(const struct perr *e)
+{
+	return e->ex == EX_TEMPFAIL && status_action(e) != ACTION_FINAL;
+}
+
 void perr_clear(struct perr *e)
 {
 	e->ex = EX_OK;

@@ -76,6 +76,9 @@ int status_from_reply(enum smtp_phase ph, int code, const char *enh);
 /* What to do after e: from its class, or for FC_REPLY from the phase and
  * whether the reply is temporary. ACTION_FINAL when e holds no failure. */
 enum status_action status_action(const struct perr *e);
+/* 1 when e is worth trying again later: exit status 75 and an action
+ * other than giving up. */
+int status_temporary(const struct perr *e);
 
 /* Combine two outcomes (e.g. of two recipients) into the one to report:
  * EX_TEMPFAIL wins over everything, then the other failures, then EX_OK. */

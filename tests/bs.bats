@@ -472,22 +472,29 @@ EOF
 	envelope 1 sender@example.org r@example.org
 }
 
-@test "-bs: a MAIL or RCPT path without its angle brackets is a syntax error (501 5.5.4)" {
+@test "-bs: a MAIL or RCPT path without its angle brackets is taken, as Postfix takes it" {
 	bs_sink
 	talk <<EOF
 > HELO client.example
 < 250 $HOST
 > MAIL FROM:sender@example.org
-< 501 5.5.4 Syntax: MAIL FROM:<address>
-> MAIL FROM:<sender@example.org>
 < $UP_MAIL
-> RCPT TO:r@example.org
-< 501 5.5.4 Syntax: RCPT TO:<address>
+> RCPT TO: r@example.org
+< $UP_RCPT
+> DATA
+< $DATA_GO
+> Subject: bare
+>
+> x
+> .
+<~ 250 .*
+> MAIL FROM:sender@example.org junk
+< 555 5.5.4 Unsupported option: junk
 > QUIT
 < 221 2.0.0 Bye
 exit 0
 EOF
-	nothing_sent
+	envelope 1 sender@example.org r@example.org
 }
 
 @test "-bs: the MAIL and RCPT parameters of SIZE, 8BITMIME, SMTPUTF8 and DSN are accepted" {
