@@ -1012,21 +1012,27 @@ static void settle(struct tx *t)
 	}
 }
 
+static void tx_init(struct tx *t, struct smtp_session *s, struct envelope *env, struct msg *m,
+                    struct delivery *d)
+{
+	memset(t, 0, sizeof *t);
+	t->s = s;
+	t->env = env;
+	t->m = m;
+	t->o = d;
+	t->pipe = s->caps.pipelining;
+	t->bdat = s->caps.chunking;
+	t->size = -1;
+	delivery_init(d);
+}
+
 int smtp_send_mail(struct smtp_session *s, struct envelope *env, struct msg *m, int quit,
                    struct delivery *d)
 {
 	struct tx t;
 	struct buf mail;
-	memset(&t, 0, sizeof t);
-	t.s = s;
-	t.env = env;
-	t.m = m;
+	tx_init(&t, s, env, m, d);
 	t.quit = quit;
-	t.o = d;
-	t.pipe = s->caps.pipelining;
-	t.bdat = s->caps.chunking;
-	t.size = -1;
-	delivery_init(d);
 	buf_init(&mail);
 	if (s->c)
 		extend_session(s, env, m);
@@ -1092,17 +1098,9 @@ int smtp_relay_data(struct smtp_session *s, struct envelope *env, struct msg *m,
                     struct smtp_reply *r, struct delivery *d)
 {
 	struct tx t;
-	memset(&t, 0, sizeof t);
-	t.s = s;
-	t.env = env;
-	t.m = m;
-	t.o = d;
-	t.pipe = s->caps.pipelining;
-	t.bdat = s->caps.chunking;
-	t.size = -1;
+	tx_init(&t, s, env, m, d);
 	t.mail_ok = 1;
 	t.relay = r;
-	delivery_init(d);
 	for (size_t i = 0; i < env->nrcpt; i++)
 		t.accepted += env->rcpt[i].state == RCPT_ACCEPTED;
 	if (s->dead || !s->c) {
