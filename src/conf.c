@@ -33,6 +33,7 @@ enum kwtype {
 	K_OAUTH_PROVIDER, /* microsoft, google or custom (lower case) */
 	K_OAUTH_FLOW,   /* device, authcode or client_credentials */
 	K_NOTIFY,       /* off (unset) or an address */
+	K_NAMES,        /* account names separated by blanks; empty unsets */
 	K_DSN_NOTIFY, K_DSN_RETURN, K_FINGERPRINT, K_AUTH, K_SYSLOG,
 	K_PORT,         /* 1-65535, required */
 	K_PORT_OPT,     /* 1-65535, empty resets to 0 */
@@ -70,6 +71,7 @@ static const struct kwdef kwtab[] = {
 	{ { "eval", "cmd", "replace this line by the first line that cmd prints", NULL, 0 }, K_EVAL, 0, NULL },
 	{ { "host", "hostname", "the SMTP server (name or address)", NULL, 0 }, K_NEED, OFF(host), NULL },
 	{ { "delivery", "(smarthost|mx)", "send through host (smarthost) or straight to the recipients' MX hosts (mx)", "smarthost", 0 }, K_DELIVERY, OFF(delivery), NULL },
+	{ { "fallback_account", "[name ...]", "accounts tried in turn when this one fails before the server has the message", NULL, 0 }, K_NAMES, OFF(fallback_account), NULL },
 	{ { "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", NULL, 0 }, K_PORT, OFF(port), NULL },
 	{ { "source_ip", "[IP]", "local address to connect from", NULL, 0 }, K_STR, OFF(source_ip), NULL },
 	{ { "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through (not supported yet)", NULL, 0 }, K_STR, OFF(proxy_host), NULL },
@@ -391,6 +393,24 @@ static int norm_word(const char *v, const char *const *words, char **out)
 	return V_INVALID;
 }
 
+/* Names separated by blanks, kept with one space between them; empty
+ * unsets. conf_link checks that each is an account. */
+static int norm_names(const char *v, char **out)
+{
+	struct buf b;
+	buf_init(&b);
+	for (const char *p = v; *p;) {
+		size_t n = strcspn(p, " \t");
+		if (n)
+			buf_printf(&b, "%s%.*s", b.len ? " " : "", (int)n, p);
+		p += n;
+		p += strspn(p, " \t");
+	}
+	*out = b.len ? buf_steal(&b) : NULL;
+	buf_free(&b);
+	return V_OK;
+}
+
 static int norm_syslog(const char *v, char **out)
 {
 	if (!*v || word_is(v, "on"))
@@ -444,6 +464,8 @@ static int typed_str(int type, const char *v, char **out)
 		return V_OK;
 	case K_SYSLOG:
 		return norm_syslog(v, out);
+	case K_NAMES:
+		return norm_names(v, out);
 	}
 	return V_INVALID;
 }
@@ -537,6 +559,7 @@ static const char *expected(int type)
 	case K_NOTIFY: return "off or an address such as postmaster@example.org";
 	case K_DURATION: return "a duration such as 90m, 2h or 5d";
 	case K_SYSLOG: return "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..LOG_LOCAL7";
+	case K_NAMES: return "account names separated by blanks";
 	}
 	return "on or off";
 }
@@ -636,7 +659,21 @@ struct account *account_dup(const struct account *a)
 	for (size_t k = 0; k < NKW; k++)
 		if (kw_owns(k) && is_str_type(kwtab[k].type) && *str_at(d, k))
 			*str_at(d, k) = xstrdup(*str_at(d, k));
+	if (a->nfallback) {
+		d->fallback = xcalloc(a->nfallback, sizeof *d->fallback);
+		for (size_t i = 0; i < a->nfallback; i++)
+			d->fallback[i] = account_dup(a->fallback[i]);
+	}
 	return d;
+}
+
+static void free_fallbacks(struct account *a)
+{
+	for (size_t i = 0; i < a->nfallback; i++)
+		account_free(a->fallback[i]);
+	free(a->fallback);
+	a->fallback = NULL;
+	a->nfallback = 0;
 }
 
 void account_free(struct account *a)
@@ -645,6 +682,7 @@ void account_free(struct account *a)
 		return;
 	free(a->name);
 	free(a->file);
+	free_fallbacks(a);
 	for (size_t k = 0; k < NKW; k++)
 		if (kw_owns(k) && is_str_type(kwtab[k].type))
 			free_str(*str_at(a, k));
@@ -663,6 +701,8 @@ static void account_inherit(struct account *dst, const struct account *src)
 		else
 			*int_at(dst, k) = int_of(src, k);
 		dst->isset[k] = 1;
+		if (kwtab[k].offset == OFF(fallback_account))
+			dst->fallback_line = src->fallback_line;
 	}
 }
 
@@ -762,6 +802,158 @@ void config_free(struct config *cfg)
 	free(cfg->searched);
 	free(cfg->slot);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- fallback accounts ---- */
+
+/* What conf_link works with: for each account of cfg (by index), the
+ * accounts its fallback_account names, and the cycle search's state. */
+struct linker {
+	const struct config *cfg;
+	struct account ***to;
+	size_t *nto;
+	unsigned char *mark;   /* 0 not seen, 1 on the current path, 2 done */
+	size_t *path;
+	size_t npath;
+	struct perr *e;
+};
+
+/* "file:line: message" for a's fallback_account line. */
+static int link_error(const struct account *a, struct perr *e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int link_error(const struct account *a, struct perr *e, const char *fmt, ...)
+{
+	struct buf m;
+	va_list ap;
+	char *d = display_name(a->file ? a->file : "the configuration");
+	buf_init(&m);
+	va_start(ap, fmt);
+	buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	perr_fail(e, FC_CONFIG, "%s:%d: %s", d, a->fallback_line, m.s);
+	buf_free(&m);
+	free(d);
+	return EX_CONFIG;
+}
+
+/* The account name n stands for in a's list, after the checks that need
+ * no other list; NULL with e set when there is none. */
+static struct account *link_target(struct linker *lk, const struct account *a, const char *n,
+                                   struct account **seen, size_t nseen)
+{
+	struct account *t = conf_find(lk->cfg, n);
+	char *s = show(n);
+	if (!t)
+		link_error(a, lk->e, "fallback_account of account '%s' names '%s', which is not an account", a->name, s);
+	else if (t == a)
+		link_error(a, lk->e, "account '%s' names itself in fallback_account", a->name);
+	else if (t->delivery == DELIVERY_MX)
+		link_error(a, lk->e, "fallback account '%s' of account '%s' has delivery mx; a fallback account "
+		           "sends through its host", t->name, a->name);
+	for (size_t i = 0; t && !lk->e->ex && i < nseen; i++)
+		if (seen[i] == t)
+			link_error(a, lk->e, "fallback_account of account '%s' names '%s' twice", a->name, s);
+	free(s);
+	return lk->e->ex ? NULL : t;
+}
+
+/* Account i's list, resolved into lk->to[i]. */
+static int link_resolve(struct linker *lk, size_t i)
+{
+	const struct account *a = lk->cfg->acc[i];
+	char *list, *save = NULL;
+	if (!a->fallback_account)
+		return 0;
+	if (a->delivery == DELIVERY_MX)
+		return link_error(a, lk->e, "account '%s' has delivery mx, which cannot have fallback_account", a->name);
+	list = xstrdup(a->fallback_account);
+	lk->to[i] = xcalloc(strlen(list) / 2 + 1, sizeof *lk->to[i]);
+	for (char *n = strtok_r(list, " ", &save); n; n = strtok_r(NULL, " ", &save)) {
+		struct account *t = link_target(lk, a, n, lk->to[i], lk->nto[i]);
+		if (!t)
+			break;
+		lk->to[i][lk->nto[i]++] = t;
+	}
+	free(list);
+	return lk->e->ex;
+}
+
+/* "a -> b -> a": the path from its entry at j, back to j. */
+static int link_cycle(struct linker *lk, size_t j)
+{
+	struct buf m;
+	size_t k = 0;
+	buf_init(&m);
+	while (lk->path[k] != j)
+		k++;
+	for (; k < lk->npath; k++)
+		buf_printf(&m, "%s -> ", lk->cfg->acc[lk->path[k]]->name);
+	buf_adds(&m, lk->cfg->acc[j]->name);
+	link_error(lk->cfg->acc[lk->path[lk->npath - 1]], lk->e, "the fallback_account lists form a cycle: %s", m.s);
+	buf_free(&m);
+	return EX_CONFIG;
+}
+
+/* Depth-first from account i: a list that leads back onto the path is a
+ * cycle. */
+static int link_visit(struct linker *lk, size_t i)
+{
+	lk->mark[i] = 1;
+	lk->path[lk->npath++] = i;
+	for (size_t t = 0; t < lk->nto[i]; t++) {
+		size_t j = (size_t)find_index(lk->cfg, lk->to[i][t]->name);
+		if (lk->mark[j] == 1)
+			return link_cycle(lk, j);
+		if (!lk->mark[j] && link_visit(lk, j))
+			return EX_CONFIG;
+	}
+	lk->npath--;
+	lk->mark[i] = 2;
+	return 0;
+}
+
+/* A copy of t to try after another account: without a list of its own,
+ * which is not followed. */
+static struct account *fallback_copy(const struct account *t)
+{
+	struct account plain = *t;
+	plain.fallback_account = NULL;
+	plain.fallback = NULL;
+	plain.nfallback = 0;
+	return account_dup(&plain);
+}
+
+int conf_link(struct config *cfg, struct perr *e)
+{
+	size_t n = cfg->nacc;
+	struct perr err;
+	struct linker lk = { cfg, xcalloc(n + 1, sizeof *lk.to), xcalloc(n + 1, sizeof *lk.nto),
+	                     xcalloc(n + 1, 1), xcalloc(n + 1, sizeof *lk.path), 0, &err };
+	int rc = 0;
+	perr_clear(&err);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = link_resolve(&lk, i);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!lk.mark[i])
+			rc = link_visit(&lk, i);
+	for (size_t i = 0; i < n; i++) {
+		struct account *a = cfg->acc[i];
+		free_fallbacks(a);
+		if (!rc && lk.nto[i]) {
+			a->fallback = xcalloc(lk.nto[i], sizeof *a->fallback);
+			for (size_t t = 0; t < lk.nto[i]; t++)
+				a->fallback[t] = fallback_copy(lk.to[i][t]);
+			a->nfallback = lk.nto[i];
+		}
+		free(lk.to[i]);
+	}
+	free(lk.to);
+	free(lk.nto);
+	free(lk.mark);
+	free(lk.path);
+	if (rc)
+		*e = err;
+	return rc;
 }
 
 /* ---- parsing ---- */
@@ -977,6 +1169,12 @@ static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
 {
 	if (!ps->cur)
 		return perr_at(ps, "'%s' must follow an 'account' or 'defaults' line", kwtab[k].pub.name);
+	if (kwtab[k].offset == OFF(fallback_account) && kwtab[k].type == K_NAMES) {
+		if (ps->cur == ps->defaults)
+			return perr_at(ps, "'%s' names other accounts, so it belongs to an account, not to "
+			               "'defaults'", kwtab[k].pub.name);
+		ps->cur->fallback_line = ps->line;
+	}
 	if (!from_eval && *arg && (strcmp(kwtab[k].pub.name, "password") == 0 ||
 	                           strcmp(kwtab[k].pub.name, "oauth_client_secret") == 0))
 		ps->out.has_password_file = 1;
@@ -1249,7 +1447,7 @@ int conf_load(const struct conf_paths *p, struct config *cfg, char **used_files,
 	buf_init(&lg.used);
 	buf_init(&lg.files);
 	buf_init(&lg.searched);
-	rc = load_system(p, cfg, &lg, e) || load_user(p, cfg, &lg, e);
+	rc = load_system(p, cfg, &lg, e) || load_user(p, cfg, &lg, e) || conf_link(cfg, e);
 	if (rc) {
 		config_free(cfg);
 	} else {
@@ -1609,14 +1807,39 @@ static int finish_settings(struct account *a, struct perr *e)
 	return (mx ? cert_pair(a, e) : tls_checks(a, e)) ? e->ex : oauth_finish(a, e);
 }
 
+/* A failure of fallback account f of a: the message says whose it is. */
+static int fallback_failed(const struct account *a, const struct account *f, struct perr *e)
+{
+	char msg[sizeof e->msg];
+	snprintf(msg, sizeof msg, "%s", e->msg);
+	snprintf(e->msg, sizeof e->msg, "%.700s (account '%s' is a fallback_account of account '%s')",
+	         msg, f->name, a->name);
+	return e->ex;
+}
+
+/* The fallback accounts, finished as a is; use CONF_CONNECT also
+ * refuses what they cannot honour. */
+static int finish_fallbacks(struct account *a, enum conf_use use, struct perr *e)
+{
+	if (a->nfallback && a->delivery == DELIVERY_MX)
+		return perr_fail(e, FC_CONFIG, "account %s: delivery mx cannot have fallback_account (%s); "
+		                 "fallback accounts are for delivery smarthost", a->name, a->fallback_account);
+	for (size_t i = 0; i < a->nfallback; i++) {
+		struct account *f = a->fallback[i];
+		if (finish_settings(f, e) || (use == CONF_CONNECT && refuse_unsupported(f, e)))
+			return fallback_failed(a, f, e);
+	}
+	return 0;
+}
+
 int conf_finish(struct account *a, enum conf_use use, struct perr *e)
 {
 	if (finish_settings(a, e))
 		return e->ex;
 	if (use == CONF_SHOW)
-		return 0;
+		return finish_fallbacks(a, use, e);
 	log_info("using account '%s' from %s", a->name, a->file ? a->file : "the command line");
-	return refuse_unsupported(a, e);
+	return refuse_unsupported(a, e) ? e->ex : finish_fallbacks(a, use, e);
 }
 
 /* ---- printing ---- */
@@ -1680,5 +1903,13 @@ void conf_print(const struct account *a, FILE *out)
 		         kwtab[k].offset == offsetof(struct account, oauth_client_secret))
 			v = "*";
 		fprintf(out, "%s = %s\n", kwtab[k].pub.name, v);
+	}
+	for (size_t i = 0; i < a->nfallback; i++) {
+		const struct account *f = a->fallback[i];
+		if (f->socket)
+			fprintf(out, "fallback account %s = socket %s\n", f->name, f->socket);
+		else
+			fprintf(out, "fallback account %s = %s port %s\n", f->name, f->host ? f->host : "(not set)",
+			        int_text(K_PORT, f->port, num));
 	}
 }

@@ -95,6 +95,16 @@ struct account {
 	 * "%U@maildomain" ("%U" when maildomain is empty) when auto_from is on. */
 	int auto_from;
 	char *maildomain;
+
+	/* fallback_account: the names as written (blank-separated), NULL when
+	 * unset, and the line of file that set them. conf_link resolves them
+	 * into fallback: a copy of each named account, in order, with no list
+	 * of its own (lists are not followed); account_dup copies them and
+	 * conf_finish finishes them with the account. */
+	char *fallback_account;
+	int fallback_line;
+	struct account **fallback;
+	size_t nfallback;
 };
 
 struct config {
@@ -152,8 +162,16 @@ struct conf_paths {
  * used_files receives a human-readable list for --pretend (may be NULL). */
 int conf_load(const struct conf_paths *p, struct config *cfg, char **used_files, struct perr *e);
 
-/* Parse one file's bytes. fname is used in messages. Pure except for eval. */
+/* Parse one file's bytes. fname is used in messages. Pure except for eval.
+ * fallback_account names stay unresolved until conf_link. */
 int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config *cfg, struct perr *e);
+
+/* Resolve every account's fallback_account into copies of the named
+ * accounts (conf_load does this once every file is read). EX_CONFIG,
+ * naming the file and line of the list, for a name that is no account,
+ * the account itself, a name given twice, an account with delivery mx on
+ * either side, or lists that form a cycle. */
+int conf_link(struct config *cfg, struct perr *e);
 
 /* Find an account by name ("default" honours "account default : X"). */
 struct account *conf_find(const struct config *cfg, const char *name);
@@ -184,13 +202,17 @@ enum conf_use {
 };
 
 /* Final checks and substitutions before use: %U %H %C %M in from and
- * domain, default port, host or socket required, auth/tls consistency.
+ * domain, default port, host or socket required, auth/tls consistency;
+ * the same for each fallback account, and EX_CONFIG for fallback
+ * accounts on an account with delivery mx (--delivery mx).
  * For CONF_CONNECT it then logs (-v) which account is used, and refuses
  * with EX_UNAVAILABLE a setting this version cannot honour (proxy_host)
- * rather than connect without it. */
+ * rather than connect without it, in a fallback account too. */
 int conf_finish(struct account *a, enum conf_use use, struct perr *e);
 
-/* Print the effective settings as "keyword = value" lines, secrets as '*'. */
+/* Print the effective settings as "keyword = value" lines, secrets as '*';
+ * then "fallback account NAME = HOST port N" (or "= socket PATH") for
+ * each fallback account, in order. */
 void conf_print(const struct account *a, FILE *out);
 
 void config_free(struct config *cfg);

@@ -57,25 +57,46 @@ struct delivery {
 	int last_code;        /* last SMTP reply code seen (0: none), for the log */
 	char last_msg[512];   /* its first line */
 	const struct hop *hop;/* the hop last tried (points into the route) */
+	const struct route *route; /* the route last tried: the one given, or
+	                         one of its fallback routes; when the message
+	                         was delivered, the route that delivered it */
+	int fallback;         /* route is the given route's nth fallback (0: itself) */
 	const char *tls;      /* "on", "off" or "failed" (opportunistic TLS fell back) */
 	int auth;             /* AUTH succeeded */
 	char notice[700];     /* what the user must be told although it worked
 	                         (opportunistic TLS not used), "" if nothing */
 };
 
+/* Whether a delivery that failed as d says may be tried again at once
+ * through another account's server (fallback_account): nothing reached
+ * that server's end of data, no recipient got the message, and the
+ * failure is one of the session, not of the message or a recipient:
+ * those status.c sends to the next host (connect, TLS, greeting, EHLO,
+ * STARTTLS, AUTH 4xx, a missing extension, MAIL or DATA 4xx), and a
+ * temporary DNS or OAuth token endpoint failure. 535 to AUTH, 5xx to
+ * MAIL and replies to RCPT are not. */
+int delivery_may_fail_over(const struct delivery *d);
+
 /* Deliver m to every pending recipient of env over r: open a session on
  * the first hop that gives one, run one transaction, QUIT. Fills each
- * recipient's state and result and d. Returns d->ex. */
+ * recipient's state and result and d. When delivery_may_fail_over, the
+ * same again over r->fallback (recipients refused stay refused), and so
+ * on down the chain; if every route failed, d->session names each
+ * account's failure, and its status is a temporary one if any route
+ * failed temporarily (a retry may find that server back). Returns d->ex. */
 int deliver(struct envelope *env, struct msg *m, const struct route *r, struct delivery *d);
 
 /* Several messages over one session of a route: courier_send opens it
  * when there is none (again after a session that died), runs one
  * transaction, and keeps the session for the next message unless last
- * (QUIT then goes with the data); courier_close ends it. */
+ * (QUIT then goes with the data); courier_close ends it. A message goes
+ * down r's fallback chain as deliver() says, starting from the route of
+ * the kept session (cur) when there is one, else from r. */
 struct smtp_session;
 struct mx_plan;
 struct courier {
 	const struct route *r;
+	const struct route *cur; /* the route of the session: r or one of its fallbacks */
 	struct mx_plan *mx;      /* delivery mx: the routes of the last delivery */
 	const struct hop *used;  /* the hop of the session */
 	int open;                /* s holds a usable session */

@@ -293,9 +293,12 @@ void job_write_logs(const struct cli *c, const struct job *j, const struct deliv
 {
 	const struct account *a = j->acc;
 	struct route early = { 0 };
-	const struct route *rt = &j->route;
+	const struct route *rt = d && d->route ? d->route : &j->route;   /* a fallback account's */
+	char via[300] = "";
 	if (!a || (!a->logfile && !a->syslog))
 		return;
+	if (d && d->fallback && !ex && !e->msg[0])
+		snprintf(via, sizeof via, "delivered through fallback account '%s'", rt->policy.name);
 	if (!rt->nhop && !rt->mx.on) {   /* failed before the account was finished */
 		route_from_account(a, &early);
 		rt = &early;
@@ -310,7 +313,7 @@ void job_write_logs(const struct cli *c, const struct job *j, const struct deliv
 		.mailsize = d && d->ndelivered ? d->sent : -1,
 		.smtpstatus = d && d->last_code ? d->last_code : ex ? e->code : 0,
 		.smtpmsg = d && d->last_msg[0] ? d->last_msg : ex ? reply_text(e) : NULL,
-		.errormsg = ex || e->msg[0] ? e->msg : NULL,   /* "queued as ID" with status 0 */
+		.errormsg = ex || e->msg[0] ? e->msg : via[0] ? via : NULL,   /* "queued as ID" with status 0 */
 		.exitcode = ex,
 	};
 	if (a->logfile)

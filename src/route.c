@@ -63,7 +63,8 @@ static void mx_from_account(const struct account *a, struct route *r)
 	r->policy.helo = a->domain;
 }
 
-void route_from_account(const struct account *a, struct route *r)
+/* The route of a alone, without its fallback accounts. */
+static void route_of(const struct account *a, struct route *r)
 {
 	memset(r, 0, sizeof *r);
 	if (a->delivery == DELIVERY_MX) {
@@ -96,6 +97,17 @@ void route_from_account(const struct account *a, struct route *r)
 	}
 }
 
+void route_from_account(const struct account *a, struct route *r)
+{
+	struct route *last = r;
+	route_of(a, r);
+	for (size_t i = 0; i < a->nfallback; i++) {
+		last->fallback = xcalloc(1, sizeof *last->fallback);
+		last = last->fallback;
+		route_of(a->fallback[i], last);
+	}
+}
+
 void oauth_conf_from_account(const struct account *a, struct oauth_conf *c)
 {
 	memset(c, 0, sizeof *c);
@@ -117,8 +129,15 @@ void oauth_conf_from_account(const struct account *a, struct oauth_conf *c)
 
 void route_free(struct route *r)
 {
+	struct route *next = r->fallback;
 	free(r->hop);
 	memset(r, 0, sizeof *r);
+	while (next) {
+		struct route *f = next;
+		next = f->fallback;
+		free(f->hop);
+		free(f);
+	}
 }
 
 const char *hop_name(const struct hop *h)

@@ -78,12 +78,18 @@ struct route {
 	size_t nhop;
 	struct policy policy;
 	struct mx_conf mx;
+	/* The route of the next fallback account (fallback_account), whose
+	 * own fallback is the one after it; NULL: none. The first route of
+	 * the chain owns the others (route_free). */
+	struct route *fallback;
 };
 
 /* The route for a finished account (conf_finish done): its host or
  * socket, and for opportunistic STARTTLS the same host again in plain
- * text, used only after a failed handshake. */
+ * text, used only after a failed handshake; then, through fallback, the
+ * route of each of its fallback accounts, in order. */
 void route_from_account(const struct account *a, struct route *r);
+/* Free r's hops and the routes of its fallback accounts. */
 void route_free(struct route *r);
 
 /* The label, host or socket path, for messages and logs. */

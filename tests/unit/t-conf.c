@@ -382,6 +382,17 @@ static const struct pcase pcases[] = {
 	{ "tls on with fingerprint only", "account a\nhost h\ntls on\ntls_trust_file\ntls_fingerprint 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\n",
 	  "a", 1, "tls = on", NULL },
 	{ "tls on with certcheck off", "account a\nhost h\ntls on\ntls_trust_file\ntls_certcheck off\n", "a", 1, "tls_certcheck = off", NULL },
+	/* fallback_account (conf_link resolves the names; see test_fallback) */
+	{ "fallback_account: blanks between names become one space", "account a\nfallback_account  b\t c  \n", "a", 0,
+	  "fallback_account = b c", NULL },
+	{ "fallback_account: quoted", "account a\nfallback_account \"b c\"\n", "a", 0, "fallback_account = b c", NULL },
+	{ "fallback_account: empty unsets", "account a\nfallback_account b\nfallback_account\n", "a", 0,
+	  "fallback_account = (not set)", NULL },
+	{ "fallback_account: unset by default", "account a\n", "a", 0, "fallback_account = (not set)", NULL },
+	{ "fallback_account: inherited from a parent", "account p\nfallback_account b\naccount a : p\n", "a", 0,
+	  "fallback_account = b", NULL },
+	{ "fallback_account: not in defaults", "defaults\nfallback_account b\n", NULL, 0, NULL,
+	  "t.rc:2: 'fallback_account' names other accounts, so it belongs to an account, not to 'defaults'" },
 };
 
 static void run_pcase(const struct pcase *c)
@@ -434,6 +445,7 @@ static const char *const samples[][2] = {
 	{ "oauth_token_file", "/t.json" }, { "oauth_trust_file", "/ca.pem" },
 	{ "queue", "tempfail" }, { "queue_dir", "/q" }, { "queue_lifetime", "90m" },
 	{ "queue_notify", "postmaster@example.org" },
+	{ "fallback_account", "b" },
 };
 
 static const char *sample_for(const char *name)
@@ -506,7 +518,7 @@ static void test_keyword_table(void)
 		"oauth_tenant", "oauth_flow", "oauth_scope", "oauth_auth_url", "oauth_token_url",
 		"oauth_device_url", "oauth_redirect_port", "oauth_token_file", "oauth_trust_file",
 		"queue", "queue_dir", "queue_lifetime", "queue_notify",
-		"delivery", "tls_dane", "mx_address_limit",
+		"delivery", "tls_dane", "mx_address_limit", "fallback_account",
 	};
 	static const char *const old[] = {
 		"auto_from", "maildomain", "add_missing_from_header", "add_missing_date_header", "tls_nocertcheck",
@@ -944,6 +956,156 @@ static void test_substitution_env(void)
 	config_free(&cfg);
 }
 
+/* ---- fallback accounts ---- */
+
+/* parse then conf_link: the message, or "(no error)". */
+static char *linked(const char *text, struct config *cfg)
+{
+	struct perr e;
+	int rc = parse(text, cfg, &e);
+	rc = rc ? rc : conf_link(cfg, &e);
+	return xstrdup(rc ? e.msg : "(no error)");
+}
+
+struct lcase {
+	const char *desc;
+	const char *conf;
+	const char *err;
+};
+
+static const struct lcase lcases[] = {
+	{ "no lists", "account a\nhost h\naccount b\nhost h\n", "(no error)" },
+	{ "a list", "account a\nhost h\nfallback_account b c\naccount b\nhost h\naccount c\nhost h\n", "(no error)" },
+	{ "a name defined later in the file", "account a\nfallback_account b\naccount b\n", "(no error)" },
+	{ "unknown name", "account a\nhost h\nfallback_account b zz\naccount b\n",
+	  "t.rc:3: fallback_account of account 'a' names 'zz', which is not an account" },
+	{ "a comma is no separator", "account a\nfallback_account b,c\naccount b\naccount c\n",
+	  "t.rc:2: fallback_account of account 'a' names 'b,c', which is not an account" },
+	{ "itself", "account a\nfallback_account b a\naccount b\n", "t.rc:2: account 'a' names itself in fallback_account" },
+	{ "an heir of the list names itself", "account a\nfallback_account default\naccount b\naccount default : a\n",
+	  "t.rc:2: account 'default' names itself in fallback_account" },
+	{ "account default : a names a", "account a\nhost h\naccount b\nfallback_account default\naccount default : a\n",
+	  "(no error)" },
+	{ "twice", "account a\nfallback_account b b\naccount b\n", "t.rc:2: fallback_account of account 'a' names 'b' twice" },
+	{ "two accounts naming each other", "account a\nfallback_account b\naccount b\nfallback_account a\n",
+	  "t.rc:4: the fallback_account lists form a cycle: a -> b -> a" },
+	{ "a cycle of three, entered from outside", "account x\nfallback_account a\naccount a\nfallback_account b\n"
+	  "account b\nfallback_account c\naccount c\nfallback_account a\n",
+	  "t.rc:8: the fallback_account lists form a cycle: a -> b -> c -> a" },
+	{ "a diamond is no cycle", "account a\nfallback_account b c\naccount b\nfallback_account d\n"
+	  "account c\nfallback_account d\naccount d\n", "(no error)" },
+	{ "the list's line, inherited", "account p\nhost h\nfallback_account zz\naccount a : p\n",
+	  "t.rc:3: fallback_account of account 'p' names 'zz', which is not an account" },
+	{ "delivery mx with a list", "account a\ndelivery mx\nfallback_account b\naccount b\n",
+	  "t.rc:3: account 'a' has delivery mx, which cannot have fallback_account" },
+	{ "a fallback with delivery mx", "account a\nfallback_account b\naccount b\ndelivery mx\n",
+	  "t.rc:2: fallback account 'b' of account 'a' has delivery mx; a fallback account sends through its host" },
+};
+
+static void test_fallback_link(void)
+{
+	for (size_t i = 0; i < NELEM(lcases); i++) {
+		struct config cfg;
+		char *got = linked(lcases[i].conf, &cfg);
+		char desc[128];
+		snprintf(desc, sizeof desc, "conf_link: %s", lcases[i].desc);
+		check_str(desc, got, lcases[i].err);
+		free(got);
+		config_free(&cfg);
+	}
+}
+
+/* The copies: in order, without lists of their own, deep; finished with
+ * the account; printed after its settings. */
+static void test_fallback_copies(void)
+{
+	struct config cfg;
+	struct perr e;
+	char *got = linked("account a\nhost ha\nfallback_account c b\naccount b\nhost hb\nport 587\n"
+	                   "password pb\nfallback_account c\naccount c\nsocket /run/c\n", &cfg);
+	struct account *a = conf_find(&cfg, "a"), *d;
+	check_str("copies: linked", got, "(no error)");
+	free(got);
+	check_int("copies: two, in the list's order", a && a->nfallback == 2 && !strcmp(a->fallback[0]->name, "c") &&
+	          !strcmp(a->fallback[1]->name, "b"), 1);
+	if (!a || a->nfallback != 2) {
+		config_free(&cfg);
+		return;
+	}
+	check_int("copies: b's own list is not carried", a->fallback[1]->nfallback == 0 &&
+	          a->fallback[1]->fallback_account == NULL, 1);
+	check_int("copies: b keeps its list itself", conf_find(&cfg, "b")->nfallback, 1);
+	d = account_dup(a);
+	config_free(&cfg);
+	check_str("account_dup copies the fallback accounts deeply", d->nfallback == 2 ? d->fallback[1]->password : NULL, "pb");
+	perr_clear(&e);
+	check_int("conf_finish finishes the fallback accounts", conf_finish(d, CONF_SHOW, &e), 0);
+	check_int("a fallback account's default port", d->fallback[1]->port, 587);
+	check_int("a fallback account's queue_dir", d->fallback[0]->queue_dir != NULL, 1);
+	char *out = print_of(d);
+	check_int("print: the fallback lines after the settings",
+	          strstr(out, "fallback_account = c b\n") != NULL &&
+	          strstr(out, "\nfallback account c = socket /run/c\nfallback account b = hb port 587\n") != NULL &&
+	          strstr(out, "pb") == NULL, 1);
+	free(out);
+	account_free(d);
+
+	got = linked("account a\nhost ha\nfallback_account b\naccount b\nport 25\n", &cfg);
+	a = conf_find(&cfg, "a");
+	perr_clear(&e);
+	check_str("a fallback account without host",
+	          conf_finish(a, CONF_SHOW, &e) ? e.msg : "(no error)",
+	          "account b: no host given (set 'host' in t.rc or use --host) (account 'b' is a fallback_account of account 'a')");
+	free(got);
+	config_free(&cfg);
+
+	got = linked("account a\nhost ha\nfallback_account b\naccount b\nhost hb\nproxy_host p\n", &cfg);
+	a = conf_find(&cfg, "a");
+	perr_clear(&e);
+	check_int("a fallback account's proxy_host: shown", conf_finish(a, CONF_SHOW, &e), 0);
+	free(got);
+	config_free(&cfg);
+	got = linked("account a\nhost ha\nfallback_account b\naccount b\nhost hb\nproxy_host p\n", &cfg);
+	a = conf_find(&cfg, "a");
+	check_int("a fallback account's proxy_host: refused to connect", conf_finish(a, CONF_CONNECT, &e), EX_UNAVAILABLE);
+	free(got);
+	config_free(&cfg);
+
+	got = linked("account a\nhost ha\nfallback_account b\naccount b\nhost hb\n", &cfg);
+	a = conf_find(&cfg, "a");
+	conf_set(a, "delivery", "mx", "--delivery", &e);
+	conf_set(a, "domain", "client.example.org", "--domain", &e);
+	check_str("--delivery mx on an account with fallback accounts",
+	          conf_finish(a, CONF_SHOW, &e) ? e.msg : "(no error)",
+	          "account a: delivery mx cannot have fallback_account (b); fallback accounts are for delivery smarthost");
+	free(got);
+	config_free(&cfg);
+}
+
+/* A long chain links, and a cycle through all of it is found. */
+static void test_fallback_many(void)
+{
+	struct buf b;
+	struct config cfg;
+	char *got;
+	buf_init(&b);
+	for (int i = 0; i < 3000; i++)
+		buf_printf(&b, "account a%d\nhost h\nfallback_account a%d\n", i, i + 1);
+	buf_adds(&b, "account a3000\nhost h\n");
+	got = linked(b.s, &cfg);
+	check_str("3000 accounts, each the fallback of the one before", got, "(no error)");
+	check_int("each has one copy", conf_find(&cfg, "a17")->nfallback == 1 &&
+	          !strcmp(conf_find(&cfg, "a17")->fallback[0]->name, "a18"), 1);
+	free(got);
+	config_free(&cfg);
+	buf_adds(&b, "fallback_account a0\n");
+	got = linked(b.s, &cfg);
+	check_int("a cycle through 3001 accounts", !strncmp(got, "t.rc:9003: the fallback_account lists form a cycle: a0 -> a1 -> ", 63), 1);
+	free(got);
+	config_free(&cfg);
+	buf_free(&b);
+}
+
 /* ---- conf_load with real files ---- */
 
 struct tmp {
@@ -1197,6 +1359,37 @@ static void test_perms(const struct tmp *d)
 
 }
 
+/* A list may name an account of the other file; conf_load checks lists. */
+static void test_fallback_files(const struct tmp *d)
+{
+	struct config cfg;
+	struct perr e;
+	char *sys = xasprintf("%s/sys", d->dir), *used = NULL;
+	struct conf_paths p = { NULL, sys, 0 };
+	int rc;
+
+	rm(d, ".config/postie/config");
+	put(d, "sys", "account relay\nhost relay.example\n", 0644);
+	put(d, ".postierc", "account a\nhost h\nfallback_account relay\n", 0600);
+	rc = conf_load(&p, &cfg, &used, &e);
+	struct account *a = rc ? NULL : conf_find(&cfg, "a");
+	check_str("conf_load: a user account's list names a system account",
+	          rc ? e.msg : a && a->nfallback == 1 ? a->fallback[0]->host : "(not linked)", "relay.example");
+	if (!rc)
+		config_free(&cfg);
+	free(used);
+	used = NULL;
+	put(d, ".postierc", "account a\nhost h\n\nfallback_account relay other\n", 0600);
+	rc = conf_load(&p, &cfg, &used, &e);
+	check_str("conf_load: an unknown name is an error naming the user file",
+	          rc ? e.msg : "(no error)", "~/.postierc:4: fallback_account of account 'a' names 'other', which is not an account");
+	if (!rc)
+		config_free(&cfg);
+	free(used);
+	rm(d, ".postierc");
+	free(sys);
+}
+
 static void test_load(void)
 {
 	struct tmp d;
@@ -1214,6 +1407,7 @@ static void test_load(void)
 	test_search(&d);
 	test_merge(&d);
 	test_perms(&d);
+	test_fallback_files(&d);
 	path = xasprintf("rm -rf '%s'", d.dir);
 	if (system(path) != 0)
 		check("cleanup", 0, d.dir, "removed");
@@ -1255,6 +1449,9 @@ int main(void)
 	test_from();
 	setenv("POSTIE_MAILNAME_FILE", mailname, 1);
 	test_substitution_env();
+	test_fallback_link();
+	test_fallback_copies();
+	test_fallback_many();
 	test_load();
 	unlink(mailname);
 	return tap_done();
