@@ -359,3 +359,36 @@ config_error() {
 	send r@example.org
 	config_error "postie: ~/.postierc:2: 'fallback_account' names other accounts, so it belongs to an account, not to 'defaults'"
 }
+
+# bs_send: one -bs session through account a (MAIL chooses it by from
+# with -a a), one message to r@example.org; its replies in $output.
+bs_send() {
+	run --separate-stderr timeout 20 "$POSTIE" -a a -bs "$@" < <(printf '%s\r\n' "EHLO client.example" \
+		"MAIL FROM:<sender@example.org>" "RCPT TO:<r@example.org>" "DATA" "Subject: t" "" "body" "." "QUIT")
+}
+
+@test "-bs: a's server down: MAIL, RCPT and the data go to b, its replies come back; the log line names b" {
+	down a
+	server b
+	{ acct a "fallback_account b" "logfile $LOG"; acct b; } | rc
+	bs_send -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\r\n250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n354 '*$'\r\n250 2.0.0 queued as 1\r\n221 2.0.0 Bye\r' ]]
+	[ "$(got b)" -eq 1 ]
+	[ "$(rcpts b 1)" = "RCPT TO:<r@example.org>" ]
+	[[ $stderr == *"postie: trying fallback account 'b' after account 'a' failed: cannot connect to 127.0.0.1"* ]]
+	grep -q " host=127\.0\.0\.2 .*errormsg='delivered through fallback account \\\\'b\\\\'' exitcode=EX_OK$" "$LOG"
+}
+
+@test "-bs: MAIL 451 at a: b takes the transaction; 451 after b's data comes back as it is" {
+	script a 'MAIL * reply 451 4.3.0 try later'
+	script b 'DATA-END * reply 451 4.3.0 queue full'
+	{ acct a "fallback_account b"; acct b; } | rc
+	bs_send
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\r\n250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n354 '*$'\r\n451 4.3.0 queue full\r\n221 2.0.0 Bye\r' ]]
+	[ "$(grep -c '^C: RCPT' "${DIR[a]}/session.log")" -eq 0 ]
+	[ "$(grep -c '^C: <[0-9]* bytes of data>' "${DIR[b]}/session.log")" -eq 1 ]
+}
