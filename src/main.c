@@ -19,6 +19,7 @@
 #include "aliases.h"
 #include "auth.h"
 #include "conf.h"
+#include "configure.h"
 #include "deliver.h"
 #include "log.h"
 #include "msg.h"
@@ -36,7 +37,7 @@
 #define DRAIN_SECONDS 10
 
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
-            M_QUEUE, M_QUEUE_CTL,
+            M_QUEUE, M_QUEUE_CTL, M_CONFIGURE,
             M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
 
 /* The modes that talk to the server or the authorization server about
@@ -46,6 +47,7 @@ static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
 	{ M_OAUTH_STATUS, "--oauth-status" }, { M_OAUTH_TOKEN, "--oauth-token" },
 	{ M_OAUTH_LOGOUT, "--oauth-logout" }, { M_QUEUE, "-q and --queue-run" },
 	{ M_QUEUE_CTL, "--queue-delete, --queue-hold and --queue-release" },
+	{ M_CONFIGURE, "--configure" },
 };
 
 struct override {
@@ -61,6 +63,7 @@ struct cli {
 	const char *queue_part; /* -qISUBSTR */
 	int queue_op;        /* M_QUEUE_CTL: enum queue_op */
 	const char *queue_id;   /* M_QUEUE_CTL: the message */
+	const char *configure;  /* M_CONFIGURE: the address */
 	const char *file, *account, *host, *from, *fullname, *envid;
 	struct override *ov;
 	size_t nov;
@@ -306,6 +309,7 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_QUEUE: return queue_option(c, arg, e);
 	case ACT_UNSUPPORTED: return perr_fail(e, FC_USAGE, "--%s is not supported", o->lname);
 	case ACT_DUMP: c->mode = M_DUMP; return 0;
+	case ACT_CONFIGURE: c->mode = M_CONFIGURE; c->configure = arg; return 0;
 	case ACT_OAUTH_LOGIN: c->mode = M_OAUTH_LOGIN; return 0;
 	case ACT_OAUTH_STATUS: c->mode = M_OAUTH_STATUS; return 0;
 	case ACT_OAUTH_TOKEN: c->mode = M_OAUTH_TOKEN; return 0;
@@ -1291,6 +1295,8 @@ static int fail_logged(const struct cli *c, const struct job *j, const struct pe
 static int run(const struct cli *c, struct job *j, struct perr *e)
 {
 	char *files = NULL;
+	if (c->mode == M_CONFIGURE)   /* no configuration file: DNS only */
+		return configure_account(NULL, c->configure, stdout, e) ? fail(e) : 0;
 	char *hint = account_hint(c, j, e);
 	if (e->ex)
 		return fail(e);

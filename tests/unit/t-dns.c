@@ -5,7 +5,8 @@
  * each answer means, the MX order with fixed random functions, and
  * dns_mx, dns_addresses and dns_tlsa through a resolver that answers
  * from the golden files. SRV answers are built here by hand: the parser
- * on them, and dns_srv through a resolver of its own. */
+ * on them, dns_srv through a resolver of its own, and configure.c's
+ * choice of a record and of a provider. */
 #include "dns.h"
 
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "conf.h"
+#include "configure.h"
 #include "mx.h"
 #include "util.h"
 
@@ -830,6 +832,52 @@ static int t_srv_failures(void)
 	return bad;
 }
 
+/* configure_choose: the index of the record chosen. */
+static int t_srv_choose(void)
+{
+	static const struct {
+		struct dns_srv rec[4];
+		size_t n, want;
+	} c[] = {
+		{ { { 0, 0, 587, "a" } }, 1, 0 },
+		/* lowest priority first, whatever the weights */
+		{ { { 10, 100, 1, "a" }, { 5, 0, 2, "b" }, { 7, 50, 3, "c" } }, 3, 1 },
+		/* equal priority: the highest weight */
+		{ { { 5, 1, 1, "a" }, { 5, 60, 2, "b" }, { 5, 20, 3, "c" }, { 6, 99, 4, "d" } }, 4, 1 },
+		/* equal priority and weight: the target first in ASCII order, case ignored */
+		{ { { 1, 5, 1, "b.example" }, { 1, 5, 2, "A.example" }, { 1, 5, 3, "a.examplf" } }, 3, 1 },
+		/* the same target: the lowest port */
+		{ { { 1, 5, 587, "a" }, { 1, 5, 465, "A" } }, 2, 1 },
+	};
+	if (configure_choose(NULL, 0) != NULL)
+		return fail("no records: not NULL");
+	for (size_t i = 0; i < NELEM(c); i++) {
+		const struct dns_srv *got = configure_choose(c[i].rec, c[i].n);
+		if (got != &c[i].rec[c[i].want])
+			return fail("case %zu: chose %s port %u", i, got->target, got->port);
+	}
+	return 0;
+}
+
+static int t_provider(void)
+{
+	static const struct { const char *host, *want; } c[] = {
+		{ "aspmx.l.google.com", "google" }, { "ALT1.ASPMX.L.GOOGLE.COM.", "google" },
+		{ "gmr-smtp-in.l.googlemail.com", "google" },
+		{ "example-org.mail.protection.outlook.com", "microsoft" },
+		{ "outlook-com.olc.protection.outlook.com.", "microsoft" },
+		{ "google.com", NULL }, { "outlook.com.", NULL }, { "notgoogle.com", NULL },
+		{ "mx.google.com.example.org", NULL }, { "mx.example.org", NULL }, { ".", NULL },
+	};
+	for (size_t i = 0; i < NELEM(c); i++) {
+		const char *got = configure_provider(c[i].host);
+		if ((got == NULL) != (c[i].want == NULL) || (got && strcmp(got, c[i].want)))
+			return fail("%s: got %s, want %s", c[i].host, got ? got : "NULL",
+			            c[i].want ? c[i].want : "NULL");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tap_case cases[] = {
@@ -857,6 +905,8 @@ int main(int argc, char **argv)
 		{ "every prefix of a good SRV answer refused", t_srv_prefixes },
 		{ "dns_srv: records, target \".\" left out (alone: not offered), NXDOMAIN none", t_srv_list },
 		{ "dns_srv: SERVFAIL 75, a name too long 68", t_srv_failures },
+		{ "--configure's record: priority, weight, target, port", t_srv_choose },
+		{ "--configure's provider of an MX host", t_provider },
 	};
 	dir = argc > 1 ? argv[1] : getenv("GOLDEN_DNS_DIR");
 	if (!dir) {
