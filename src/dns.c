@@ -1,8 +1,8 @@
-/* dns.c - DNS for direct MX delivery: the answer parser (pure: a cursor
- * over the packet, every read bounds-checked, after OpenSMTPD's
- * unpack_dns.c), the CNAME chain, MX ordering, one lookup through the C
- * library's resolver, and the MX, address and TLSA lookups built on it.
- * Nothing here prints or exits. */
+/* dns.c - DNS for direct MX delivery and --configure: the answer parser
+ * (pure: a cursor over the packet, every read bounds-checked, after
+ * OpenSMTPD's unpack_dns.c), the CNAME chain, MX ordering, one lookup
+ * through the C library's resolver, and the MX, address, TLSA and SRV
+ * lookups built on it. Nothing here prints or exits. */
 #include "dns.h"
 
 #include <arpa/inet.h>
@@ -191,6 +191,11 @@ static int get_rdata(struct cur *c, struct dns_rr *rr, size_t end)
 		if (get_name(c, rr->u.cname.target))
 			return -1;
 		break;
+	case DNS_T_SRV:
+		if (get16(c, &rr->u.srv.prio) || get16(c, &rr->u.srv.weight) ||
+		    get16(c, &rr->u.srv.port) || get_name(c, rr->u.srv.target))
+			return -1;
+		break;
 	default:                                    /* TLSA */
 		if (rdlen < 3)
 			return bad(c, "a TLSA record shorter than 3 octets");
@@ -207,7 +212,7 @@ static int get_rdata(struct cur *c, struct dns_rr *rr, size_t end)
 static int known_type(unsigned t)
 {
 	return t == DNS_T_A || t == DNS_T_AAAA || t == DNS_T_MX || t == DNS_T_CNAME ||
-	       t == DNS_T_TLSA;
+	       t == DNS_T_SRV || t == DNS_T_TLSA;
 }
 
 /* One record of the answer section into rr; *keep when it is of a known
@@ -310,6 +315,7 @@ const char *dns_type_name(int type)
 	case DNS_T_CNAME: return "CNAME";
 	case DNS_T_MX: return "MX";
 	case DNS_T_AAAA: return "AAAA";
+	case DNS_T_SRV: return "SRV";
 	case DNS_T_TLSA: return "TLSA";
 	default: return "other";
 	}
@@ -685,20 +691,74 @@ static void tlsa_take(struct dns_answer *a, struct dns_tlsa_list *l)
 	}
 }
 
+/* "_LABEL._tcp.DOMAIN" into name (DNS_NAME_SIZE); -1 with e when it is
+ * longer than a name may be. */
+static int service_name(char *name, const char *label, const char *domain, int qtype,
+                        struct perr *e)
+{
+	int w = snprintf(name, DNS_NAME_SIZE, "_%s._tcp.%s", label, domain);
+	if (w >= 0 && w <= 253)
+		return 0;
+	perr_fail(e, FC_DNS_NOTFOUND, "%s lookup for _%s._tcp.%s: name too long", dns_type_name(qtype),
+	          label, domain);
+	return -1;
+}
+
 int dns_tlsa(const struct dns_resolver *r, const char *host, int port,
              struct dns_tlsa_list *out, struct perr *e)
 {
 	struct dns_answer a;
+	char label[12];
 	memset(out, 0, sizeof *out);
-	int w = snprintf(out->name, sizeof out->name, "_%d._tcp.%s", port, host);
-	if (w < 0 || w > 253) {
-		perr_fail(e, FC_DNS_NOTFOUND, "TLSA lookup for _%d._tcp.%s: name too long", port, host);
+	snprintf(label, sizeof label, "%d", port);
+	if (service_name(out->name, label, host, DNS_T_TLSA, e))
 		return -1;
-	}
 	enum dns_status s = ask(r, out->name, DNS_T_TLSA, &a, e);
 	out->secure = a.h.ad;
 	if (s == DNS_FOUND)
 		tlsa_take(&a, out);
+	dns_answer_free(&a);
+	if (s == DNS_TEMPFAIL)
+		return -1;
+	perr_clear(e);
+	return 0;
+}
+
+void dns_srv_list_free(struct dns_srv_list *l)
+{
+	free(l->rec);
+	l->rec = NULL;
+	l->n = 0;
+}
+
+/* The records of an SRV answer into l, those naming the root left out;
+ * none left: the service is not offered (RFC 2782). */
+static void srv_take(const struct dns_answer *a, struct dns_srv_list *l)
+{
+	l->rec = a->nrr ? xcalloc(a->nrr, sizeof *l->rec) : NULL;
+	for (size_t i = 0; i < a->nrr; i++) {
+		if (strcmp(a->rr[i].u.srv.target, ".") == 0)
+			continue;
+		struct dns_srv *s = &l->rec[l->n++];
+		s->prio = a->rr[i].u.srv.prio;
+		s->weight = a->rr[i].u.srv.weight;
+		s->port = a->rr[i].u.srv.port;
+		snprintf(s->target, sizeof s->target, "%s", a->rr[i].u.srv.target);
+	}
+	l->not_offered = a->nrr > 0 && l->n == 0;
+}
+
+int dns_srv(const struct dns_resolver *r, const char *service, const char *domain,
+            struct dns_srv_list *out, struct perr *e)
+{
+	struct dns_answer a;
+	memset(out, 0, sizeof *out);
+	if (service_name(out->name, service, domain, DNS_T_SRV, e))
+		return -1;
+	enum dns_status s = ask(r, out->name, DNS_T_SRV, &a, e);
+	out->secure = a.h.ad;
+	if (s == DNS_FOUND)
+		srv_take(&a, out);
 	dns_answer_free(&a);
 	if (s == DNS_TEMPFAIL)
 		return -1;

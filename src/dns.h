@@ -1,9 +1,10 @@
-/* dns.h - every DNS question postie asks for direct MX delivery: a pure
- * parser of answer packets (header, question, answer section, CNAME
- * chain), the MX ordering of RFC 5321 5.1, one lookup through the C
- * library's resolver (res_nsend, the AD bit kept with RES_TRUSTAD), and
- * the three lookups route code makes: the MX list of a domain (implicit
- * and null MX), the addresses of one MX host, its TLSA records.
+/* dns.h - every DNS question postie asks: a pure parser of answer
+ * packets (header, question, answer section, CNAME chain), the MX
+ * ordering of RFC 5321 5.1, one lookup through the C library's resolver
+ * (res_nsend, the AD bit kept with RES_TRUSTAD), the three lookups route
+ * code makes for direct MX delivery: the MX list of a domain (implicit
+ * and null MX), the addresses of one MX host, its TLSA records; and the
+ * SRV records of a service (RFC 2782), which --configure asks for.
  * Nothing here prints or exits; failures come back as struct perr with
  * class FC_DNS_NOTFOUND (68: the name, or any mail host for it, does not
  * exist) or FC_DNS_TEMP (75: server failure, refusal, timeout, no server,
@@ -15,12 +16,13 @@
 
 #include "status.h"
 
-/* Record types (RFC 1035 3.2.2, RFC 3596, RFC 6698). */
+/* Record types (RFC 1035 3.2.2, RFC 3596, RFC 2782, RFC 6698). */
 enum {
 	DNS_T_A = 1,
 	DNS_T_CNAME = 5,
 	DNS_T_MX = 15,
 	DNS_T_AAAA = 28,
+	DNS_T_SRV = 33,
 	DNS_T_TLSA = 52,
 };
 
@@ -42,6 +44,10 @@ struct dns_rr {
 	union {
 		struct { unsigned pref; char host[DNS_NAME_SIZE]; } mx;  /* host "." : null MX */
 		struct { char target[DNS_NAME_SIZE]; } cname;
+		struct {                    /* target "." : the service is not offered */
+			unsigned prio, weight, port;
+			char target[DNS_NAME_SIZE];
+		} srv;
 		struct {                    /* A and AAAA */
 			int family;         /* AF_INET, AF_INET6 */
 			unsigned char addr[16];
@@ -87,8 +93,9 @@ struct dns_answer {
  * packet; every name in the answer section decompressed within the
  * packet, pointers only backwards and at most 64 of them per name,
  * labels of at most 63 octets, names of at most 255; RDLENGTH inside the
- * packet and exactly the data of an A (4), AAAA (16), MX, CNAME or TLSA
- * (at least 3) record; the authority and additional sections are read
+ * packet and exactly the data of an A (4), AAAA (16), MX, CNAME, SRV
+ * or TLSA (at least 3) record (an SRV target is read compressed or not,
+ * though RFC 2782 has it uncompressed); the authority and additional sections are read
  * the same way and dropped. Records of other types or classes are
  * skipped; bytes after the last record are ignored.
  * Returns 0, or -1 with e (FC_DNS_TEMP, "TYPE lookup for NAME: malformed
@@ -97,7 +104,7 @@ int dns_parse(const unsigned char *pkt, size_t len, const char *qname, int qtype
               struct dns_answer *out, struct perr *e);
 void dns_answer_free(struct dns_answer *a);
 
-/* "A", "CNAME", "MX", "AAAA", "TLSA"; "other" for other types. */
+/* "A", "CNAME", "MX", "AAAA", "SRV", "TLSA"; "other" for other types. */
 const char *dns_type_name(int type);
 
 /* What one lookup found. */
@@ -242,5 +249,33 @@ void dns_tlsa_list_free(struct dns_tlsa_list *l);
 /* 1 when a TLSA record with these fields and len octets of data is
  * usable for SMTP (see struct dns_tlsa). */
 int dns_tlsa_usable(unsigned usage, unsigned selector, unsigned mtype, size_t len);
+
+/* One SRV record (RFC 2782). */
+struct dns_srv {
+	unsigned prio, weight, port;
+	char target[DNS_NAME_SIZE];     /* no trailing dot */
+};
+
+/* The SRV RRset of one service of a domain. */
+struct dns_srv_list {
+	struct dns_srv *rec;        /* allocated, in answer order; none with target "." */
+	size_t n;
+	/* the RRset held only records with target ".": the service is
+	 * decidedly not offered at the domain (RFC 2782, RFC 6186) */
+	int not_offered;
+	int secure;                 /* the answer (or its denial) had the AD bit */
+	char name[DNS_NAME_SIZE];   /* "_submissions._tcp.example.org" */
+};
+
+/* The SRV records at _SERVICE._tcp.DOMAIN (service without its
+ * underscore: "submissions"), CNAMEs followed; records whose target is
+ * the root are left out (out->not_offered when no other is left).
+ * NXDOMAIN or NODATA: 0 with out->n == 0 (not an error). Returns 0, or
+ * -1 with e (FC_DNS_TEMP: SERVFAIL, timeout, malformed; FC_DNS_NOTFOUND
+ * when the name cannot be formed). out is always safe to give to
+ * dns_srv_list_free. */
+int dns_srv(const struct dns_resolver *r, const char *service, const char *domain,
+            struct dns_srv_list *out, struct perr *e);
+void dns_srv_list_free(struct dns_srv_list *l);
 
 #endif

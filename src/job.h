@@ -14,7 +14,7 @@
 #include "status.h"
 
 enum mode { M_SEND, M_PRETEND, M_SERVERINFO, M_HELP, M_VERSION, M_LISTQ, M_NEWALIASES, M_DUMP,
-            M_QUEUE, M_QUEUE_CTL, M_SMTP,
+            M_QUEUE, M_QUEUE_CTL, M_SMTP, M_CONFIGURE,
             M_OAUTH_LOGIN, M_OAUTH_STATUS, M_OAUTH_TOKEN, M_OAUTH_LOGOUT };
 
 /* A -o style setting from the command line: keyword, value, and where
@@ -33,6 +33,7 @@ struct cli {
 	const char *queue_part; /* -qISUBSTR */
 	int queue_op;        /* M_QUEUE_CTL: enum queue_op */
 	const char *queue_id;   /* M_QUEUE_CTL: the message */
+	const char *configure;  /* M_CONFIGURE: the address */
 	const char *file, *account, *host, *from, *fullname, *envid;
 	struct override *ov;
 	size_t nov;

@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "conf.h"
+#include "configure.h"
 #include "deliver.h"
 #include "job.h"
 #include "log.h"
@@ -44,6 +45,7 @@ static const struct { enum mode m; const char *opt; } no_rcpt_modes[] = {
 	{ M_OAUTH_LOGOUT, "--oauth-logout" }, { M_QUEUE, "-q and --queue-run" },
 	{ M_QUEUE_CTL, "--queue-delete, --queue-hold and --queue-release" },
 	{ M_SMTP, "-bs" },
+	{ M_CONFIGURE, "--configure" },
 };
 
 static int fail(const struct perr *e)
@@ -271,6 +273,7 @@ static int apply_opt(struct cli *c, const struct opt_def *o, const char *arg, st
 	case ACT_QUEUE: return queue_option(c, arg, e);
 	case ACT_UNSUPPORTED: return perr_fail(e, FC_USAGE, "--%s is not supported", o->lname);
 	case ACT_DUMP: c->mode = M_DUMP; return 0;
+	case ACT_CONFIGURE: c->mode = M_CONFIGURE; c->configure = arg; return 0;
 	case ACT_OAUTH_LOGIN: c->mode = M_OAUTH_LOGIN; return 0;
 	case ACT_OAUTH_STATUS: c->mode = M_OAUTH_STATUS; return 0;
 	case ACT_OAUTH_TOKEN: c->mode = M_OAUTH_TOKEN; return 0;
@@ -889,6 +892,8 @@ static int fail_logged(const struct cli *c, const struct job *j, const struct pe
 static int run(const struct cli *c, struct job *j, struct perr *e)
 {
 	char *files = NULL;
+	if (c->mode == M_CONFIGURE)   /* no configuration file: DNS only */
+		return configure_account(NULL, c->configure, stdout, e) ? fail(e) : 0;
 	char *hint = account_hint(c, j, e);
 	if (e->ex)
 		return fail(e);

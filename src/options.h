@@ -16,6 +16,7 @@ enum opt_act {
 	ACT_OAUTH_LOGIN, ACT_OAUTH_STATUS, ACT_OAUTH_TOKEN, ACT_OAUTH_LOGOUT,
 	ACT_QUEUE_RUN,  /* --queue-run: the queued messages that are due */
 	ACT_QUEUE_DELETE, ACT_QUEUE_HOLD, ACT_QUEUE_RELEASE,
+	ACT_CONFIGURE,  /* --configure ADDR: print an account found by SRV records */
 };
 
 struct opt_def {
@@ -37,7 +38,7 @@ static const struct opt_def opt_table[] = {
 	{ NULL, 'v', no_argument, ACT_DEBUG, NULL, NULL, "same as --debug" },
 	{ "serverinfo", 'S', no_argument, ACT_SERVERINFO, NULL, NULL, "print the server's greeting and capabilities and exit" },
 	{ "rmqs", 0, required_argument, ACT_UNSUPPORTED, NULL, "HOST", NULL },
-	{ "configure", 0, required_argument, ACT_UNSUPPORTED, NULL, "ADDR", NULL },
+	{ "configure", 0, required_argument, ACT_CONFIGURE, NULL, "ADDR", "print an account for ADDR from its domain's SRV records (RFC 6186) and exit" },
 	{ "dump-keywords", 0, no_argument, ACT_DUMP, NULL, NULL, NULL },
 	/* OAuth2 (oauth_provider set in the account) */
 	{ "oauth-login", 0, no_argument, ACT_OAUTH_LOGIN, NULL, NULL, "sign the account in (device, browser or client credentials) and store its tokens" },

@@ -58,6 +58,10 @@ Records, "NAME TYPE DATA...":
                                                than 255 bytes is split)
   _25._tcp.mx1.example.test. TLSA 3 1 1 0123abcd...  (hex may be split in
                                                several fields)
+  _submissions._tcp.example.test. SRV 0 1 465 smtp.example.test.
+                                              (PRIORITY WEIGHT PORT TARGET;
+                                               the target is sent
+                                               uncompressed, RFC 2782)
 Directives, "WORD NAME [TYPE]" (without TYPE: every type at NAME); they
 apply to every name looked up, CNAME links included:
   servfail NAME [TYPE]   answer SERVFAIL
@@ -87,7 +91,7 @@ import time
 RCODES = {'nxdomain': 3, 'servfail': 2}
 HEADER = struct.Struct('!HHHHHH')
 TYPES = {'A': 1, 'NS': 2, 'CNAME': 5, 'PTR': 12, 'MX': 15, 'TXT': 16,
-         'AAAA': 28, 'TLSA': 52, 'ANY': 255}
+         'AAAA': 28, 'SRV': 33, 'TLSA': 52, 'ANY': 255}
 NAME_TYPES = (2, 5, 12)          # data is one domain name
 NOERROR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 2, 3, 4, 5
 T_CNAME, T_OPT, T_ANY = 5, 41, 255
@@ -186,6 +190,26 @@ def rdata_mx(fields):
     return [struct.pack('!H', int(fields[0])), norm(fields[1])]
 
 
+def wire_name(name):
+    """An absolute name in uncompressed wire form."""
+    labels = [] if name == '.' else name.split('.')[:-1]
+    out = b''
+    for label in labels:
+        data = label.encode()
+        if not 0 < len(data) < 64:
+            raise ZoneError(f'bad label in {name!r}')
+        out += bytes([len(data)]) + data
+    return out + b'\0'
+
+
+def rdata_srv(fields):
+    """SRV (RFC 2782): the target is never compressed."""
+    nums = fields[:3]
+    if len(fields) != 4 or not all(f.isdigit() and int(f) < 65536 for f in nums):
+        raise ZoneError('SRV wants PRIORITY WEIGHT PORT TARGET')
+    return [struct.pack('!HHH', *(int(f) for f in nums)) + wire_name(norm(fields[3]))]
+
+
 def rdata_txt(fields):
     out = b''
     for text in fields:
@@ -224,6 +248,8 @@ def rdata(rtype, fields):
         return rdata_txt(fields)
     if rtype == 52:
         return rdata_tlsa(fields)
+    if rtype == 33:
+        return rdata_srv(fields)
     raise ZoneError('ANY is not a record type')
 
 

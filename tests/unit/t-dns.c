@@ -4,7 +4,9 @@
  * chains, MX, A, AAAA, TLSA, header flags) and on malformed ones, what
  * each answer means, the MX order with fixed random functions, and
  * dns_mx, dns_addresses and dns_tlsa through a resolver that answers
- * from the golden files. */
+ * from the golden files. SRV answers are built here by hand: the parser
+ * on them, dns_srv through a resolver of its own, and configure.c's
+ * choice of a record and of a provider. */
 #include "dns.h"
 
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "conf.h"
+#include "configure.h"
 #include "mx.h"
 #include "util.h"
 
@@ -588,6 +591,293 @@ static int t_route_none(void)
 	                "implicit MX), TLS opportunistic\n");
 }
 
+/* ---- SRV: answers built by hand ---- */
+
+/* A packet being built. */
+struct pkt {
+	unsigned char b[512];
+	size_t n;
+};
+
+static void put8(struct pkt *p, unsigned v)
+{
+	p->b[p->n++] = (unsigned char)v;
+}
+
+static void put16(struct pkt *p, unsigned v)
+{
+	put8(p, v >> 8 & 0xFF);
+	put8(p, v & 0xFF);
+}
+
+/* name uncompressed; "." is the root. */
+static void put_name(struct pkt *p, const char *name)
+{
+	while (*name && strcmp(name, ".") != 0) {
+		size_t len = strcspn(name, ".");
+		put8(p, (unsigned)len);
+		memcpy(p->b + p->n, name, len);
+		p->n += len;
+		name += len + (name[len] == '.');
+	}
+	put8(p, 0);
+}
+
+/* A response (ID 0x5353; QR, RD, RA; rcode) to qname SRV IN, announcing
+ * ancount answers. */
+static void srv_head(struct pkt *p, unsigned rcode, unsigned ancount, const char *qname)
+{
+	p->n = 0;
+	put16(p, 0x5353);
+	put16(p, 0x8180 | rcode);
+	put16(p, 1);
+	put16(p, ancount);
+	put16(p, 0);
+	put16(p, 0);
+	put_name(p, qname);
+	put16(p, DNS_T_SRV);
+	put16(p, 1);
+}
+
+/* One SRV record, owned by the question name (a pointer to it). A NULL
+ * target is a pointer to the question name (compressed, which RFC 2782
+ * does not have); rdfix is added to the RDLENGTH. */
+struct srv_case {
+	unsigned prio, weight, port;
+	const char *target;
+};
+
+static void srv_rr(struct pkt *p, const struct srv_case *r, int rdfix)
+{
+	put16(p, 0xC00C);
+	put16(p, DNS_T_SRV);
+	put16(p, 1);
+	put16(p, 0);
+	put16(p, 3600);
+	size_t at = p->n;
+	put16(p, 0);
+	put16(p, r->prio);
+	put16(p, r->weight);
+	put16(p, r->port);
+	if (r->target)
+		put_name(p, r->target);
+	else
+		put16(p, 0xC00C);
+	size_t len = p->n - at - 2 + (size_t)rdfix;
+	p->b[at] = (unsigned char)(len >> 8);
+	p->b[at + 1] = (unsigned char)len;
+}
+
+/* A NOERROR answer to qname with records r[0..n). */
+static void srv_packet(struct pkt *p, const char *qname, const struct srv_case *r, size_t n)
+{
+	srv_head(p, DNS_R_NOERROR, (unsigned)n, qname);
+	for (size_t i = 0; i < n; i++)
+		srv_rr(p, &r[i], 0);
+}
+
+static const struct srv_case srv_three[] = {
+	{ 10, 5, 465, "smtp.example.org" },
+	{ 0, 0, 0, "." },
+	{ 5, 65535, 4650, NULL },
+};
+
+static int t_srv_parsed(void)
+{
+	struct pkt p;
+	struct dns_answer a;
+	struct perr e;
+	srv_packet(&p, "_submissions._tcp.example.org", srv_three, NELEM(srv_three));
+	enum dns_status s = dns_answer_status(p.b, p.n, "_submissions._tcp.EXAMPLE.org.", DNS_T_SRV, &a, &e);
+	int bad = s != DNS_FOUND || a.nrr != 3 || a.rr[0].type != DNS_T_SRV || a.rr[0].ttl != 3600 ||
+	          a.rr[0].u.srv.prio != 10 || a.rr[0].u.srv.weight != 5 || a.rr[0].u.srv.port != 465 ||
+	          strcmp(a.rr[0].u.srv.target, "smtp.example.org") ||
+	          strcmp(a.rr[0].owner, "_submissions._tcp.example.org") ||
+	          strcmp(a.rr[1].u.srv.target, ".") || a.rr[1].u.srv.port != 0 ||
+	          a.rr[2].u.srv.weight != 65535 || a.rr[2].u.srv.port != 4650 ||
+	          strcmp(a.rr[2].u.srv.target, "_submissions._tcp.example.org") ||
+	          strcmp(dns_type_name(DNS_T_SRV), "SRV");
+	if (bad)
+		fail("status %d \"%s\" nrr %zu target0 %s", (int)s, e.msg, a.nrr,
+		     a.nrr ? a.rr[0].u.srv.target : "");
+	dns_answer_free(&a);
+	return bad;
+}
+
+/* What a hand-built SRV answer means; which: the packet to build. */
+static const struct srv_status_case {
+	const char *what;
+	unsigned rcode, ancount;
+	int rdfix;            /* with ancount 1: srv_three[0] with this RDLENGTH change */
+	size_t cut;           /* octets cut off the end */
+	enum dns_status status;
+	int ex;
+	const char *msg;
+} srv_status_cases[] = {
+	{ "NODATA", DNS_R_NOERROR, 0, 0, 0, DNS_NODATA, 68,
+	  "SRV lookup for _submission._tcp.example.org: no SRV records" },
+	{ "NXDOMAIN", DNS_R_NXDOMAIN, 0, 0, 0, DNS_NXDOMAIN, 68,
+	  "SRV lookup for _submission._tcp.example.org: no such domain (NXDOMAIN)" },
+	{ "SERVFAIL", DNS_R_SERVFAIL, 0, 0, 0, DNS_TEMPFAIL, 75,
+	  "SRV lookup for _submission._tcp.example.org: server failure (SERVFAIL)" },
+	{ "RDLENGTH one short", DNS_R_NOERROR, 1, -1, 0, DNS_TEMPFAIL, 75,
+	  "SRV lookup for _submission._tcp.example.org: malformed answer (RDLENGTH does not match "
+	  "the record's data)" },
+	{ "RDLENGTH one long", DNS_R_NOERROR, 1, 1, 0, DNS_TEMPFAIL, 75,
+	  "SRV lookup for _submission._tcp.example.org: malformed answer (RDLENGTH runs past the end "
+	  "of the packet)" },
+	{ "RDATA of priority and weight only", DNS_R_NOERROR, 1, -20, 20, DNS_TEMPFAIL, 75,
+	  "SRV lookup for _submission._tcp.example.org: malformed answer (the packet ends inside a "
+	  "record)" },
+};
+
+static void t_srv_statuses(void)
+{
+	const char *q = "_submission._tcp.example.org";
+	for (size_t i = 0; i < NELEM(srv_status_cases); i++) {
+		const struct srv_status_case *c = &srv_status_cases[i];
+		struct pkt p;
+		struct dns_answer a;
+		struct perr e;
+		srv_head(&p, c->rcode, c->ancount, q);
+		if (c->ancount)
+			srv_rr(&p, &srv_three[0], c->rdfix);
+		enum dns_status s = dns_answer_status(p.b, p.n - c->cut, q, DNS_T_SRV, &a, &e);
+		int bad = s != c->status || e.ex != c->ex || strcmp(e.msg, c->msg) != 0;
+		if (bad)
+			fail("status %d ex %d \"%s\"", (int)s, e.ex, e.msg);
+		reportf(bad, "SRV answer, %s: %s", c->what, c->msg);
+		dns_answer_free(&a);
+	}
+}
+
+/* Every prefix of a good SRV answer is refused. */
+static int t_srv_prefixes(void)
+{
+	struct pkt p;
+	srv_packet(&p, "_submissions._tcp.example.org", srv_three, NELEM(srv_three));
+	for (size_t n = 0; n < p.n; n++) {
+		unsigned char *cut = xmalloc(n ? n : 1);
+		memcpy(cut, p.b, n);
+		struct dns_answer a;
+		struct perr e;
+		int parsed = dns_parse(cut, n, NULL, DNS_T_SRV, &a, &e) == 0;
+		dns_answer_free(&a);
+		free(cut);
+		if (parsed)
+			return fail("the SRV answer cut to %zu octets parsed", n);
+	}
+	return 0;
+}
+
+/* The resolver of the SRV tests: example.org has three records (one
+ * ".", left out), dot.example.org only ".", nx.example.org does not
+ * exist, sf.example.org fails. */
+static enum dns_status srv_lookup(void *arg, const char *name, int qtype,
+                                  struct dns_answer *out, struct perr *e)
+{
+	static const struct srv_case dot[] = { { 0, 0, 0, "." } };
+	struct pkt p;
+	(void)arg;
+	if (strcmp(name, "_submissions._tcp.example.org") == 0)
+		srv_packet(&p, name, srv_three, NELEM(srv_three));
+	else if (strcmp(name, "_submissions._tcp.dot.example.org") == 0)
+		srv_packet(&p, name, dot, NELEM(dot));
+	else
+		srv_head(&p, strstr(name, ".nx.") ? DNS_R_NXDOMAIN : DNS_R_SERVFAIL, 0, name);
+	return dns_answer_status(p.b, p.n, name, qtype, out, e);
+}
+
+static const struct dns_resolver srv_fake = { srv_lookup, NULL, NULL, NULL };
+
+static int t_srv_list(void)
+{
+	struct dns_srv_list l;
+	struct perr e;
+	if (dns_srv(&srv_fake, "submissions", "example.org", &l, &e))
+		return fail("%s", e.msg);
+	int bad = l.n != 2 || l.not_offered || l.secure || strcmp(l.name, "_submissions._tcp.example.org") ||
+	          strcmp(l.rec[0].target, "smtp.example.org") || l.rec[0].port != 465 ||
+	          l.rec[1].prio != 5 || l.rec[1].port != 4650 || e.ex != 0;
+	if (bad)
+		fail("n %zu not_offered %d name %s", l.n, l.not_offered, l.name);
+	dns_srv_list_free(&l);
+	if (bad || dns_srv(&srv_fake, "submissions", "dot.example.org", &l, &e))
+		return bad ? bad : fail("%s", e.msg);
+	bad = l.n != 0 || !l.not_offered;
+	dns_srv_list_free(&l);
+	if (bad || dns_srv(&srv_fake, "submissions", "nx.example.org", &l, &e))
+		return bad ? fail("\".\" only: n %zu", l.n) : fail("%s", e.msg);
+	return l.n != 0 || l.not_offered ? fail("NXDOMAIN: n %zu", l.n) : 0;
+}
+
+static int t_srv_failures(void)
+{
+	struct dns_srv_list l;
+	struct perr e;
+	char *longname = xmalloc(300);
+	memset(longname, 'a', 250);
+	strcpy(longname + 250, ".org");
+	int rc = dns_srv(&srv_fake, "submission", "sf.example.org", &l, &e);
+	int bad = rc != -1 || e.ex != 75 || l.n != 0 ||
+	          strcmp(e.msg, "SRV lookup for _submission._tcp.sf.example.org: server failure (SERVFAIL)");
+	if (bad)
+		fail("SERVFAIL: rc %d ex %d \"%s\"", rc, e.ex, e.msg);
+	dns_srv_list_free(&l);
+	rc = dns_srv(&srv_fake, "submission", longname, &l, &e);
+	if (!bad && (rc != -1 || e.ex != 68 || !strstr(e.msg, ": name too long")))
+		bad = fail("too long: rc %d ex %d \"%s\"", rc, e.ex, e.msg);
+	dns_srv_list_free(&l);
+	free(longname);
+	return bad;
+}
+
+/* configure_choose: the index of the record chosen. */
+static int t_srv_choose(void)
+{
+	static const struct {
+		struct dns_srv rec[4];
+		size_t n, want;
+	} c[] = {
+		{ { { 0, 0, 587, "a" } }, 1, 0 },
+		/* lowest priority first, whatever the weights */
+		{ { { 10, 100, 1, "a" }, { 5, 0, 2, "b" }, { 7, 50, 3, "c" } }, 3, 1 },
+		/* equal priority: the highest weight */
+		{ { { 5, 1, 1, "a" }, { 5, 60, 2, "b" }, { 5, 20, 3, "c" }, { 6, 99, 4, "d" } }, 4, 1 },
+		/* equal priority and weight: the target first in ASCII order, case ignored */
+		{ { { 1, 5, 1, "b.example" }, { 1, 5, 2, "A.example" }, { 1, 5, 3, "a.examplf" } }, 3, 1 },
+		/* the same target: the lowest port */
+		{ { { 1, 5, 587, "a" }, { 1, 5, 465, "A" } }, 2, 1 },
+	};
+	if (configure_choose(NULL, 0) != NULL)
+		return fail("no records: not NULL");
+	for (size_t i = 0; i < NELEM(c); i++) {
+		const struct dns_srv *got = configure_choose(c[i].rec, c[i].n);
+		if (got != &c[i].rec[c[i].want])
+			return fail("case %zu: chose %s port %u", i, got->target, got->port);
+	}
+	return 0;
+}
+
+static int t_provider(void)
+{
+	static const struct { const char *host, *want; } c[] = {
+		{ "aspmx.l.google.com", "google" }, { "ALT1.ASPMX.L.GOOGLE.COM.", "google" },
+		{ "gmr-smtp-in.l.googlemail.com", "google" },
+		{ "example-org.mail.protection.outlook.com", "microsoft" },
+		{ "outlook-com.olc.protection.outlook.com.", "microsoft" },
+		{ "google.com", NULL }, { "outlook.com.", NULL }, { "notgoogle.com", NULL },
+		{ "mx.google.com.example.org", NULL }, { "mx.example.org", NULL }, { ".", NULL },
+	};
+	for (size_t i = 0; i < NELEM(c); i++) {
+		const char *got = configure_provider(c[i].host);
+		if ((got == NULL) != (c[i].want == NULL) || (got && strcmp(got, c[i].want)))
+			return fail("%s: got %s, want %s", c[i].host, got ? got : "NULL",
+			            c[i].want ? c[i].want : "NULL");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tap_case cases[] = {
@@ -611,6 +901,12 @@ int main(int argc, char **argv)
 		{ "TLSA usability (RFC 7672 3.1)", t_tlsa_usable },
 		{ "MX route: order, address limit, TLS policy per host, a host left out", t_route_policies },
 		{ "MX route: null MX, NXDOMAIN, SERVFAIL; implicit MX", t_route_none },
+		{ "SRV answer: fields, owner and target, compressed or not", t_srv_parsed },
+		{ "every prefix of a good SRV answer refused", t_srv_prefixes },
+		{ "dns_srv: records, target \".\" left out (alone: not offered), NXDOMAIN none", t_srv_list },
+		{ "dns_srv: SERVFAIL 75, a name too long 68", t_srv_failures },
+		{ "--configure's record: priority, weight, target, port", t_srv_choose },
+		{ "--configure's provider of an MX host", t_provider },
 	};
 	dir = argc > 1 ? argv[1] : getenv("GOLDEN_DNS_DIR");
 	if (!dir) {
@@ -620,5 +916,6 @@ int main(int argc, char **argv)
 	run_cases(cases, NELEM(cases));
 	t_statuses();
 	t_mx_failures();
+	t_srv_statuses();
 	return tap_done();
 }
