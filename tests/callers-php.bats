@@ -91,6 +91,25 @@ got() {
 	got 3 three t@example.org
 }
 
+@test "Symfony Mailer restarts its -bs process every N messages (100 by default): each session works" {
+	needs_symfony
+	RESTART=2 symfony "$SENDMAIL -bs" one:r@example.org two:r@example.org three:r@example.org
+	[ "$status" -eq 0 ]
+	calls_were "args: -bs" "exit 0" "args: -bs" "exit 0"
+	[ "$(sink_count)" -eq 3 ]
+	got 3 three r@example.org
+}
+
+@test "Symfony Mailer's NOOP after idling gets 250 and the session goes on" {
+	needs_symfony
+	PING=0 symfony "$SENDMAIL -bs" one:r@example.org two:r@example.org
+	[ "$status" -eq 0 ]
+	grep -qx '> NOOP' <<<"$output"
+	grep -qx '< 250 2.0.0 Ok' <<<"$output"
+	calls_were "args: -bs" "exit 0"
+	[ "$(sink_count)" -eq 2 ]
+}
+
 @test "Symfony Mailer: a refused recipient is a TransportException naming it; the session goes on" {
 	needs_symfony
 	symfony "$SENDMAIL -bs" refused:r@example.org,bad@example.org after:r@example.org

@@ -13,7 +13,11 @@
 // of it (SentMessage::getDebug(): "> " lines sent, "< " lines received),
 // or "failed SUBJECT: CLASS: MESSAGE" for the exception it got. The
 // transport is destroyed (QUIT, the process ends) before the exit status:
-// 0 when every message was sent, 1 otherwise.
+// 0 when every message was sent, 1 otherwise. With RESTART=N in the
+// environment, the SMTP transport inside restarts (QUIT, a new process)
+// every N messages, as Symfony's does every 100; with PING=S, it sends
+// NOOP before a message when S seconds have passed since the last one (as
+// Symfony does after 100).
 require_once '/usr/share/php/Symfony/Component/Mailer/autoload.php';
 
 use Symfony\Component\Mailer\Exception\TransportExceptionInterface;
@@ -25,6 +29,14 @@ if ($argc < 3) {
     exit(2);
 }
 $transport = new SendmailTransport($argv[1]);
+$inner = new ReflectionProperty($transport, 'transport');
+$inner->setAccessible(true);
+if (getenv('RESTART')) {
+    $inner->getValue($transport)->setRestartThreshold((int) getenv('RESTART'), 0);
+}
+if (getenv('PING') !== false) {
+    $inner->getValue($transport)->setPingThreshold((int) getenv('PING'));
+}
 $failed = 0;
 foreach (array_slice($argv, 2) as $arg) {
     [$subject, $to] = explode(':', $arg, 2);
