@@ -182,6 +182,7 @@ static void version(void)
 	printf("TLS library: GnuTLS %s\n", gnutls_check_version(NULL));
 	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
 	printf("SASL library: GNU SASL %s\n", gsasl_check_version(NULL));
+	printf("HTTP library for OAuth2: %s (loaded when first needed)\n", CURL_SONAME);
 	char *mechs = auth_mechanisms();
 	printf("Authentication mechanisms: %s\n", *mechs ? mechs : "none");
 	free(mechs);

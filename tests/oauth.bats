@@ -202,6 +202,31 @@ print(round(t[1] - t[0]))' "$OAUTH_LOG"
 	[ "$(oauth_log_field /token client_secret | sort -u)" = s3cret-client ]
 }
 
+# broken_curl: a directory holding a file named as libcurl's soname that
+# is no library, first in LD_LIBRARY_PATH; prints the soname.
+broken_curl() {
+	local so
+	so=$("$POSTIE" --version | sed -n 's/^HTTP library for OAuth2: \([^ ]*\) .*/\1/p')
+	[ -n "$so" ] || return 1
+	mkdir -p "$BATS_TEST_TMPDIR/badlib"
+	echo "not a library" >"$BATS_TEST_TMPDIR/badlib/$so"
+	echo "$so"
+}
+
+@test "libcurl is loaded only for OAuth2: a plain send starts without it; OAuth without it is 71, named" {
+	local so
+	so=$(broken_curl)
+	write_config "host 127.0.0.1" "port $SINK_PORT" "tls on" "tls_trust_file $PKI/ca.pem"
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" rcpt@example.org < <(msg)
+	[ "$status" -ne 127 ]   # it started: no libcurl at start-up
+	config device
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" --oauth-login </dev/null
+	echo "$output"
+	[ "$status" -eq 71 ]
+	[[ $output == "postie: cannot load $so, needed for OAuth2: "* ]]
+	[ "$(sink_count)" -eq 0 ]
+}
+
 @test "send: XOAUTH2 with the stored token, no refresh while it is fresh" {
 	config device
 	device_login
