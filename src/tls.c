@@ -37,6 +37,7 @@ struct tls {
 	int fd;
 	char first[64];     /* the first bytes the server sent */
 	size_t nfirst;
+	int system_trust;   /* tls_trust_file system, not loaded yet (load_issuers) */
 };
 
 /* ---- small formatting helpers ---- */
@@ -240,17 +241,130 @@ static int dane_on(const struct tls_opts *o)
 	return o->tlsa && tlsa_count_usable(o->tlsa, o->ntlsa) > 0;
 }
 
+/* ---- the system trust store, as much of it as a chain needs ---- */
+
+#ifndef SYSTEM_CA_BUNDLE
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#endif
+#define MAX_ISSUERS 16
+
+/* One DER element at p (n octets): *hdr octets of tag and length, then
+ * *len of content. 0, or -1 when it does not fit. */
+static int der_elem(const unsigned char *p, size_t n, size_t *hdr, size_t *len)
+{
+	if (n < 2)
+		return -1;
+	size_t h = 2, l = p[1];
+	if (l & 0x80) {
+		size_t k = l & 0x7f;
+		if (k == 0 || k > 4 || n < 2 + k)
+			return -1;
+		l = 0;
+		for (size_t i = 0; i < k; i++)
+			l = l << 8 | p[2 + i];
+		h += k;
+	}
+	if (l > n - h)
+		return -1;
+	*hdr = h;
+	*len = l;
+	return 0;
+}
+
+/* The issuer and subject Names of a DER certificate (RFC 5280 4.1:
+ * tbsCertificate holds [0] version, serial, signature, issuer, validity,
+ * subject), each as its whole element. 0, or -1 when it is not one. */
+static int cert_names(const unsigned char *p, size_t n, gnutls_datum_t *issuer,
+                      gnutls_datum_t *subject)
+{
+	size_t h, l;
+	if (der_elem(p, n, &h, &l) || p[0] != 0x30)
+		return -1;
+	p += h, n = l;                                  /* Certificate */
+	if (der_elem(p, n, &h, &l) || p[0] != 0x30)
+		return -1;
+	p += h, n = l;                                  /* tbsCertificate */
+	for (int field = 0; field < 6; field++) {
+		if (der_elem(p, n, &h, &l))
+			return -1;
+		if (field == 0 && p[0] != 0xa0)
+			field++;                            /* no version: v1 */
+		if (field == 3)
+			*issuer = (gnutls_datum_t){ (unsigned char *)p, (unsigned)(h + l) };
+		if (field == 5)
+			*subject = (gnutls_datum_t){ (unsigned char *)p, (unsigned)(h + l) };
+		p += h + l, n -= h + l;
+	}
+	return 0;
+}
+
+/* tls_trust_file system: parsing the whole store costs about 20 ms of CPU
+ * per session, so only its certificates whose subject is the issuer of
+ * a certificate in the server's chain are loaded: every anchor the
+ * verification could use, and nothing else. Returns how many; 0 when
+ * none matched or the bundle is not there (the caller then loads the
+ * whole store as GnuTLS finds it). */
+static int load_issuers(struct tls *t)
+{
+	unsigned nchain = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(t->s, &nchain);
+	gnutls_datum_t issuer[MAX_ISSUERS], subject;
+	size_t ni = 0;
+	for (unsigned i = 0; chain && i < nchain && ni < MAX_ISSUERS; i++)
+		if (cert_names(chain[i].data, chain[i].size, &issuer[ni], &subject) == 0)
+			ni++;
+	gnutls_datum_t file = { NULL, 0 };
+	if (ni == 0 || gnutls_load_file(SYSTEM_CA_BUNDLE, &file) < 0)
+		return 0;
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+	const char *p = (const char *)file.data, *stop = p + file.size;
+	int loaded = 0;
+	while ((p = memmem(p, (size_t)(stop - p), begin, sizeof begin - 1))) {
+		const char *q = memmem(p, (size_t)(stop - p), end, sizeof end - 1);
+		if (!q)
+			break;
+		q += sizeof end - 1;
+		gnutls_datum_t pem = { (unsigned char *)p, (unsigned)(q - p) }, der = { NULL, 0 }, is;
+		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) == 0 &&
+		    cert_names(der.data, der.size, &is, &subject) == 0)
+			for (size_t i = 0; i < ni; i++)
+				if (subject.size == issuer[i].size &&
+				    memcmp(subject.data, issuer[i].data, subject.size) == 0) {
+					if (gnutls_certificate_set_x509_trust_mem(t->cred, &pem, GNUTLS_X509_FMT_PEM) > 0)
+						loaded++;
+					break;
+				}
+		gnutls_free(der.data);
+		p = q;
+	}
+	gnutls_free(file.data);
+	return loaded;
+}
+
+/* The system store for verify(): the part the chain needs, else all of
+ * it. EX_OK, or the failure when the store is what decides and there is
+ * none. */
+static int system_trust(struct tls *t, const struct tls_opts *o, struct perr *e)
+{
+	if (!t->system_trust)
+		return EX_OK;
+	t->system_trust = 0;
+	if (load_issuers(t) > 0)
+		return EX_OK;
+	int r = gnutls_certificate_set_x509_system_trust(t->cred);
+	if (r <= 0 && o->required)
+		return perr_fail(e, FC_CONFIG, "cannot load the system's trusted certificates (%s); "
+		                 "install ca-certificates or set tls_trust_file",
+		                 r < 0 ? gnutls_strerror(r) : "none found");
+	return EX_OK;
+}
+
 /* The PKIX trust: the trust store and CRLs. */
 static int load_trust(struct tls *t, const struct tls_opts *o, struct perr *e)
 {
 	int r;
 	if (o->trust_file && strcmp(o->trust_file, "system") == 0) {
-		r = gnutls_certificate_set_x509_system_trust(t->cred);
-		/* Only fatal when the store is what decides. */
-		if (r <= 0 && o->required && o->certcheck && !o->fingerprint)
-			return perr_fail(e, FC_CONFIG, "cannot load the system's trusted certificates (%s); "
-			                 "install ca-certificates or set tls_trust_file",
-			                 r < 0 ? gnutls_strerror(r) : "none found");
+		t->system_trust = 1;   /* loaded when the server's chain is known */
 	} else if (o->trust_file) {
 		r = gnutls_certificate_set_x509_trust_file(t->cred, o->trust_file, GNUTLS_X509_FMT_PEM);
 		if (r <= 0)
@@ -597,6 +711,11 @@ static int verify(struct tls *t, const struct tls_opts *o, struct perr *e)
 		buf_adds(&why, "the server sent no X.509 certificate");
 	} else if (o->fingerprint) {
 		check_pin(t, o, crt, &der, &why);
+	} else if (system_trust(t, o, e)) {
+		if (crt)
+			gnutls_x509_crt_deinit(crt);
+		buf_free(&why);
+		return e->ex;
 	} else {
 		unsigned status = 0;
 		int r = gnutls_certificate_verify_peers3(t->s, o->host && *o->host ? o->host : NULL, &status);

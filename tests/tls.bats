@@ -128,6 +128,36 @@ nothing_sent() {
 	nothing_sent
 }
 
+# system_send BUNDLE: a send with the default trust store, with BUNDLE
+# bind-mounted over the system's CA bundle in a mount namespace.
+system_send() {
+	run unshare -m bash -c 'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt &&
+		printf "Subject: t\n\nsecret body\n" | "$2" r@example.org' sh "$1" "$POSTIE"
+}
+
+@test "the system trust store verifies a server whose CA a site added to it, with or without the root in the chain" {
+	[ -f /etc/ssl/certs/ca-certificates.crt ] || skip "no system CA bundle"
+	cat /etc/ssl/certs/ca-certificates.crt "$PKI/ca.pem" >"$BATS_TEST_TMPDIR/bundle.crt"
+	tls_sink server --starttls
+	write_config "tls on"
+	system_send "$BATS_TEST_TMPDIR/bundle.crt"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	delivered_over_tls
+	sink_stop
+	cat "$PKI/server.pem" "$PKI/ca.pem" >"$BATS_TEST_TMPDIR/chain.pem"
+	sink_start --cert "$BATS_TEST_TMPDIR/chain.pem" --key "$PKI/server-key.pem" --starttls
+	write_config "tls on"
+	system_send "$BATS_TEST_TMPDIR/bundle.crt"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	delivered_over_tls
+	# the system's own bundle does not hold the test CA
+	system_send /etc/ssl/certs/ca-certificates.crt
+	[ "$status" -eq 69 ]
+	[[ $output == *"not signed by a trusted authority"*"trusted: the system trust store"* ]]
+}
+
 @test "fingerprint pins: SHA-256, SHA-1 and MD5 of the right certificate pass" {
 	tls_sink rogue --starttls
 	local f
