@@ -1,9 +1,9 @@
 /* addr.c - RFC 5322 address lists (parser), envelope forms, IDN domains
  * and display-name phrases. Pure functions over bytes; no global state. */
 #include "addr.h"
+#include "idnlib.h"
 #include "util.h"
 
-#include <idn2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -602,6 +602,8 @@ int addr_domain_ascii(const char *domain, char **out, struct perr *e)
 		*out = xstrdup(domain);
 		return 0;
 	}
+	if (idnlib_load(e))
+		return e->ex;
 	rc = idn2_to_ascii_8z(domain, &res, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
 	if (rc == IDN2_DISALLOWED)
 		rc = idn2_to_ascii_8z(domain, &res, IDN2_TRANSITIONAL | IDN2_NFC_INPUT);
@@ -635,6 +637,15 @@ int addr_envelope_ascii(const struct addr *a, char **out, struct perr *e)
 	return envelope_with(a, addr_domain_ascii, out, e);
 }
 
+/* A label of d starts with "xn--" (any case): an A-label. */
+static int has_alabel(const char *d)
+{
+	for (const char *p = d; *p; p = strchr(p, '.') ? strchr(p, '.') + 1 : p + strlen(p))
+		if (ascii_ncasecmp(p, "xn--", 4) == 0)
+			return 1;
+	return 0;
+}
+
 /* A domain in U-labels (IDNA2008 with libidn2); an ASCII domain without
  * A-labels or a literal is copied. */
 static int domain_utf8(const char *domain, char **out, struct perr *e)
@@ -647,6 +658,14 @@ static int domain_utf8(const char *domain, char **out, struct perr *e)
 	}
 	if (addr_domain_ascii(domain, &ascii, e))
 		return e->ex;
+	if (!has_alabel(ascii)) {   /* nothing to convert: no need for libidn2 */
+		*out = ascii;
+		return 0;
+	}
+	if (idnlib_load(e)) {
+		free(ascii);
+		return e->ex;
+	}
 	int rc = idn2_to_unicode_8z8z(ascii, &res, 0);
 	if (rc != IDN2_OK) {
 		rc = domain_error(e, domain, idn2_strerror(rc));

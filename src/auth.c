@@ -4,8 +4,8 @@
  * is fetched only when a mechanism asks for it, once, and wiped at the
  * end; the transcript shows every client payload as [redacted]. */
 #include "auth.h"
+#include "sasllib.h"
 
-#include <gsasl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +72,9 @@ char *auth_mechanisms(void)
 {
 	Gsasl *ctx = NULL;
 	struct buf b;
+	struct perr e;
 	buf_init(&b);
-	if (gsasl_init(&ctx) != GSASL_OK)
+	if (sasllib_load(&e) != EX_OK || gsasl_init(&ctx) != GSASL_OK)
 		ctx = NULL;
 	for (size_t i = 0; i < NMECHS; i++)   /* the table is in that order */
 		if (is_ours(mechs[i].name) || (ctx && gsasl_client_support_p(ctx, mechs[i].name)))
@@ -438,6 +439,8 @@ int auth_run(struct smtp_session *s, const struct hop *h, const struct policy *p
 	st.s = s;
 	st.h = h;
 	st.p = p;
+	if (sasllib_load(e))
+		return e->ex;
 	if (gsasl_init(&st.ctx) != GSASL_OK)
 		return perr_fail(e, FC_INTERNAL, "cannot initialise GNU SASL");
 	gsasl_callback_set(st.ctx, callback);

@@ -4,11 +4,9 @@
  * the reference names. Errors are one line in a struct perr; nothing
  * here prints. */
 #include "dane.h"
+#include "tlslib.h"
 
 #include <arpa/inet.h>
-#include <gnutls/abstract.h>
-#include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -326,6 +324,8 @@ int dane_verify(const gnutls_datum_t *chain, unsigned n, const struct tlsa *t, s
 {
 	const char *host = names && names[0] ? names[0] : "the server";
 	const struct tlsa *m = NULL;
+	if (tlslib_load(e))
+		return e->ex;
 	struct chain c;
 	struct buf why;
 	perr_clear(e);

@@ -2,9 +2,6 @@
  * config -> message -> envelope -> deliver() -> diagnostics, log line and
  * exit status. */
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gsasl.h>
-#include <idn2.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +29,9 @@
 #include "session.h"
 #include "smtpd.h"
 #include "status.h"
+#include "idnlib.h"
+#include "sasllib.h"
+#include "tlslib.h"
 #include "util.h"
 
 /* How long a refused message is still read, so its writer gets no SIGPIPE. */
@@ -179,10 +179,21 @@ static void print_places(const char *label, const char *kind)
 static void version(void)
 {
 	printf("postie %s\n", PACKAGE_VERSION);
-	printf("TLS library: GnuTLS %s\n", gnutls_check_version(NULL));
-	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
-	printf("SASL library: GNU SASL %s\n", gsasl_check_version(NULL));
-	printf("HTTP library for OAuth2: %s (loaded when first needed)\n", CURL_SONAME);
+	struct perr e;
+	if (tlslib_load(&e) == EX_OK)
+		printf("TLS library: GnuTLS %s (%s)\n", gnutls_check_version(NULL), GNUTLS_SONAME);
+	else
+		printf("TLS library: %s\n", e.msg);
+	if (idnlib_load(&e) == EX_OK)
+		printf("IDN library: libidn2 %s (%s)\n", idn2_check_version(NULL), IDN2_SONAME);
+	else
+		printf("IDN library: %s\n", e.msg);
+	if (sasllib_load(&e) == EX_OK)
+		printf("SASL library: GNU SASL %s (%s)\n", gsasl_check_version(NULL), GSASL_SONAME);
+	else
+		printf("SASL library: %s\n", e.msg);
+	printf("HTTP library for OAuth2: %s\n", CURL_SONAME);
+	printf("(each loaded when a run first needs it)\n");
 	char *mechs = auth_mechanisms();
 	printf("Authentication mechanisms: %s\n", *mechs ? mechs : "none");
 	free(mechs);

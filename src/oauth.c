@@ -6,14 +6,12 @@
  * Tokens, codes and secrets never reach a message, the transcript or
  * the log. */
 #include "oauth.h"
+#include "curllib.h"
+#include "tlslib.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -314,11 +312,14 @@ static void base64url(const unsigned char *p, size_t n, char *out)
 	out[k] = '\0';
 }
 
-void oauth_pkce_challenge(const char *verifier, char challenge[44])
+int oauth_pkce_challenge(const char *verifier, char challenge[44], struct perr *e)
 {
 	unsigned char d[32];
+	if (tlslib_load(e))
+		return e->ex;
 	gnutls_hash_fast(GNUTLS_DIG_SHA256, verifier, strlen(verifier), d);
 	base64url(d, sizeof d, challenge);
+	return 0;
 }
 
 static int random_text(char out[44], struct perr *e)
@@ -335,8 +336,7 @@ int oauth_pkce(char verifier[44], char challenge[44], struct perr *e)
 {
 	if (random_text(verifier, e))
 		return e->ex;
-	oauth_pkce_challenge(verifier, challenge);
-	return 0;
+	return oauth_pkce_challenge(verifier, challenge, e);
 }
 
 char *oauth_authorize_url(const struct oauth_conf *c, const char *redirect_uri,
@@ -405,87 +405,40 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-/* libcurl pulls some twenty libraries into the process (Kerberos, LDAP,
- * SSH, OpenSSL...) that only the token endpoint needs: it is loaded by
- * its soname when OAuth2 first makes a request, so every other run
- * starts without it. */
-static struct {
-	CURLcode (*global_init)(long);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-} lc;
-
-static int curl_load(struct perr *e)
-{
-	static int state;       /* 0: not tried, 1: loaded, -1: failed */
-	static char why[300];
-	const struct { const char *name; void **slot; } syms[] = {
-		{ "curl_global_init", (void **)&lc.global_init },
-		{ "curl_easy_init", (void **)&lc.easy_init },
-		{ "curl_easy_setopt", (void **)&lc.easy_setopt },
-		{ "curl_easy_perform", (void **)&lc.easy_perform },
-		{ "curl_easy_getinfo", (void **)&lc.easy_getinfo },
-		{ "curl_easy_cleanup", (void **)&lc.easy_cleanup },
-		{ "curl_easy_strerror", (void **)&lc.easy_strerror },
-		{ "curl_slist_append", (void **)&lc.slist_append },
-		{ "curl_slist_free_all", (void **)&lc.slist_free_all },
-	};
-	if (state == 0) {
-		void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-		state = h ? 1 : -1;
-		for (size_t i = 0; h && i < sizeof syms / sizeof syms[0]; i++)
-			if (!(*syms[i].slot = dlsym(h, syms[i].name)))
-				state = -1;
-		if (state < 0)
-			snprintf(why, sizeof why, "%s", dlerror());
-		else
-			lc.global_init(CURL_GLOBAL_DEFAULT);
-	}
-	if (state < 0)
-		return perr_fail(e, FC_OS, "cannot load %s, needed for OAuth2: %s", CURL_SONAME, why);
-	return 0;
-}
-
 /* POST the form body to url; the answer in resp, its status in *status.
  * A transport failure is FC_OAUTH_TEMP, naming the URL and the reason. */
 static int http_post(const struct oauth_conf *c, const char *url, const char *body,
                      struct buf *resp, long *status, struct perr *e)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	if (curl_load(e))
+	if (curllib_load(e))
 		return e->ex;
-	struct curl_slist *h = lc.slist_append(NULL, "Accept: application/json");
-	CURL *k = lc.easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+	CURL *k = curl_easy_init();
 	if (!k) {
-		lc.slist_free_all(h);
+		curl_slist_free_all(h);
 		return perr_fail(e, FC_INTERNAL, "cannot start libcurl");
 	}
-	lc.easy_setopt(k, CURLOPT_URL, url);
-	lc.easy_setopt(k, CURLOPT_POSTFIELDS, body);
-	lc.easy_setopt(k, CURLOPT_HTTPHEADER, h);
-	lc.easy_setopt(k, CURLOPT_USERAGENT, "postie/" PACKAGE_VERSION);
-	lc.easy_setopt(k, CURLOPT_PROTOCOLS_STR, "https");
-	lc.easy_setopt(k, CURLOPT_TIMEOUT, (long)c->timeout);
-	lc.easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
-	lc.easy_setopt(k, CURLOPT_ERRORBUFFER, errbuf);
-	lc.easy_setopt(k, CURLOPT_WRITEFUNCTION, collect);
-	lc.easy_setopt(k, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(k, CURLOPT_URL, url);
+	curl_easy_setopt(k, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(k, CURLOPT_USERAGENT, "postie/" PACKAGE_VERSION);
+	curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(k, CURLOPT_TIMEOUT, (long)c->timeout);
+	curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(k, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(k, CURLOPT_WRITEDATA, resp);
 	if (c->trust_file && strcmp(c->trust_file, "system") != 0)
-		lc.easy_setopt(k, CURLOPT_CAINFO, c->trust_file);
+		curl_easy_setopt(k, CURLOPT_CAINFO, c->trust_file);
 	log_info("oauth: POST %s", url);
-	CURLcode r = lc.easy_perform(k);
-	lc.easy_getinfo(k, CURLINFO_RESPONSE_CODE, status);
-	lc.easy_cleanup(k);
-	lc.slist_free_all(h);
+	CURLcode r = curl_easy_perform(k);
+	curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(k);
+	curl_slist_free_all(h);
 	if (r != CURLE_OK)
 		return perr_fail(e, FC_OAUTH_TEMP, "account %s: cannot reach %s: %s", c->account, url,
-		                 *errbuf ? errbuf : lc.easy_strerror(r));
+		                 *errbuf ? errbuf : curl_easy_strerror(r));
 	log_info("oauth: HTTP %ld, %zu bytes", *status, resp->len);
 	return 0;
 }

@@ -91,7 +91,7 @@ int oauth_tokens_parse(const char *json, size_t n, struct oauth_tokens *t, struc
  * its S256 challenge (base64url of SHA-256, no padding). */
 int oauth_pkce(char verifier[44], char challenge[44], struct perr *e);
 /* The S256 challenge of a verifier. */
-void oauth_pkce_challenge(const char *verifier, char challenge[44]);
+int oauth_pkce_challenge(const char *verifier, char challenge[44], struct perr *e);
 
 /* The authorization URL for the authorization-code flow. Allocated. */
 char *oauth_authorize_url(const struct oauth_conf *c, const char *redirect_uri,

@@ -268,6 +268,8 @@ int perr_fail(struct perr *e, enum fail_class c, const char *fmt, ...)
 
 int perr_reclass(struct perr *e, enum fail_class c)
 {
+	if (e->fc == FC_OS)   /* the system failed (a library would not load): not the input */
+		return e->ex;
 	e->fc = c;
 	e->ex = class_exit(e);
 	return e->ex;

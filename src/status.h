@@ -101,7 +101,7 @@ int perr_fail(struct perr *e, enum fail_class c, const char *fmt, ...)
 int perr_reply(struct perr *e, enum smtp_phase ph, int code, const char *enh,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Re-label e (message, reply and phase kept) as class c; e->ex follows.
- * Returns e->ex. */
+ * A failure of the system (FC_OS) keeps its class. Returns e->ex. */
 int perr_reclass(struct perr *e, enum fail_class c);
 void perr_clear(struct perr *e);
 

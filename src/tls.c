@@ -6,12 +6,11 @@
  * stapled OCSP); this file only turns its verdict into words. With usable
  * TLSA records, dane.c's verdict replaces it. */
 #include "tls.h"
+#include "idnlib.h"
+#include "tlslib.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-#include <idn2.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,6 +403,8 @@ static int set_server_name(struct tls *t, const char *host, struct perr *e)
 	const char *name = host;
 	for (const char *p = host; *p; p++)
 		if ((unsigned char)*p >= 0x80) {
+			if (idnlib_load(e))
+				return e->ex;
 			int r = idn2_to_ascii_8z(host, &ascii, IDN2_NONTRANSITIONAL);
 			if (r != IDN2_OK)
 				return perr_fail(e, FC_CONFIG, "cannot convert host name '%s' for TLS: %s",
@@ -746,10 +747,12 @@ static int verify(struct tls *t, const struct tls_opts *o, struct perr *e)
 
 int tls_start(struct conn *c, const struct tls_opts *o, struct tls **out, struct perr *e)
 {
-	struct tls *t = xcalloc(1, sizeof *t);
-	t->c = c;
 	*out = NULL;
 	perr_clear(e);
+	if (tlslib_load(e))
+		return e->ex;
+	struct tls *t = xcalloc(1, sizeof *t);
+	t->c = c;
 	if (load_credentials(t, o, e) || new_session(t, o, e) || handshake(t, o, e)) {
 		tls_free(t);
 		return e->ex;

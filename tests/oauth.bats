@@ -206,7 +206,7 @@ print(round(t[1] - t[0]))' "$OAUTH_LOG"
 # is no library, first in LD_LIBRARY_PATH; prints the soname.
 broken_curl() {
 	local so
-	so=$("$POSTIE" --version | sed -n 's/^HTTP library for OAuth2: \([^ ]*\) .*/\1/p')
+	so=$("$POSTIE" --version | sed -n 's/^HTTP library for OAuth2: \([^ ]*\)$/\1/p')
 	[ -n "$so" ] || return 1
 	mkdir -p "$BATS_TEST_TMPDIR/badlib"
 	echo "not a library" >"$BATS_TEST_TMPDIR/badlib/$so"

@@ -128,6 +128,39 @@ nothing_sent() {
 	nothing_sent
 }
 
+# bad_libs: a directory holding, under the sonames of GnuTLS, libidn2 and
+# GNU SASL (from --version), files that are no libraries.
+bad_libs() {
+	local so
+	mkdir -p "$BATS_TEST_TMPDIR/badlib"
+	for so in $("$POSTIE" --version | sed -n 's/^\(TLS\|IDN\|SASL\) library: .*(\(lib[^)]*\))$/\2/p'); do
+		echo "not a library" >"$BATS_TEST_TMPDIR/badlib/$so"
+	done
+	[ "$(ls "$BATS_TEST_TMPDIR/badlib" | wc -l)" -eq 3 ]
+}
+
+@test "a plain-text send loads neither GnuTLS, libidn2 nor GNU SASL; TLS without GnuTLS is 71, naming it" {
+	bad_libs
+	sink_start
+	write_config
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" r@example.org < <(msg)
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+	sink_stop
+	tls_sink server --starttls
+	write_config "tls on" "tls_trust_file $PKI/ca.pem"
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" r@example.org < <(msg)
+	echo "$output"
+	[ "$status" -eq 71 ]
+	[[ $output == "postie: cannot load libgnutls.so."*", the TLS library: "* ]]
+	[ "$(sink_count)" -eq 0 ]
+	# an international domain needs libidn2
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" r@bücher.example < <(msg)
+	[ "$status" -eq 71 ]
+	[[ $output == *"cannot load libidn2.so."*", the library for international domain names: "* ]]
+}
+
 # system_send BUNDLE: a send with the default trust store, with BUNDLE
 # bind-mounted over the system's CA bundle in a mount namespace.
 system_send() {

@@ -116,13 +116,15 @@ static int t_pkce(void)
 	char v[44], c[44];
 	struct perr e;
 	/* RFC 7636 Appendix B */
-	oauth_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", c);
+	if (oauth_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", c, &e))
+		return fail("oauth_pkce_challenge: %s", e.msg);
 	if (strcmp(c, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM") != 0)
 		return fail("RFC 7636 challenge: %s", c);
 	if (oauth_pkce(v, c, &e))
 		return fail("oauth_pkce: %s", e.msg);
 	char c2[44];
-	oauth_pkce_challenge(v, c2);
+	if (oauth_pkce_challenge(v, c2, &e))
+		return fail("oauth_pkce_challenge: %s", e.msg);
 	if (strlen(v) != 43 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != 43)
 		return fail("verifier '%s'", v);
 	return strcmp(c, c2) ? fail("challenge does not match the verifier") : 0;
