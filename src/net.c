@@ -43,6 +43,7 @@ struct conn {
 	struct buf out;
 	int has_transport;
 	struct net_transport t;
+	int tcp;              /* a TCP socket: TCP_QUICKACK before each wait */
 };
 
 /* Milliseconds on a monotonic clock. */
@@ -321,6 +322,7 @@ static int open_tcp(const struct conn_opts *o, struct conn **out, struct perr *e
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	*out = conn_new(fd, o->host, o->io_timeout);
+	(*out)->tcp = 1;
 	snprintf((*out)->addr, sizeof (*out)->addr, "%s", a.addr);
 	(*out)->port = o->port;
 	return EX_OK;
@@ -397,6 +399,13 @@ static int fill(struct conn *c, long long deadline, struct perr *e)
 			return io_error(c, "read from", errno, e);
 		if (c->has_transport && c->t.pending && c->t.pending(c->t.ctx) > 0)
 			continue;
+		if (c->tcp) {
+			/* acknowledge what came at once, not after the delayed-ACK
+			 * timer: a server whose Nagle holds its reply until the
+			 * TLS session ticket is acknowledged sends it sooner */
+			int one = 1;
+			setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+		}
 		int r = wait_fd(c->fd, POLLIN, deadline);
 		if (r == 0)
 			return timeout_error(c, "waiting for", e);
