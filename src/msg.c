@@ -1,9 +1,10 @@
-/* msg.c - the message: a push parser for the header section (no I/O),
- * the stores that keep its bytes (unlinked temp file, named file,
- * memory), the header edits and the long-line repair planned by
+/* msg.c - the message: a push parser for the header section (no I/O)
+ * that also measures the body as it goes by, the stores that keep its
+ * bytes (unlinked temp file, named file, memory, a regular file read in
+ * place), the header edits and the long-line repair planned by
  * msg_prepare, the writer that streams the SMTP form (CRLF,
- * dot-stuffing) into a caller's sink in bounded memory, and the prepared
- * message saved to a store and loaded back. */
+ * dot-stuffing) into a caller's sink or buffer in bounded memory, and
+ * the prepared message saved to a store and loaded back. */
 #include "msg.h"
 
 #include <errno.h>
@@ -587,7 +588,7 @@ ssize_t msg_store_read(const struct msg_store *s, void *buf, size_t n, off_t off
 		return (ssize_t)n;
 	}
 	for (;;) {
-		ssize_t got = pread(s->fd, buf, n, off);
+		ssize_t got = pread(s->fd, buf, n, s->base + off);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got > 0)
@@ -794,9 +795,53 @@ int msg_read_source(msg_source fn, void *ctx, struct msg *m, struct perr *e)
 	return parse(m, 0, from_source, &src, e);
 }
 
+/* A regular file is its own store, from its current offset on: s
+ * holds a duplicate of fd (fd itself stays open). -1 for anything else. */
+static int store_in_place(struct msg_store *s, int fd)
+{
+	struct stat st;
+	off_t at;
+	store_init(s);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0)
+		return -1;
+	s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	s->base = at;
+	return s->fd < 0 ? -1 : 0;
+}
+
+/* The file in place, read to its end; then its offset is there, as if
+ * read() had read it. */
+static int from_file(struct reading *r, void *arg, struct perr *e)
+{
+	struct msg_store *s = &r->m->store;
+	char *buf = xmalloc(CHUNK);
+	int rc = 0;
+	for (;;) {
+		ssize_t got = pread(s->fd, buf, CHUNK, s->base + s->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			rc = perr_fail(e, FC_IOERR, "cannot read the message: %s", strerror(errno));
+		if (got <= 0)
+			break;
+		s->len += got;
+		if ((rc = feed(r, buf, (size_t)got, e)))
+			break;
+	}
+	lseek(*(int *)arg, s->base + s->len, SEEK_SET);
+	free(buf);
+	return rc;
+}
+
 int msg_read(int infd, struct msg *m, struct perr *e)
 {
 	struct msg_store s;
+	if (store_in_place(&s, infd) == 0) {
+		msg_init(m);
+		store_move(&m->store, &s);
+		return parse(m, 0, from_file, &infd, e);
+	}
+	msg_store_close(&s);
 	if (msg_store_temp(&s, e))
 		return e->ex;
 	return msg_read_store(infd, &s, m, e);

@@ -1,9 +1,9 @@
 /* msg.h - the message: a pure push parser for the header section; the
- * stores that hold the bytes (unlinked temp file, named file, memory);
- * the header edits planned by msg_prepare; a writer that streams the
- * message in SMTP form (CRLF line ends, optional dot-stuffing) into a
- * sink the caller chooses, in bounded memory; the prepared message saved
- * to a store and loaded back. */
+ * stores that hold the bytes (unlinked temp file, named file, memory, a
+ * regular file read in place); the header edits planned by msg_prepare;
+ * a writer that streams the message in SMTP form (CRLF line ends,
+ * optional dot-stuffing) into a sink or buffer the caller chooses, in
+ * bounded memory; the prepared message saved to a store and loaded back. */
 #ifndef POSTIE_MSG_H
 #define POSTIE_MSG_H
 
@@ -109,6 +109,7 @@ void msg_parser_free(struct msg_parser *p);
 
 struct msg_store {
 	int fd;          /* the file, -1 for a memory store */
+	off_t base;      /* file offset of the store's first octet (a file read in place) */
 	char *path;      /* a named file's path, NULL otherwise */
 	struct buf mem;  /* a memory store's bytes */
 	off_t len;       /* octets stored */
@@ -162,12 +163,15 @@ struct msg {
 	off_t wire_size[2];  /* cached sizes by dotstuff flag, -1 unknown */
 };
 
-/* Read infd to end of file (a lone "." never ends it) into a spool file in
- * $TMPDIR (unlinked at once), parsing the header section and measuring
- * the body as it goes by. Memory does not grow with the body size.
- * Errors: EX_DATAERR empty input or header section over
- * MSG_MAX_HEADER_BYTES or a NUL in a header; EX_IOERR/EX_OSERR on I/O
- * failures. */
+/* Read infd to end of file (a lone "." never ends it), parsing the header
+ * section and measuring the body as it goes by. A regular file is read in
+ * place, from its current offset: no copy is made, its octets are read
+ * again from it when the message is written (which fails if the file
+ * changed meanwhile), and infd's offset is left at its end. Anything
+ * else is copied into a spool file in $TMPDIR (unlinked at once). Memory
+ * does not grow with the body size. Errors: EX_DATAERR empty input or
+ * header section over MSG_MAX_HEADER_BYTES or a NUL in a header;
+ * EX_IOERR/EX_OSERR on I/O failures. */
 int msg_read(int infd, struct msg *m, struct perr *e);
 /* msg_read into the store s the caller made (msg_store_*), which m then
  * owns: on failure s is closed, and a named file removed. */
@@ -232,8 +236,9 @@ int msg_write(struct msg *m, int dotstuff, msg_sink sink, void *ctx, struct perr
  * called once more with p and room NULL. A nonzero return stops the
  * write and is returned. The output never receives more octets than
  * msg_wire_size says: when the store's octets changed since they were
- * read, the write stops before that, or at the end when fewer came,
- * with -1 and EX_IOERR. Returns 0, next's value, or -1 with e set. */
+ * read (a file read in place was modified), the write stops before
+ * that, or at the end when fewer came, with -1 and EX_IOERR. Returns 0,
+ * next's value, or -1 with e set. */
 struct msg_out {
 	int (*next)(void *ctx, size_t used, char **p, size_t *room);
 	void *ctx;
