@@ -1,13 +1,15 @@
-/* msg.c - the message: a push parser for the header section (no I/O),
- * the stores that keep its bytes (unlinked temp file, named file,
- * memory), the header edits and the long-line repair planned by
+/* msg.c - the message: a push parser for the header section (no I/O)
+ * that also measures the body as it goes by, the stores that keep its
+ * bytes (unlinked temp file, named file, memory, a regular file read in
+ * place), the header edits and the long-line repair planned by
  * msg_prepare, the writer that streams the SMTP form (CRLF,
- * dot-stuffing) into a caller's sink in bounded memory, and the prepared
- * message saved to a store and loaded back. */
+ * dot-stuffing) into a caller's sink or buffer in bounded memory, and
+ * the prepared message saved to a store and loaded back. */
 #include "msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,7 @@ static void header_end(struct msg_parser *p)
 	complete_field(p);
 	p->pending |= PEND_HEADER_END;
 	p->state = PS_BODY;
+	p->bol = 1;
 }
 
 /* The current line is not a header field: the body starts with it. */
@@ -143,6 +146,11 @@ static int to_body(struct msg_parser *p)
 	p->no_separator = 1;
 	p->body_off = p->line_off;
 	p->blen = (size_t)(p->off - p->line_off);
+	if (p->blen > 0) {   /* the line so far, read as a field name, is in pend */
+		p->body_dots += p->pend.s[0] == '.';
+		p->bol = 0;
+		p->body_wire += (off_t)p->blen;
+	}
 	return 0;
 }
 
@@ -226,29 +234,93 @@ static int head_byte(struct msg_parser *p, unsigned char c)
 	}
 }
 
+/* Nonzero if an octet of p[0..n) is over 0x7f: eight at a time. */
+static int any_high(const unsigned char *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return (acc & 0x8080808080808080ULL) != 0;
+}
+
+/* Where the next line end is in a piece of text: the first CR or LF at
+ * or after a position. memchr finds each; its answer is kept until the
+ * position passes it, so a CR that never comes (LF text) costs one
+ * search per piece, not one per line. */
+struct eols {
+	const char *end;     /* of the piece */
+	const char *cr, *lf; /* the next one found (end: none), NULL: not searched */
+};
+
+static void eols_init(struct eols *f, const char *end)
+{
+	f->end = end;
+	f->cr = f->lf = NULL;
+}
+
+static const char *find_or_end(const char *p, char c, const char *end)
+{
+	const char *r = memchr(p, c, (size_t)(end - p));
+	return r ? r : end;
+}
+
+static const char *next_eol(struct eols *f, const char *p)
+{
+	if (!f->lf || f->lf < p)
+		f->lf = find_or_end(p, '\n', f->end);
+	if (!f->cr || f->cr < p)
+		f->cr = find_or_end(p, '\r', f->end);
+	return f->lf < f->cr ? f->lf : f->cr;
+}
+
+/* A body line ends with the octet c (CR or LF). */
+static void body_eol(struct msg_parser *p, unsigned char c)
+{
+	if (p->blen > MSG_MAX_LINE && !p->long_line)
+		p->long_line = p->line;
+	p->blen = 0;
+	p->bol = 1;
+	p->body_wire += 2;   /* CRLF, whatever the input had */
+	end_line(p, c);
+}
+
+/* Body octets, a line (a run of text up to a CR or LF) at a time: the
+ * line ends, lengths and dots, and the size in SMTP form. */
 static void body_scan(struct msg_parser *p, const unsigned char *b, size_t n)
 {
-	for (size_t k = 0; k < n; k++) {
-		unsigned char c = b[k];
+	const char *s = (const char *)b, *end = s + n;
+	struct eols f;
+	eols_init(&f, end);
+	if (!p->eightbit && any_high(b, n))
+		p->eightbit = 1;
+	while (s < end) {
 		if (p->skip_lf) {
 			p->skip_lf = 0;
-			if (c == '\n')
+			if (*s == '\n') {
+				s++;
 				continue;
+			}
 		}
 		if (p->need_body_off) {
-			p->body_off = p->off + (off_t)k;
+			p->body_off = p->off + (s - (const char *)b);
 			p->need_body_off = 0;
 		}
-		if (c == '\n' || c == '\r') {
-			if (p->blen > MSG_MAX_LINE && !p->long_line)
-				p->long_line = p->line;
-			p->blen = 0;
-			end_line(p, c);
-		} else {
-			p->blen++;
-			if (c & 0x80)
-				p->eightbit = 1;
+		const char *e = next_eol(&f, s);
+		if (e > s) {
+			p->body_dots += p->bol && *s == '.';
+			p->bol = 0;
+			p->blen += (size_t)(e - s);
+			p->body_wire += e - s;
 		}
+		if (e == end)
+			break;
+		body_eol(p, (unsigned char)*e);
+		s = e + 1;
 	}
 }
 
@@ -367,6 +439,8 @@ static void finish(struct msg_parser *p)
 			p->body_off = p->off;
 		if (p->blen > MSG_MAX_LINE && !p->long_line)
 			p->long_line = p->line;
+		if (!p->bol)
+			p->body_wire += 2;   /* the CRLF the writer adds */
 	}
 	p->state = PS_DONE;
 }
@@ -514,12 +588,12 @@ ssize_t msg_store_read(const struct msg_store *s, void *buf, size_t n, off_t off
 		return (ssize_t)n;
 	}
 	for (;;) {
-		ssize_t got = pread(s->fd, buf, n, off);
+		ssize_t got = pread(s->fd, buf, n, s->base + off);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got > 0)
 			return got;
-		perr_fail(e, FC_IOERR, "cannot read the spool file: %s",
+		perr_fail(e, FC_IOERR, "cannot read the message file: %s",
 		         got < 0 ? strerror(errno) : "file truncated");
 		return -1;
 	}
@@ -612,6 +686,8 @@ static int end_reading(struct reading *r, struct perr *e)
 	m->eightbit = r->p.eightbit;
 	m->long_line = r->p.long_line;
 	m->multipart = r->p.multipart;
+	m->body_wire = r->p.body_wire;
+	m->body_dots = r->p.body_dots;
 	if (m->size == 0)
 		return perr_fail(e, FC_MESSAGE, "empty message (no input on stdin)");
 	return 0;
@@ -719,9 +795,53 @@ int msg_read_source(msg_source fn, void *ctx, struct msg *m, struct perr *e)
 	return parse(m, 0, from_source, &src, e);
 }
 
+/* A regular file is its own store, from its current offset on: s
+ * holds a duplicate of fd (fd itself stays open). -1 for anything else. */
+static int store_in_place(struct msg_store *s, int fd)
+{
+	struct stat st;
+	off_t at;
+	store_init(s);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (at = lseek(fd, 0, SEEK_CUR)) < 0)
+		return -1;
+	s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	s->base = at;
+	return s->fd < 0 ? -1 : 0;
+}
+
+/* The file in place, read to its end; then its offset is there, as if
+ * read() had read it. */
+static int from_file(struct reading *r, void *arg, struct perr *e)
+{
+	struct msg_store *s = &r->m->store;
+	char *buf = xmalloc(CHUNK);
+	int rc = 0;
+	for (;;) {
+		ssize_t got = pread(s->fd, buf, CHUNK, s->base + s->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			rc = perr_fail(e, FC_IOERR, "cannot read the message: %s", strerror(errno));
+		if (got <= 0)
+			break;
+		s->len += got;
+		if ((rc = feed(r, buf, (size_t)got, e)))
+			break;
+	}
+	lseek(*(int *)arg, s->base + s->len, SEEK_SET);
+	free(buf);
+	return rc;
+}
+
 int msg_read(int infd, struct msg *m, struct perr *e)
 {
 	struct msg_store s;
+	if (store_in_place(&s, infd) == 0) {
+		msg_init(m);
+		store_move(&m->store, &s);
+		return parse(m, 0, from_file, &infd, e);
+	}
+	msg_store_close(&s);
 	if (msg_store_temp(&s, e))
 		return e->ex;
 	return msg_read_store(infd, &s, m, e);
@@ -1190,39 +1310,90 @@ int msg_prepare(struct msg *m, const struct msg_edits *ed, struct perr *e)
 /* ---- writing ---- */
 
 struct wr {
-	char *out;        /* CHUNK octets */
-	size_t len;
-	msg_sink sink;
-	void *ctx;
-	int rc;           /* the sink's nonzero return: stop */
+	char *out;        /* the window the output gave */
+	size_t len, room; /* octets written into it, its size */
+	const struct msg_out *o;
+	int rc;           /* the output's nonzero return: stop */
+	off_t done;       /* octets handed to the output */
+	off_t limit;      /* what the message was measured to be, -1 unknown */
+	int changed;      /* the output would differ from that: stop */
+	struct perr *e;
 	int dotstuff;
 	int bol;          /* at the beginning of an output line */
 	int skip_lf;      /* the last input octet was a CR */
 	int qp_ws;        /* quoted-printable: a held SP or HTAB, or -1 */
 	size_t qp_col;    /* quoted-printable: length of the encoded line */
+	char spare[64];   /* the window once the output has stopped */
 };
 
-static void flush(struct wr *w)
+static void wr_init(struct wr *w, const struct msg_out *o, int dotstuff, off_t limit,
+                    struct perr *e)
 {
-	if (w->len && !w->rc)
-		w->rc = w->sink(w->ctx, w->out, w->len);
+	memset(w, 0, sizeof *w);
+	w->o = o;
+	w->limit = limit;
+	w->e = e;
+	w->dotstuff = dotstuff;
+	w->bol = 1;
+	w->qp_ws = -1;
+}
+
+/* Hand the window's octets to the output (p NULL: the last ones); more
+ * than the message was measured to be are refused: its file changed. */
+static void hand_over(struct wr *w, char **p, size_t *room)
+{
+	if (w->rc)
+		return;
+	w->changed = w->limit >= 0 && w->done + (off_t)w->len > w->limit;
+	w->rc = w->changed ? -1 : w->o->next(w->o->ctx, w->len, p, room);
+	if (w->rc == 0)
+		w->done += (off_t)w->len;
+}
+
+static void next_window(struct wr *w)
+{
+	hand_over(w, &w->out, &w->room);
+	if (w->rc) {   /* what follows goes nowhere */
+		w->out = w->spare;
+		w->room = sizeof w->spare;
+	}
 	w->len = 0;
 }
 
 static void emit(struct wr *w, char c)
 {
-	if (w->len == CHUNK)
-		flush(w);
+	if (w->len == w->room)
+		next_window(w);
 	w->out[w->len++] = c;
 }
 
-static void out_char(struct wr *w, char c)
+/* n octets of text, copied into as many windows as they need. */
+static void emit_run(struct wr *w, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (w->len == w->room)
+			next_window(w);
+		size_t k = w->room - w->len < n ? w->room - w->len : n;
+		memcpy(w->out + w->len, p, k);
+		w->len += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* The first octet of a line: doubled if it is a dot and dotstuff. */
+static void line_start(struct wr *w, char c)
 {
 	if (w->bol) {
 		w->bol = 0;
 		if (w->dotstuff && c == '.')
 			emit(w, '.');
 	}
+}
+
+static void out_char(struct wr *w, char c)
+{
+	line_start(w, c);
 	emit(w, c);
 }
 
@@ -1233,22 +1404,30 @@ static void out_eol(struct wr *w)
 	w->bol = 1;
 }
 
-/* Copy text, every line end (LF, CRLF, CR) made CRLF. */
+/* Copy text, every line end (LF, CRLF, CR) made CRLF: a line at a time. */
 static void put_text(struct wr *w, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
+	const char *end = p + n;
+	struct eols f;
+	eols_init(&f, end);
+	while (p < end) {
 		if (w->skip_lf) {
 			w->skip_lf = 0;
-			if (c == '\n')
+			if (*p == '\n') {
+				p++;
 				continue;
+			}
 		}
-		if (c == '\r' || c == '\n') {
-			out_eol(w);
-			w->skip_lf = c == '\r';
-		} else {
-			out_char(w, c);
+		const char *e = next_eol(&f, p);
+		if (e > p) {
+			line_start(w, *p);
+			emit_run(w, p, (size_t)(e - p));
 		}
+		if (e == end)
+			break;
+		out_eol(w);
+		w->skip_lf = *e == '\r';
+		p = e + 1;
 	}
 }
 
@@ -1318,7 +1497,7 @@ static int write_range(struct msg *m, struct wr *w, off_t from, off_t to, struct
 		size_t want = to - pos < CHUNK ? (size_t)(to - pos) : CHUNK;
 		ssize_t got = msg_store_read(&m->store, buf, want, pos, e);
 		if (got <= 0) {
-			rc = got < 0 ? -1 : perr_fail(e, FC_IOERR, "cannot read the spool file: "
+			rc = got < 0 ? -1 : perr_fail(e, FC_IOERR, "cannot read the message file: "
 			                             "file truncated");
 			break;
 		}
@@ -1332,57 +1511,130 @@ static int write_range(struct msg *m, struct wr *w, off_t from, off_t to, struct
 	return rc;
 }
 
-/* The header section with the edits, the blank line, the body. */
-static int write_edited(struct msg *m, struct wr *w, struct perr *e)
+/* What goes before the body: the header section with the edits and the
+ * blank line, or a prepared message's stored header section. */
+static int write_head(struct msg *m, struct wr *w, struct perr *e)
 {
+	if (m->prepared)
+		return write_range(m, w, m->start, m->body_off, e);
 	for (size_t i = 0; i < m->nadd; i++)
 		put_text(w, m->add[i].raw, strlen(m->add[i].raw));
 	for (size_t i = 0; i < m->nhdr; i++)
 		if (!m->hdr[i].drop)
 			put_text(w, m->hdr[i].raw, strlen(m->hdr[i].raw));
 	out_eol(w);
-	return write_range(m, w, m->body_off, m->start + m->size, e);
+	return 0;
+}
+
+/* The last line end and the last octets; the total checked. */
+static int finish_write(struct wr *w)
+{
+	qp_flush_ws(w, 1);
+	if (!w->bol)
+		out_eol(w);
+	hand_over(w, NULL, NULL);
+	if (w->rc == 0 && w->limit >= 0 && w->done != w->limit) {
+		w->changed = 1;
+		w->rc = -1;
+	}
+	if (w->changed)
+		perr_fail(w->e, FC_IOERR, "the message changed after it was read "
+		          "(its file was modified)");
+	return w->rc;
+}
+
+static int write_message(struct msg *m, struct wr *w, struct perr *e)
+{
+	off_t end = m->start + m->size;
+	if (write_head(m, w, e) || write_range(m, w, m->body_off, end, e))
+		return -1;
+	return finish_write(w);
+}
+
+int msg_write_to(struct msg *m, int dotstuff, const struct msg_out *o, struct perr *e)
+{
+	struct wr w;
+	int k = dotstuff != 0;
+	/* the size to hold the output to; a quoted-printable body's is
+	 * known only once it was encoded (its size asked for) */
+	off_t limit = m->qp ? m->wire_size[k] : msg_wire_size(m, k, e);
+	if (!m->qp && limit < 0)
+		return -1;
+	wr_init(&w, o, k, limit, e);
+	return write_message(m, &w, e);
+}
+
+struct chunks {
+	char *buf;
+	msg_sink sink;
+	void *ctx;
+};
+
+static int chunk_next(void *ctx, size_t used, char **p, size_t *room)
+{
+	struct chunks *c = ctx;
+	int rc = used ? c->sink(c->ctx, c->buf, used) : 0;
+	if (p) {
+		*p = c->buf;
+		*room = CHUNK;
+	}
+	return rc;
 }
 
 int msg_write(struct msg *m, int dotstuff, msg_sink sink, void *ctx, struct perr *e)
 {
-	struct wr w;
-	memset(&w, 0, sizeof w);
-	w.out = xmalloc(CHUNK);
-	w.sink = sink;
-	w.ctx = ctx;
-	w.dotstuff = dotstuff;
-	w.bol = 1;
-	w.qp_ws = -1;
-	int rc = m->prepared ? write_range(m, &w, m->start, m->start + m->size, e)
-	                     : write_edited(m, &w, e);
-	if (rc == 0) {
-		qp_flush_ws(&w, 1);
-		if (!w.bol)
-			out_eol(&w);
-		flush(&w);
-	}
-	free(w.out);
-	return rc ? -1 : w.rc;
+	struct chunks c = { xmalloc(CHUNK), sink, ctx };
+	struct msg_out o = { chunk_next, &c };
+	int rc = msg_write_to(m, dotstuff, &o, e);
+	free(c.buf);
+	return rc;
 }
 
-static int count_sink(void *ctx, const char *p, size_t n)
+struct counter {
+	off_t n;
+	char scratch[4096];
+};
+
+static int count_next(void *ctx, size_t used, char **p, size_t *room)
 {
-	(void)p;
-	*(off_t *)ctx += (off_t)n;
+	struct counter *c = ctx;
+	c->n += (off_t)used;
+	if (p) {
+		*p = c->scratch;
+		*room = sizeof c->scratch;
+	}
 	return 0;
+}
+
+/* From the scan: only the part before the body is written (counted);
+ * the body's size is what msg_read counted, unless it is re-encoded as
+ * quoted-printable, whose size is known only by encoding it. */
+static off_t measure(struct msg *m, int dotstuff, struct perr *e)
+{
+	struct counter c;
+	struct msg_out o = { count_next, &c };
+	struct wr w;
+	off_t end = m->start + m->size;
+	c.n = 0;
+	wr_init(&w, &o, dotstuff, -1, e);
+	if (m->qp)
+		return write_message(m, &w, e) ? -1 : c.n;
+	if (write_head(m, &w, e))
+		return -1;
+	if (m->body_off < end) {
+		hand_over(&w, NULL, NULL);
+		return c.n + m->body_wire + (dotstuff ? m->body_dots : 0);
+	}
+	finish_write(&w);
+	return c.n;
 }
 
 off_t msg_wire_size(struct msg *m, int dotstuff, struct perr *e)
 {
 	int k = dotstuff != 0;
-	if (m->wire_size[k] >= 0)
-		return m->wire_size[k];
-	off_t n = 0;
-	if (msg_write(m, k, count_sink, &n, e))
-		return -1;
-	m->wire_size[k] = n;
-	return n;
+	if (m->wire_size[k] < 0)
+		m->wire_size[k] = measure(m, k, e);
+	return m->wire_size[k];
 }
 
 struct saving {

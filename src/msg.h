@@ -1,9 +1,9 @@
 /* msg.h - the message: a pure push parser for the header section; the
- * stores that hold the bytes (unlinked temp file, named file, memory);
- * the header edits planned by msg_prepare; a writer that streams the
- * message in SMTP form (CRLF line ends, optional dot-stuffing) into a
- * sink the caller chooses, in bounded memory; the prepared message saved
- * to a store and loaded back. */
+ * stores that hold the bytes (unlinked temp file, named file, memory, a
+ * regular file read in place); the header edits planned by msg_prepare;
+ * a writer that streams the message in SMTP form (CRLF line ends,
+ * optional dot-stuffing) into a sink or buffer the caller chooses, in
+ * bounded memory; the prepared message saved to a store and loaded back. */
 #ifndef POSTIE_MSG_H
 #define POSTIE_MSG_H
 
@@ -65,6 +65,10 @@ struct msg_parser {
 	long long_line;     /* first body line (1-based) over MSG_MAX_LINE, 0 if none */
 	int multipart;      /* the first Content-Type is multipart/ or message/ */
 	size_t nfields;     /* fields reported so far */
+	off_t body_wire;    /* octets of the body in SMTP form, not dot-stuffed:
+	                       every line end as CRLF, a final CRLF added when
+	                       the last line has none (final at MSG_EV_END) */
+	off_t body_dots;    /* body lines that start with "." */
 
 	/* private */
 	int flags;
@@ -72,6 +76,7 @@ struct msg_parser {
 	int hs;             /* where in a header line */
 	int skip_lf;        /* the last octet was a CR that ended a line */
 	int need_body_off;  /* body_off is the offset of the next body octet */
+	int bol;            /* at the start of a body line */
 	int eof, failed, seen_ct;
 	int pending;        /* events found, not yet returned */
 	char pre[5];        /* the first octets, while checking for "From " */
@@ -104,6 +109,7 @@ void msg_parser_free(struct msg_parser *p);
 
 struct msg_store {
 	int fd;          /* the file, -1 for a memory store */
+	off_t base;      /* file offset of the store's first octet (a file read in place) */
 	char *path;      /* a named file's path, NULL otherwise */
 	struct buf mem;  /* a memory store's bytes */
 	off_t len;       /* octets stored */
@@ -146,6 +152,8 @@ struct msg {
 	int eightbit;        /* an octet >= 0x80 somewhere (header or body) */
 	long long_line;      /* first body line (1-based) longer than MSG_MAX_LINE, 0 if none */
 	int multipart;       /* Content-Type is multipart/ or message/ */
+	off_t body_wire;     /* the body's size in SMTP form, not dot-stuffed (as read) */
+	off_t body_dots;     /* body lines starting with "." (as read) */
 	int prepared;        /* loaded by msg_load: the store holds the wire form */
 
 	/* set by msg_prepare */
@@ -155,11 +163,15 @@ struct msg {
 	off_t wire_size[2];  /* cached sizes by dotstuff flag, -1 unknown */
 };
 
-/* Read infd to end of file (a lone "." never ends it) into a spool file in
- * $TMPDIR (unlinked at once), parsing the header section. Memory does not
- * grow with the body size. Errors: EX_DATAERR empty input or header
- * section over MSG_MAX_HEADER_BYTES or a NUL in a header; EX_IOERR/EX_OSERR
- * on I/O failures. */
+/* Read infd to end of file (a lone "." never ends it), parsing the header
+ * section and measuring the body as it goes by. A regular file is read in
+ * place, from its current offset: no copy is made, its octets are read
+ * again from it when the message is written (which fails if the file
+ * changed meanwhile), and infd's offset is left at its end. Anything
+ * else is copied into a spool file in $TMPDIR (unlinked at once). Memory
+ * does not grow with the body size. Errors: EX_DATAERR empty input or
+ * header section over MSG_MAX_HEADER_BYTES or a NUL in a header;
+ * EX_IOERR/EX_OSERR on I/O failures. */
 int msg_read(int infd, struct msg *m, struct perr *e);
 /* msg_read into the store s the caller made (msg_store_*), which m then
  * owns: on failure s is closed, and a named file removed. */
@@ -217,7 +229,25 @@ int msg_prepare(struct msg *m, const struct msg_edits *ed, struct perr *e);
 typedef int (*msg_sink)(void *ctx, const char *p, size_t n);
 int msg_write(struct msg *m, int dotstuff, msg_sink sink, void *ctx, struct perr *e);
 
-/* Exact number of bytes msg_write would produce (cached). -1 on error. */
+/* msg_write straight into the caller's buffer, with no copy in between
+ * (the connection's output buffer): next(ctx, used, &p, &room) takes the
+ * first used octets of the window it gave last (0 at the first call)
+ * and gives the next window, p[0..room) with room >= 1; at the end it is
+ * called once more with p and room NULL. A nonzero return stops the
+ * write and is returned. The output never receives more octets than
+ * msg_wire_size says: when the store's octets changed since they were
+ * read (a file read in place was modified), the write stops before
+ * that, or at the end when fewer came, with -1 and EX_IOERR. Returns 0,
+ * next's value, or -1 with e set. */
+struct msg_out {
+	int (*next)(void *ctx, size_t used, char **p, size_t *room);
+	void *ctx;
+};
+int msg_write_to(struct msg *m, int dotstuff, const struct msg_out *o, struct perr *e);
+
+/* Exact number of bytes msg_write would produce (cached): from the
+ * measure taken while reading, without reading the body again, except
+ * when msg_prepare re-encodes it as quoted-printable. -1 on error. */
 off_t msg_wire_size(struct msg *m, int dotstuff, struct perr *e);
 
 /* Append the prepared message to s: msg_write's output without

@@ -24,7 +24,8 @@
 
 #define NET_MAX_LINE (64 * 1024)          /* longest line, without CRLF */
 #define NET_IN_CAP (NET_MAX_LINE + 4096)  /* input buffer size */
-#define NET_OUT_MAX (64 * 1024)           /* queued bytes that force a flush */
+#define NET_OUT_CAP (64 * 1024)           /* output buffer: sent when full, in
+                                             four full TLS records */
 
 struct conn {
 	int fd;
@@ -40,7 +41,8 @@ struct conn {
 	char *in;             /* NET_IN_CAP bytes */
 	size_t in_off, in_len;
 	int eof;
-	struct buf out;
+	char *out;            /* NET_OUT_CAP bytes */
+	size_t out_len;
 	int has_transport;
 	struct net_transport t;
 	int tcp;              /* a TCP socket: TCP_QUICKACK before each wait */
@@ -113,7 +115,7 @@ static struct conn *conn_new(int fd, const char *peer, int io_timeout)
 	c->io_timeout = io_timeout;
 	c->reply_end = c->session_end = -1;
 	c->in = xmalloc(NET_IN_CAP);
-	buf_init(&c->out);
+	c->out = xmalloc(NET_OUT_CAP);
 	return c;
 }
 
@@ -471,17 +473,36 @@ static int send_all(struct conn *c, const char *p, size_t n, struct perr *e)
 
 int net_write(struct conn *c, const void *p, size_t n, struct perr *e)
 {
-	buf_add(&c->out, p, n);
-	if (c->out.len > NET_OUT_MAX)
-		return net_flush(c, e);
+	const char *s = p;
+	while (n > 0) {
+		if (c->out_len == NET_OUT_CAP && net_flush(c, e) != EX_OK)
+			return e->ex;
+		size_t k = NET_OUT_CAP - c->out_len < n ? NET_OUT_CAP - c->out_len : n;
+		memcpy(c->out + c->out_len, s, k);
+		c->out_len += k;
+		s += k;
+		n -= k;
+	}
+	return EX_OK;
+}
+
+int net_window(struct conn *c, size_t used, char **p, size_t *room, struct perr *e)
+{
+	c->out_len += used;
+	if (!p)
+		return EX_OK;
+	if (c->out_len == NET_OUT_CAP && net_flush(c, e) != EX_OK)
+		return e->ex;
+	*p = c->out + c->out_len;
+	*room = NET_OUT_CAP - c->out_len;
 	return EX_OK;
 }
 
 int net_flush(struct conn *c, struct perr *e)
 {
 	c->timed_out = 0;
-	int r = send_all(c, c->out.s, c->out.len, e);
-	buf_reset(&c->out);
+	int r = send_all(c, c->out, c->out_len, e);
+	c->out_len = 0;
 	return r;
 }
 
@@ -597,7 +618,8 @@ static void conn_free(struct conn *c, int notify)
 		close(c->fd);
 	wipe(c->in, NET_IN_CAP);
 	free(c->in);
-	buf_free(&c->out);
+	wipe(c->out, NET_OUT_CAP);
+	free(c->out);
 	free(c->peer);
 	free(c);
 }

@@ -35,10 +35,16 @@ int net_from_fd(int fd, const char *peer, int io_timeout, struct conn **out);
  * on timeout or connection lost, EX_PROTOCOL for a line over 64 KiB. */
 int net_getline(struct conn *c, struct buf *line, struct perr *e);
 
-/* Queue bytes for sending; sent by net_flush (or earlier when more than
- * 64 KiB are queued). */
+/* Queue bytes for sending; sent by net_flush, or earlier whenever the
+ * 64 KiB output buffer is full. */
 int net_write(struct conn *c, const void *p, size_t n, struct perr *e);
 int net_flush(struct conn *c, struct perr *e);
+/* net_write without a copy: the caller writes into the output buffer.
+ * The first used octets of the window given last are queued; then, unless
+ * p is NULL, the next window: p[0..room), room >= 1, the buffer sent
+ * first if it is full. So the data reaches send() (or TLS) in whole
+ * 64 KiB pieces: four full TLS records each. */
+int net_window(struct conn *c, size_t used, char **p, size_t *room, struct perr *e);
 
 /* Bytes received and buffered but not yet returned by net_getline. */
 size_t net_pending(const struct conn *c);

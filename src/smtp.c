@@ -779,12 +779,12 @@ static void read_rcpt(struct tx *t, struct rcpt *rc)
 	smtp_reply_free(&r);
 }
 
-/* The sink msg_write streams the data into. */
-static int data_sink(void *ctx, const char *p, size_t n)
+/* msg_write_to writes the data straight into the connection's buffer. */
+static int data_window(void *ctx, size_t used, char **p, size_t *room)
 {
 	struct tx *t = ctx;
-	t->count += (long long)n;
-	if (net_write(t->s->c, p, n, &t->werr) != EX_OK) {
+	t->count += (long long)used;
+	if (net_window(t->s->c, used, p, room, &t->werr) != EX_OK) {
 		tx_write_failed(t);
 		return 1;
 	}
@@ -795,10 +795,11 @@ static int data_sink(void *ctx, const char *p, size_t n)
 static int queue_data(struct tx *t, int dotstuff)
 {
 	struct perr e;
+	struct msg_out out = { data_window, t };
 	if (t->wfail || t->s->dead)
 		return -1;
 	t->count = 0;
-	int rc = msg_write(t->m, dotstuff, data_sink, t, &e);
+	int rc = msg_write_to(t->m, dotstuff, &out, &e);
 	log_info("<%lld bytes of message data>", t->count);
 	if (rc == 0 && t->size >= 0 && t->count != t->size)
 		rc = -1, perr_fail(&e, FC_INTERNAL, "message data changed size while sending");

@@ -1066,6 +1066,71 @@ static int t_wire_size(void)
 	return rc;
 }
 
+/* An output whose windows are `size` octets of a larger buffer. */
+struct windows {
+	struct buf got;
+	char win[8];
+	size_t size, given;
+	int ended, bad;
+};
+
+static int window_next(void *ctx, size_t used, char **p, size_t *room)
+{
+	struct windows *w = ctx;
+	if (w->ended || used > w->given)
+		w->bad = 1;
+	buf_add(&w->got, w->win, used);
+	w->ended = p == NULL;
+	w->given = w->size;
+	if (p) {
+		*p = w->win;
+		*room = w->size;
+	}
+	return 0;
+}
+
+/* msg_write_to into windows of 1 to 7 octets writes what msg_write
+ * writes, QP body and dot-stuffing included, and ends with a call
+ * without a window. */
+static int t_write_windows(void)
+{
+	struct buf in, crlf, want;
+	struct perr e;
+	struct msg m;
+	int rc = 0;
+	buf_init(&in);
+	buf_init(&crlf);
+	buf_init(&want);
+	buf_adds(&in, ".X: 1\n\n..a\r\nb\rc\n");
+	long_body(&in, &crlf);
+	for (int qp = 0; qp < 2 && !rc; qp++) {
+		if (read_msg(in.s, qp ? in.len : 20, &m, &e) || msg_prepare(&m, &no_edits, &e))
+			return fail("read: %s", e.msg);
+		for (int ds = 0; ds < 2 && !rc; ds++) {
+			buf_reset(&want);
+			if (msg_write(&m, ds, buf_sink, &want, &e))
+				rc = fail("msg_write: %s", e.msg);
+			for (size_t size = 1; size <= 7 && !rc; size++) {
+				struct windows w = { .size = size };
+				struct msg_out o = { window_next, &w };
+				buf_init(&w.got);
+				if (msg_write_to(&m, ds, &o, &e))
+					rc = fail("msg_write_to: %s", e.msg);
+				else if (w.bad || !w.ended)
+					rc = fail("windows of %zu: a call out of turn", size);
+				else
+					rc = same("windows", w.got.s, w.got.len, want.s, want.len);
+				buf_free(&w.got);
+			}
+		}
+		msg_free(&m);
+	}
+	buf_free(&in);
+	buf_free(&crlf);
+	buf_free(&want);
+	return rc;
+}
+
 static int stop_sink(void *ctx, const char *p, size_t n)
 {
 	(void)p;
@@ -1282,9 +1347,11 @@ static void parse_events(const char *in, size_t n, size_t step, int flags, struc
 		}
 	} while (ev >= 0 && ev != MSG_EV_END);
 	if (ev == MSG_EV_END)
-		buf_printf(out, "E[start %lld body %lld size %lld nosep %d 8bit %d long %ld mp %d n %zu]",
+		buf_printf(out, "E[start %lld body %lld size %lld nosep %d 8bit %d long %ld mp %d n %zu "
+		           "wire %lld dots %lld]",
 		           (long long)p.start, (long long)p.body_off, (long long)p.size,
-		           p.no_separator, p.eightbit, p.long_line, p.multipart, p.nfields);
+		           p.no_separator, p.eightbit, p.long_line, p.multipart, p.nfields,
+		           (long long)p.body_wire, (long long)p.body_dots);
 	msg_parser_free(&p);
 }
 
@@ -1306,25 +1373,42 @@ static int t_parser_events(void)
 	                  "F1[Subject:\"Subject : x\\n\\x09y\\n\"|\"x\\x09y\"]"
 	                  "F3[To:\"To:\\xc3\\xa9\\n\"|\"\\xc3\\xa9\"]"
 	                  "F4[Content-Type:\"Content-Type: multipart/mixed\\n\"|\"multipart/mixed\"]"
-	                  "HE[start 14 body 71 size 75 nosep 0 8bit 1 long 0 mp 1 n 3]");
+	                  "HE[start 14 body 71 size 75 nosep 0 8bit 1 long 0 mp 1 n 3 wire 6 dots 0]");
 }
 
 static int t_parser_no_separator(void)
 {
 	return events_are("A: 1\nB:\n 2\nbody x\n", 18, 0,
 	                  "F1[A:\"A: 1\\n\"|\"1\"]F2[B:\"B:\\n 2\\n\"|\"2\"]"
-	                  "HE[start 0 body 11 size 18 nosep 1 8bit 0 long 0 mp 0 n 2]");
+	                  "HE[start 0 body 11 size 18 nosep 1 8bit 0 long 0 mp 0 n 2 wire 8 dots 0]");
+}
+
+/* The body measured as it goes by: its size in SMTP form (every line
+ * end CRLF, a final CRLF added) and its lines that start with a dot,
+ * the first body line's octets read as a field name included. */
+static int t_parser_body_measure(void)
+{
+	static const char dots[] = "A: 1\n\n.a\n..\r.\rb\n.";
+	static const char crlf[] = "A: 1\r\n\r\n\r\n.\r\n\r\r\n";
+	return events_are(dots, sizeof dots - 1, 0, "F1[A:\"A: 1\\n\"|\"1\"]"
+	                  "HE[start 0 body 6 size 17 nosep 0 8bit 0 long 0 mp 0 n 1 wire 17 dots 4]")
+	       || events_are(crlf, sizeof crlf - 1, 0, "F1[A:\"A: 1\\n\"|\"1\"]"
+	                     "HE[start 0 body 8 size 16 nosep 0 8bit 0 long 0 mp 0 n 1 wire 9 dots 1]")
+	       || events_are("A: 1\n.x y\n", 10, 0, "F1[A:\"A: 1\\n\"|\"1\"]"
+	                     "HE[start 0 body 5 size 10 nosep 1 8bit 0 long 0 mp 0 n 1 wire 6 dots 1]")
+	       || events_are("A: 1\n\n", 6, 0, "F1[A:\"A: 1\\n\"|\"1\"]"
+	                     "HE[start 0 body 6 size 6 nosep 0 8bit 0 long 0 mp 0 n 1 wire 0 dots 0]");
 }
 
 /* A "From " prefix cut short by the end of input is header or body. */
 static int t_parser_from_prefix(void)
 {
-	return events_are("Fro", 3, 1, "HE[start 0 body 0 size 3 nosep 1 8bit 0 long 0 mp 0 n 0]")
+	return events_are("Fro", 3, 1, "HE[start 0 body 0 size 3 nosep 1 8bit 0 long 0 mp 0 n 0 wire 5 dots 0]")
 	       || events_are("From x\r", 7, 1,
-	                     "HE[start 7 body 7 size 7 nosep 1 8bit 0 long 0 mp 0 n 0]")
+	                     "HE[start 7 body 7 size 7 nosep 1 8bit 0 long 0 mp 0 n 0 wire 0 dots 0]")
 	       || events_are("Fromage: 1\n", 11, 1,
 	                     "F1[Fromage:\"Fromage: 1\\n\"|\"1\"]"
-	                     "HE[start 0 body 11 size 11 nosep 1 8bit 0 long 0 mp 0 n 1]");
+	                     "HE[start 0 body 11 size 11 nosep 1 8bit 0 long 0 mp 0 n 1 wire 0 dots 0]");
 }
 
 /* A prepared message is not checked for a From_ line. */
@@ -1335,7 +1419,7 @@ static int t_parser_prepared(void)
 	buf_init(&got);
 	parse_events(in, sizeof in - 1, 0, MSG_PARSE_PREPARED, &got);
 	int rc = sames("events", got.s, "F1[From:\"From : a@b.org\\n\"|\"a@b.org\"]"
-	               "HE[start 0 body 18 size 21 nosep 0 8bit 0 long 0 mp 0 n 1]");
+	               "HE[start 0 body 18 size 21 nosep 0 8bit 0 long 0 mp 0 n 1 wire 3 dots 0]");
 	buf_free(&got);
 	return rc;
 }
@@ -1633,12 +1717,14 @@ static const struct tap_case fcases[] = {
 	{ "unfoldable long header line refused", t_long_header_unfoldable },
 	{ "msg_wire_size equals the written length", t_wire_size },
 	{ "a sink's nonzero return stops the write", t_sink_stops },
+	{ "msg_write_to: windows of 1 to 7 octets, plain and quoted-printable", t_write_windows },
 	{ "parser: field, header end and end events with From_ line, fold, 8-bit", t_parser_events },
 	{ "parser: no blank line before the body", t_parser_no_separator },
 	{ "parser: From_ prefix cut short, From_ line without line end, Fromage:", t_parser_from_prefix },
 	{ "parser: a prepared message has no From_ line", t_parser_prepared },
 	{ "parser: an error is returned again", t_parser_error_sticks },
 	{ "parser: same events whatever the pieces (1 to 7 octets, whole)", t_parser_chunking },
+	{ "parser: the body's size in SMTP form and its dot lines", t_parser_body_measure },
 	{ "edits: fixed time and Message-ID", t_fixed_time_and_msgid },
 	{ "prepared: saved and loaded, every table case, no edits and all edits", t_roundtrip_goldens },
 	{ "prepared: quoted-printable body and removed Bcc", t_roundtrip_qp },

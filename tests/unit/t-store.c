@@ -1,7 +1,8 @@
 /* t-store.c - unit tests for msg.c's file stores: a message read into a
  * named file (mode 0600, created exclusively, removed when the read
  * fails), the prepared message saved to a named file and loaded from its
- * path, and the errors of each. The files go into the directory given
+ * path, a regular file read in place (no spool) and changed before it is
+ * sent, and the errors of each. The files go into the directory given
  * as the only argument (unit.bats passes a fresh one). */
 #include "msg.h"
 
@@ -172,10 +173,120 @@ static int t_failed_read(void)
 	return rc;
 }
 
+/* dir/name holding pre then in; opened at the start of in. */
+static int file_at(const char *name, const char *pre, const char *in, size_t n)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	free(path);
+	if (fd < 0 || write_full(fd, pre, strlen(pre)) || write_full(fd, in, n))
+		return -1;
+	return lseek(fd, (off_t)strlen(pre), SEEK_SET) < 0 ? -1 : fd;
+}
+
+/* A regular file is read where it is, from its offset: the same message
+ * as from a pipe, no spool file (TMPDIR cannot hold one), the offset
+ * left at the end as read() would have left it. */
+static int t_in_place(void)
+{
+	static const char in[] = "From x@y Sun\nSubject: s\nBcc: b@x.org\n\n.\nbody\n";
+	struct msg m, p;
+	struct perr e;
+	int fd = file_at("in-place", "skipped\n", in, strlen(in));
+	char *tmpdir = getenv("TMPDIR") ? xstrdup(getenv("TMPDIR")) : NULL;
+	if (fd < 0)
+		return fail("cannot write %s/in-place", dir);
+	setenv("TMPDIR", "/nonexistent-t-store", 1);
+	int rc = msg_read(fd, &m, &e);
+	if (tmpdir)
+		setenv("TMPDIR", tmpdir, 1);
+	else
+		unsetenv("TMPDIR");
+	free(tmpdir);
+	off_t at = lseek(fd, 0, SEEK_CUR);
+	close(fd);
+	if (rc)
+		return fail("msg_read: %s", e.msg);
+	if (at != (off_t)(8 + strlen(in)))
+		rc = fail("offset %lld after reading, want %zu", (long long)at, 8 + strlen(in));
+	else if (read_named("in-place-pipe", in, &p))
+		rc = 1;
+	else {
+		rc = msg_prepare(&m, &edits, &e) || msg_prepare(&p, &edits, &e)
+		     ? fail("prepare: %s", e.msg) : same_wire(&m, &p);
+		if (!rc)
+			rc = save_named("in-place-prep", &m);
+		msg_free(&p);
+	}
+	msg_free(&m);
+	return rc;
+}
+
+static int count_sink(void *ctx, const char *p, size_t n)
+{
+	(void)p;
+	*(off_t *)ctx += (off_t)n;
+	return 0;
+}
+
+/* Read in place, then the file changes at offset at (to, of n octets):
+ * the write fails with EX_IOERR and why, having given no more octets
+ * than were measured. */
+static int changed(const char *in, off_t at, const char *to, const char *why)
+{
+	struct msg m;
+	struct perr e;
+	int fd = file_at("in-changed", "", in, strlen(in));
+	if (fd < 0)
+		return fail("cannot write %s/in-changed", dir);
+	int rc = msg_read(fd, &m, &e);
+	if (rc) {
+		close(fd);
+		return fail("msg_read: %s", e.msg);
+	}
+	off_t want = msg_wire_size(&m, 1, &e), got = 0;
+	if (to && pwrite(fd, to, strlen(to), at) != (ssize_t)strlen(to))
+		rc = fail("pwrite");
+	else if (!to && ftruncate(fd, at) < 0)
+		rc = fail("ftruncate");
+	close(fd);
+	if (!rc && msg_write(&m, 1, count_sink, &got, &e) != -1)
+		rc = fail("the write of a changed file succeeded (%lld octets)", (long long)got);
+	else if (!rc && (e.ex != EX_IOERR || got > want))
+		rc = fail("status %d, %lld octets given of %lld: %s", e.ex, (long long)got,
+		          (long long)want, e.msg);
+	else if (!rc)
+		rc = check_str("error", e.msg, why);
+	msg_free(&m);
+	return rc;
+}
+
+/* Three 200 KiB messages whose file changes after it was read. */
+static int t_in_place_changed(void)
+{
+	static const char grown[] = "the message changed after it was read "
+	                            "(its file was modified)";
+	struct buf in;
+	buf_init(&in);
+	buf_adds(&in, "Subject: s\n\n");
+	while (in.len < 200 * 1024)
+		buf_adds(&in, "abcdefghijklmnopqrstuvwxyz\n");
+	off_t end = (off_t)in.len;
+	int rc = changed(in.s, end - 2, "\n", grown)       /* a line more */
+	         || changed(in.s, end - 1, "z", grown)      /* a line end less */
+	         || changed(in.s, 100 * 1024, NULL,
+	                    "cannot read the message file: file truncated");
+	buf_free(&in);
+	return rc;
+}
+
 static const struct tap_case cases[] = {
 	{ "store errors: missing directory, existing name (O_EXCL), missing file", t_errors },
 	{ "named file: read into it (0600), save prepared, load from its path", t_named },
 	{ "named file: removed when the read fails", t_failed_read },
+	{ "regular file: read in place from its offset, no spool, offset at its end", t_in_place },
+	{ "regular file: changed after the read, the write stops (never more octets)",
+	  t_in_place_changed },
 };
 
 int main(int argc, char **argv)
