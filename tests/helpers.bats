@@ -2,8 +2,10 @@
 # The test suite's own helpers: wait_until (tests/common.bash), the one
 # polling loop every other file waits with.
 load common
+load sysroot
 
 setup() { common_setup; }
+teardown() { sysroot_stop; }
 
 # elapsed_ms START: milliseconds since START (an EPOCHREALTIME value).
 elapsed_ms() {
@@ -57,4 +59,32 @@ elapsed_ms() {
 	export -f wait_until
 	run bash -c 'wait_until 0.2 false; echo "status $?"'
 	[ "$output" = $'wait_until: gave up after 0.2 s waiting for: false\nstatus 1' ]
+}
+
+# sysroot (tests/sysroot.bash) ----------------------------------------------
+
+@test "sysroot: writes, users and processes inside stay inside; stop ends them" {
+	local etc_before group_before
+	etc_before=$(ls -la /etc | md5sum)
+	group_before=$(md5sum </etc/group)
+	sysroot_start
+	sysroot_run sh -c 'echo inside >/etc/postie-sysroot-test && groupadd postie-sysroot-test'
+	run sysroot_run cat /etc/postie-sysroot-test
+	[ "$output" = inside ]
+	sysroot_run getent group postie-sysroot-test
+	# stdin reaches the command; an environment assignment is passed on
+	run sysroot_run X=1 sh -c 'cat; echo "X=$X HOME=$HOME"' <<<"piped"
+	[ "${lines[0]}" = piped ]
+	[ "${lines[1]}" = "X=1 HOME=/root" ]
+	sysroot_run sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! >/tmp/sleeper'
+	[ ! -e /etc/postie-sysroot-test ]
+	! getent group postie-sysroot-test
+	local holder=$SYSROOT_HOLDER
+	sysroot_stop
+	sysroot_stop
+	! kill -0 "$holder" 2>/dev/null
+	# the sleeper died with the namespace: no sleep 300 of ours is left
+	! pgrep -f '^sleep 300$'
+	[ "$(ls -la /etc | md5sum)" = "$etc_before" ]
+	[ "$(md5sum </etc/group)" = "$group_before" ]
 }
