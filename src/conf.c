@@ -1273,6 +1273,7 @@ static int read_file(const char *path, int need, struct buf *b, struct stat *st,
 	char *d = display_name(path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = 0;
 	ssize_t n;
+	size_t used = 0; /* how much of tmp held file data: what is wiped */
 
 	if (fd < 0 && !need && (errno == ENOENT || errno == ENOTDIR)) {
 		free(d);
@@ -1293,8 +1294,10 @@ static int read_file(const char *path, int need, struct buf *b, struct stat *st,
 				break;
 			}
 			buf_add(b, tmp, (size_t)n);
+			if ((size_t)n > used)
+				used = (size_t)n;
 		}
-		wipe(tmp, sizeof tmp);
+		wipe(tmp, used);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -43,6 +43,10 @@ struct conn {
 	int eof;
 	char *out;            /* NET_OUT_CAP bytes */
 	size_t out_len;
+	size_t in_used, out_used; /* how much of in and out ever held data:
+	                       * what conn_free wipes (the rest of each
+	                       * buffer was never touched, and wiping it would
+	                       * only fault its pages in) */
 	int has_transport;
 	struct net_transport t;
 	int tcp;              /* a TCP socket: TCP_QUICKACK before each wait */
@@ -389,6 +393,8 @@ static int fill(struct conn *c, long long deadline, struct perr *e)
 		if (n > 0) {
 			c->in_len += (size_t)n;
 			c->bytes_in += n;
+			if (c->in_len > c->in_used)
+				c->in_used = c->in_len;
 			return EX_OK;
 		}
 		if (n == 0) {
@@ -471,6 +477,15 @@ static int send_all(struct conn *c, const char *p, size_t n, struct perr *e)
 	return EX_OK;
 }
 
+/* Record how far the output buffer has been filled. (A window handed
+ * out by net_window counts once its octets are committed: until then it
+ * holds nothing but message text being formatted.) */
+static void out_grew(struct conn *c)
+{
+	if (c->out_len > c->out_used)
+		c->out_used = c->out_len;
+}
+
 int net_write(struct conn *c, const void *p, size_t n, struct perr *e)
 {
 	const char *s = p;
@@ -480,6 +495,7 @@ int net_write(struct conn *c, const void *p, size_t n, struct perr *e)
 		size_t k = NET_OUT_CAP - c->out_len < n ? NET_OUT_CAP - c->out_len : n;
 		memcpy(c->out + c->out_len, s, k);
 		c->out_len += k;
+		out_grew(c);
 		s += k;
 		n -= k;
 	}
@@ -489,6 +505,7 @@ int net_write(struct conn *c, const void *p, size_t n, struct perr *e)
 int net_window(struct conn *c, size_t used, char **p, size_t *room, struct perr *e)
 {
 	c->out_len += used;
+	out_grew(c);
 	if (!p)
 		return EX_OK;
 	if (c->out_len == NET_OUT_CAP && net_flush(c, e) != EX_OK)
@@ -616,9 +633,9 @@ static void conn_free(struct conn *c, int notify)
 		c->t.close(c->t.ctx, notify);
 	if (c->fd >= 0)
 		close(c->fd);
-	wipe(c->in, NET_IN_CAP);
+	wipe(c->in, c->in_used);
 	free(c->in);
-	wipe(c->out, NET_OUT_CAP);
+	wipe(c->out, c->out_used);
 	free(c->out);
 	free(c->peer);
 	free(c);
