@@ -261,6 +261,20 @@ row_trips() {
 		SINK_EXEC="ip netns exec $ns_s" sink_start --host "$SERVER" --chunking $args
 		trips_run "TCP_NODELAY sink" "$mode" "$SINK_PORT"
 		sink_stop
+		# The same send without the delay: the time that is not round
+		# trips (both sides' CPU: process start, TLS handshake, Python's
+		# asyncio), in RTT of the link above. A round-trip count minus
+		# this is what the protocol itself costs.
+		# shellcheck disable=SC2086 # word lists
+		sink_start --chunking $args
+		rc "$dir/rc" 127.0.0.1 "$SINK_PORT" "$(mode_lines "$mode")"
+		for c in $(clients); do
+			measure -- "$c" "$dir/rc" "$dir/m" --runs "$sends" --warmup 1
+			echo "  TCP_NODELAY sink, $mode, $c, on 127.0.0.1 without the delay: one send" \
+				"$(field "$dir/m" wall_ms) ms, median of $sends:" \
+				"$(awk -v w="$(field "$dir/m" wall_ms)" -v r="$rtt" 'BEGIN { printf "%.2f", w / r }') RTT"
+		done
+		sink_stop
 	done
 }
 
