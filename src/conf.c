@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -63,83 +64,92 @@ struct kwdef {
 	int type;
 	size_t offset;
 	const char *target;    /* NULL: the keyword itself */
+	unsigned flags;        /* KF_* */
+};
+
+/* What a setting means for a secret from a system file the caller cannot
+ * read (postie(1), SYSTEM-WIDE USE). */
+enum {
+	KF_SECRET = 1,         /* the secret itself: never shown */
+	KF_SECRET_CMD = 2,     /* a command that prints it: shown only when the caller may read it */
+	KF_SEALED = 4,         /* decides where the secret goes or what protects it on the way */
 };
 
 static const struct kwdef kwtab[] = {
-	{ { "defaults", "", "the following settings are defaults for later accounts in this file", NULL, 0 }, K_DEFAULTS, 0, NULL },
-	{ { "account", "name [: parent[,...]]", "start an account, from the defaults plus the settings of the listed accounts", NULL, 0 }, K_ACCOUNT, 0, NULL },
-	{ { "eval", "cmd", "replace this line by the first line that cmd prints", NULL, 0 }, K_EVAL, 0, NULL },
-	{ { "host", "hostname", "the SMTP server (name or address)", NULL, 0 }, K_NEED, OFF(host), NULL },
-	{ { "delivery", "(smarthost|mx)", "send through host (smarthost) or straight to the recipients' MX hosts (mx)", "smarthost", 0 }, K_DELIVERY, OFF(delivery), NULL },
-	{ { "fallback_account", "[name ...]", "accounts tried in turn when this one fails before the server has the message", NULL, 0 }, K_NAMES, OFF(fallback_account), NULL },
-	{ { "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", NULL, 0 }, K_PORT, OFF(port), NULL },
-	{ { "source_ip", "[IP]", "local address to connect from", NULL, 0 }, K_STR, OFF(source_ip), NULL },
-	{ { "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through (not supported yet)", NULL, 0 }, K_STR, OFF(proxy_host), NULL },
-	{ { "proxy_port", "[number]", "port of the SOCKS5 proxy", NULL, 0 }, K_PORT_OPT, OFF(proxy_port), NULL },
-	{ { "socket", "socketname", "local (unix domain) socket to use instead of host and port", NULL, 0 }, K_FILE, OFF(socket), NULL },
-	{ { "timeout", "(off|seconds)", "network timeout", NULL, 0 }, K_TIMEOUT, OFF(timeout), NULL },
-	{ { "protocol", "(smtp|lmtp)", "protocol to speak", "smtp", 0 }, K_PROTOCOL, OFF(protocol), NULL },
-	{ { "domain", "argument", "argument of EHLO/LHLO (default: this host's full name)", NULL, 0 }, K_STR, OFF(domain), NULL },
-	{ { "from", "envelope_from", "envelope-from address; may be a wildcard; %U %H %C %M are substituted", NULL, 0 }, K_STR, OFF(from), NULL },
-	{ { "from_full_name", "[name]", "display name for a generated From header", NULL, 0 }, K_STR, OFF(from_full_name), NULL },
-	{ { "allow_from_override", "[(on|off)]", "whether -f may replace the from address", "on", 0 }, K_BOOL, OFF(allow_from_override), NULL },
-	{ { "auth", "[(on|off|method)]", "authenticate: on (automatic method), off, or a method", NULL, 0 }, K_AUTH, OFF(auth), NULL },
-	{ { "user", "[login]", "user name for authentication", NULL, 0 }, K_STR, OFF(user), NULL },
-	{ { "password", "[secret]", "password for authentication", NULL, 0 }, K_STR, OFF(password), NULL },
-	{ { "passwordeval", "[cmd]", "command that prints the password", NULL, 0 }, K_STR, OFF(passwordeval), NULL },
-	{ { "ntlmdomain", "[domain]", "domain for the NTLM method", NULL, 0 }, K_STR, OFF(ntlmdomain), NULL },
-	{ { "oauth_provider", "[(microsoft|google|custom)]", "OAuth2: presets for the endpoints, scope and flow; postie keeps the token fresh", NULL, 0 }, K_OAUTH_PROVIDER, OFF(oauth_provider), NULL },
-	{ { "oauth_client_id", "[id]", "OAuth2: the client (application) ID you registered", NULL, 0 }, K_STR, OFF(oauth_client_id), NULL },
-	{ { "oauth_client_secret", "[secret]", "OAuth2: the client secret, if the client has one", NULL, 0 }, K_STR, OFF(oauth_client_secret), NULL },
-	{ { "oauth_client_secret_eval", "[cmd]", "OAuth2: command that prints the client secret", NULL, 0 }, K_STR, OFF(oauth_client_secret_eval), NULL },
-	{ { "oauth_tenant", "[tenant]", "OAuth2, Microsoft: common, organizations, consumers or a tenant ID", "common", 0 }, K_STR, OFF(oauth_tenant), NULL },
-	{ { "oauth_flow", "[(device|authcode|client_credentials)]", "OAuth2: how --oauth-login gets the tokens", NULL, 0 }, K_OAUTH_FLOW, OFF(oauth_flow), NULL },
-	{ { "oauth_scope", "[scope]", "OAuth2: the scope to ask for (default from the provider)", NULL, 0 }, K_STR, OFF(oauth_scope), NULL },
-	{ { "oauth_auth_url", "[url]", "OAuth2: the authorization endpoint", NULL, 0 }, K_STR, OFF(oauth_auth_url), NULL },
-	{ { "oauth_token_url", "[url]", "OAuth2: the token endpoint", NULL, 0 }, K_STR, OFF(oauth_token_url), NULL },
-	{ { "oauth_device_url", "[url]", "OAuth2: the device authorization endpoint", NULL, 0 }, K_STR, OFF(oauth_device_url), NULL },
-	{ { "oauth_redirect_port", "[port]", "OAuth2: loopback port for the browser's redirect (0: any free port)", "0", 0 }, K_PORT_ANY, OFF(oauth_redirect_port), NULL },
-	{ { "oauth_token_file", "[file]", "OAuth2: where the tokens are kept (default ~/.local/state/postie/oauth/ACCOUNT.json)", NULL, 0 }, K_FILE, OFF(oauth_token_file), NULL },
-	{ { "oauth_trust_file", "[file]", "OAuth2: trusted CA certificates for the endpoints (PEM), or \"system\"", "system", 0 }, K_FILE, OFF(oauth_trust_file), NULL },
-	{ { "auth_without_tls", "[(on|off)]", "allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS", "off", 0 }, K_BOOL, OFF(auth_without_tls), NULL },
-	{ { "tls", "[(on|off)]", "require TLS (on), never use it (off); unset: STARTTLS if offered", NULL, 0 }, K_BOOL, OFF(tls), NULL },
-	{ { "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", NULL, 0 }, K_BOOL, OFF(tls_starttls), NULL },
-	{ { "tls_trust_file", "[file]", "trusted CA certificates (PEM), or \"system\"", "system", 0 }, K_FILE, OFF(tls_trust_file), NULL },
-	{ { "tls_crl_file", "[file]", "certificate revocation list (PEM)", NULL, 0 }, K_FILE, OFF(tls_crl_file), NULL },
-	{ { "tls_fingerprint", "[fingerprint]", "accept only the certificate with this fingerprint (SHA256, SHA1, MD5)", NULL, 0 }, K_FINGERPRINT, OFF(tls_fingerprint), NULL },
-	{ { "tls_key_file", "[file]", "private key of the client certificate", NULL, 0 }, K_FILE, OFF(tls_key_file), NULL },
-	{ { "tls_cert_file", "[file]", "client certificate", NULL, 0 }, K_FILE, OFF(tls_cert_file), NULL },
-	{ { "tls_certcheck", "[(on|off)]", "verify the server certificate", "on", 0 }, K_BOOL, OFF(tls_certcheck), NULL },
-	{ { "tls_priorities", "[priorities]", "GnuTLS priority string", NULL, 0 }, K_STR, OFF(tls_priorities), NULL },
-	{ { "tls_host_override", "[host]", "name to verify the certificate against instead of host", NULL, 0 }, K_STR, OFF(tls_host_override), NULL },
-	{ { "tls_min_dh_prime_bits", "[bits]", "smallest Diffie-Hellman prime accepted", NULL, 0 }, K_DHBITS, OFF(tls_min_dh_prime_bits), NULL },
-	{ { "tls_dane", "[(on|off)]", "with delivery mx, verify MX hosts by their DNSSEC-validated TLSA records (DANE)", "on", 0 }, K_BOOL, OFF(tls_dane), NULL },
-	{ { "mx_address_limit", "number", "with delivery mx, the most addresses of MX hosts tried for one domain", "5", 0 }, K_LIMIT, OFF(mx_address_limit), NULL },
-	{ { "dsn_notify", "(off|condition)", "DSN NOTIFY: off, never, or a list of failure,delay,success", NULL, 0 }, K_DSN_NOTIFY, OFF(dsn_notify), NULL },
-	{ { "dsn_return", "(off|amount)", "DSN RET: off, headers or full", NULL, 0 }, K_DSN_RETURN, OFF(dsn_return), NULL },
-	{ { "set_from_header", "[(auto|on|off)]", "add From if missing (auto), always replace it (on), or not (off)", "auto", 0 }, K_HDR3, OFF(set_from_header), NULL },
-	{ { "set_date_header", "[(auto|off)]", "add a Date header when missing", "auto", 0 }, K_HDR2, OFF(set_date_header), NULL },
-	{ { "set_msgid_header", "[(auto|off)]", "add a Message-ID header when missing", "auto", 0 }, K_HDR2, OFF(set_msgid_header), NULL },
-	{ { "set_to_header", "[(auto|on|off)]", "add To: undisclosed-recipients:; if no To or Cc (auto), replace To/Cc/Bcc (on)", "off", 0 }, K_HDR3, OFF(set_to_header), NULL },
-	{ { "remove_bcc_headers", "[(on|off)]", "remove Bcc headers", "on", 0 }, K_BOOL, OFF(remove_bcc_headers), NULL },
-	{ { "queue", "(off|tempfail|always)", "queue messages that cannot be delivered now (tempfail), or every message first (always)", "off", 0 }, K_QUEUE, OFF(queue), NULL },
-	{ { "queue_dir", "[dir]", "the queue directory (default ~/.local/state/postie/queue; /var/spool/postie for root)", NULL, 0 }, K_FILE, OFF(queue_dir), NULL },
-	{ { "queue_lifetime", "duration", "how long a queued message is retried (s, m, h or d)", "5d", 0 }, K_DURATION, OFF(queue_lifetime), NULL },
-	{ { "queue_notify", "(off|address)", "who is told, once, about a queued message given up after queue_lifetime (default off)", NULL, 0 }, K_NOTIFY, OFF(queue_notify), NULL },
-	{ { "logfile", "[file]", "append a line per message to this file (- for stdout)", NULL, 0 }, K_FILE, OFF(logfile), NULL },
-	{ { "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", NULL, 0 }, K_STR, OFF(logfile_time_format), NULL },
-	{ { "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", NULL, 0 }, K_SYSLOG, OFF(syslog), NULL },
-	{ { "aliases", "[file]", "aliases file for recipients without a domain", NULL, 0 }, K_FILE, OFF(aliases), NULL },
-	{ { "auto_from", "[(on|off)]", "obsolete: from becomes %U@maildomain", "off", 1 }, K_BOOL, OFF(auto_from), NULL },
-	{ { "maildomain", "[domain]", "obsolete: domain part for auto_from", NULL, 1 }, K_RAW, OFF(maildomain), NULL },
-	{ { "add_missing_from_header", "[(on|off)]", "obsolete: set_from_header auto or off", NULL, 1 }, K_HDR_ADD, 0, "set_from_header" },
-	{ { "add_missing_date_header", "[(on|off)]", "obsolete: set_date_header auto or off", NULL, 1 }, K_HDR_ADD, 0, "set_date_header" },
-	{ { "undisclosed_recipients", "[(on|off)]", "msmtp spelling of set_to_header on or off", NULL, 1 }, K_TO_HDR, 0, "set_to_header" },
-	{ { "connect_timeout", "(off|seconds)", "obsolete: timeout", NULL, 1 }, K_TIMEOUT, 0, "timeout" },
-	{ { "tls_nocertcheck", "", "obsolete: tls_certcheck off", NULL, 1 }, K_OFF_NOARG, 0, "tls_certcheck" },
-	{ { "tls_nostarttls", "", "obsolete: tls_starttls off", NULL, 1 }, K_OFF_NOARG, 0, "tls_starttls" },
-	{ { "keepbcc", "[(on|off)]", "obsolete: on means remove_bcc_headers off", NULL, 1 }, K_NOT, 0, "remove_bcc_headers" },
-	{ { "tls_force_sslv3", "[(on|off)]", "obsolete: accepted and ignored", NULL, 1 }, K_IGNORE, 0, NULL },
+	{ { "defaults", "", "the following settings are defaults for later accounts in this file", NULL, 0 }, K_DEFAULTS, 0, NULL, 0 },
+	{ { "account", "name [: parent[,...]]", "start an account, from the defaults plus the settings of the listed accounts", NULL, 0 }, K_ACCOUNT, 0, NULL, 0 },
+	{ { "eval", "cmd", "replace this line by the first line that cmd prints", NULL, 0 }, K_EVAL, 0, NULL, 0 },
+	{ { "host", "hostname", "the SMTP server (name or address)", NULL, 0 }, K_NEED, OFF(host), NULL, KF_SEALED },
+	{ { "delivery", "(smarthost|mx)", "send through host (smarthost) or straight to the recipients' MX hosts (mx)", "smarthost", 0 }, K_DELIVERY, OFF(delivery), NULL, KF_SEALED },
+	{ { "fallback_account", "[name ...]", "accounts tried in turn when this one fails before the server has the message", NULL, 0 }, K_NAMES, OFF(fallback_account), NULL, 0 },
+	{ { "port", "number", "server port (default 25, or 465 for TLS without STARTTLS)", NULL, 0 }, K_PORT, OFF(port), NULL, KF_SEALED },
+	{ { "source_ip", "[IP]", "local address to connect from", NULL, 0 }, K_STR, OFF(source_ip), NULL, KF_SEALED },
+	{ { "proxy_host", "[IP|hostname]", "SOCKS5 proxy to connect through (not supported yet)", NULL, 0 }, K_STR, OFF(proxy_host), NULL, KF_SEALED },
+	{ { "proxy_port", "[number]", "port of the SOCKS5 proxy", NULL, 0 }, K_PORT_OPT, OFF(proxy_port), NULL, KF_SEALED },
+	{ { "socket", "socketname", "local (unix domain) socket to use instead of host and port", NULL, 0 }, K_FILE, OFF(socket), NULL, KF_SEALED },
+	{ { "timeout", "(off|seconds)", "network timeout", NULL, 0 }, K_TIMEOUT, OFF(timeout), NULL, 0 },
+	{ { "protocol", "(smtp|lmtp)", "protocol to speak", "smtp", 0 }, K_PROTOCOL, OFF(protocol), NULL, KF_SEALED },
+	{ { "domain", "argument", "argument of EHLO/LHLO (default: this host's full name)", NULL, 0 }, K_STR, OFF(domain), NULL, 0 },
+	{ { "from", "envelope_from", "envelope-from address; may be a wildcard; %U %H %C %M are substituted", NULL, 0 }, K_STR, OFF(from), NULL, 0 },
+	{ { "from_full_name", "[name]", "display name for a generated From header", NULL, 0 }, K_STR, OFF(from_full_name), NULL, 0 },
+	{ { "allow_from_override", "[(on|off)]", "whether -f may replace the from address", "on", 0 }, K_BOOL, OFF(allow_from_override), NULL, 0 },
+	{ { "auth", "[(on|off|method)]", "authenticate: on (automatic method), off, or a method", NULL, 0 }, K_AUTH, OFF(auth), NULL, KF_SEALED },
+	{ { "user", "[login]", "user name for authentication", NULL, 0 }, K_STR, OFF(user), NULL, KF_SEALED },
+	{ { "password", "[secret]", "password for authentication", NULL, 0 }, K_STR, OFF(password), NULL, KF_SECRET },
+	{ { "passwordeval", "[cmd]", "command that prints the password", NULL, 0 }, K_STR, OFF(passwordeval), NULL, KF_SECRET_CMD },
+	{ { "ntlmdomain", "[domain]", "domain for the NTLM method", NULL, 0 }, K_STR, OFF(ntlmdomain), NULL, KF_SEALED },
+	{ { "oauth_provider", "[(microsoft|google|custom)]", "OAuth2: presets for the endpoints, scope and flow; postie keeps the token fresh", NULL, 0 }, K_OAUTH_PROVIDER, OFF(oauth_provider), NULL, KF_SEALED },
+	{ { "oauth_client_id", "[id]", "OAuth2: the client (application) ID you registered", NULL, 0 }, K_STR, OFF(oauth_client_id), NULL, 0 },
+	{ { "oauth_client_secret", "[secret]", "OAuth2: the client secret, if the client has one", NULL, 0 }, K_STR, OFF(oauth_client_secret), NULL, KF_SECRET },
+	{ { "oauth_client_secret_eval", "[cmd]", "OAuth2: command that prints the client secret", NULL, 0 }, K_STR, OFF(oauth_client_secret_eval), NULL, KF_SECRET_CMD },
+	{ { "oauth_tenant", "[tenant]", "OAuth2, Microsoft: common, organizations, consumers or a tenant ID", "common", 0 }, K_STR, OFF(oauth_tenant), NULL, KF_SEALED },
+	{ { "oauth_flow", "[(device|authcode|client_credentials)]", "OAuth2: how --oauth-login gets the tokens", NULL, 0 }, K_OAUTH_FLOW, OFF(oauth_flow), NULL, 0 },
+	{ { "oauth_scope", "[scope]", "OAuth2: the scope to ask for (default from the provider)", NULL, 0 }, K_STR, OFF(oauth_scope), NULL, 0 },
+	{ { "oauth_auth_url", "[url]", "OAuth2: the authorization endpoint", NULL, 0 }, K_STR, OFF(oauth_auth_url), NULL, KF_SEALED },
+	{ { "oauth_token_url", "[url]", "OAuth2: the token endpoint", NULL, 0 }, K_STR, OFF(oauth_token_url), NULL, KF_SEALED },
+	{ { "oauth_device_url", "[url]", "OAuth2: the device authorization endpoint", NULL, 0 }, K_STR, OFF(oauth_device_url), NULL, KF_SEALED },
+	{ { "oauth_redirect_port", "[port]", "OAuth2: loopback port for the browser's redirect (0: any free port)", "0", 0 }, K_PORT_ANY, OFF(oauth_redirect_port), NULL, 0 },
+	{ { "oauth_token_file", "[file]", "OAuth2: where the tokens are kept (default ~/.local/state/postie/oauth/ACCOUNT.json)", NULL, 0 }, K_FILE, OFF(oauth_token_file), NULL, 0 },
+	{ { "oauth_trust_file", "[file]", "OAuth2: trusted CA certificates for the endpoints (PEM), or \"system\"", "system", 0 }, K_FILE, OFF(oauth_trust_file), NULL, KF_SEALED },
+	{ { "auth_without_tls", "[(on|off)]", "allow PLAIN, LOGIN, XOAUTH2, OAUTHBEARER without verified TLS", "off", 0 }, K_BOOL, OFF(auth_without_tls), NULL, KF_SEALED },
+	{ { "tls", "[(on|off)]", "require TLS (on), never use it (off); unset: STARTTLS if offered", NULL, 0 }, K_BOOL, OFF(tls), NULL, KF_SEALED },
+	{ { "tls_starttls", "[(on|off)]", "TLS through STARTTLS (on) or from the first byte (off)", NULL, 0 }, K_BOOL, OFF(tls_starttls), NULL, KF_SEALED },
+	{ { "tls_trust_file", "[file]", "trusted CA certificates (PEM), or \"system\"", "system", 0 }, K_FILE, OFF(tls_trust_file), NULL, KF_SEALED },
+	{ { "tls_crl_file", "[file]", "certificate revocation list (PEM)", NULL, 0 }, K_FILE, OFF(tls_crl_file), NULL, KF_SEALED },
+	{ { "tls_fingerprint", "[fingerprint]", "accept only the certificate with this fingerprint (SHA256, SHA1, MD5)", NULL, 0 }, K_FINGERPRINT, OFF(tls_fingerprint), NULL, KF_SEALED },
+	{ { "tls_key_file", "[file]", "private key of the client certificate", NULL, 0 }, K_FILE, OFF(tls_key_file), NULL, KF_SEALED },
+	{ { "tls_cert_file", "[file]", "client certificate", NULL, 0 }, K_FILE, OFF(tls_cert_file), NULL, KF_SEALED },
+	{ { "tls_certcheck", "[(on|off)]", "verify the server certificate", "on", 0 }, K_BOOL, OFF(tls_certcheck), NULL, KF_SEALED },
+	{ { "tls_priorities", "[priorities]", "GnuTLS priority string", NULL, 0 }, K_STR, OFF(tls_priorities), NULL, KF_SEALED },
+	{ { "tls_host_override", "[host]", "name to verify the certificate against instead of host", NULL, 0 }, K_STR, OFF(tls_host_override), NULL, KF_SEALED },
+	{ { "tls_min_dh_prime_bits", "[bits]", "smallest Diffie-Hellman prime accepted", NULL, 0 }, K_DHBITS, OFF(tls_min_dh_prime_bits), NULL, KF_SEALED },
+	{ { "tls_dane", "[(on|off)]", "with delivery mx, verify MX hosts by their DNSSEC-validated TLSA records (DANE)", "on", 0 }, K_BOOL, OFF(tls_dane), NULL, 0 },
+	{ { "mx_address_limit", "number", "with delivery mx, the most addresses of MX hosts tried for one domain", "5", 0 }, K_LIMIT, OFF(mx_address_limit), NULL, 0 },
+	{ { "dsn_notify", "(off|condition)", "DSN NOTIFY: off, never, or a list of failure,delay,success", NULL, 0 }, K_DSN_NOTIFY, OFF(dsn_notify), NULL, 0 },
+	{ { "dsn_return", "(off|amount)", "DSN RET: off, headers or full", NULL, 0 }, K_DSN_RETURN, OFF(dsn_return), NULL, 0 },
+	{ { "set_from_header", "[(auto|on|off)]", "add From if missing (auto), always replace it (on), or not (off)", "auto", 0 }, K_HDR3, OFF(set_from_header), NULL, 0 },
+	{ { "set_date_header", "[(auto|off)]", "add a Date header when missing", "auto", 0 }, K_HDR2, OFF(set_date_header), NULL, 0 },
+	{ { "set_msgid_header", "[(auto|off)]", "add a Message-ID header when missing", "auto", 0 }, K_HDR2, OFF(set_msgid_header), NULL, 0 },
+	{ { "set_to_header", "[(auto|on|off)]", "add To: undisclosed-recipients:; if no To or Cc (auto), replace To/Cc/Bcc (on)", "off", 0 }, K_HDR3, OFF(set_to_header), NULL, 0 },
+	{ { "remove_bcc_headers", "[(on|off)]", "remove Bcc headers", "on", 0 }, K_BOOL, OFF(remove_bcc_headers), NULL, 0 },
+	{ { "queue", "(off|tempfail|always)", "queue messages that cannot be delivered now (tempfail), or every message first (always)", "off", 0 }, K_QUEUE, OFF(queue), NULL, 0 },
+	{ { "queue_dir", "[dir]", "the queue directory (default ~/.local/state/postie/queue; /var/spool/postie for root)", NULL, 0 }, K_FILE, OFF(queue_dir), NULL, 0 },
+	{ { "queue_lifetime", "duration", "how long a queued message is retried (s, m, h or d)", "5d", 0 }, K_DURATION, OFF(queue_lifetime), NULL, 0 },
+	{ { "queue_notify", "(off|address)", "who is told, once, about a queued message given up after queue_lifetime (default off)", NULL, 0 }, K_NOTIFY, OFF(queue_notify), NULL, 0 },
+	{ { "logfile", "[file]", "append a line per message to this file (- for stdout)", NULL, 0 }, K_FILE, OFF(logfile), NULL, 0 },
+	{ { "logfile_time_format", "[fmt]", "strftime format of the log file time stamp", NULL, 0 }, K_STR, OFF(logfile_time_format), NULL, 0 },
+	{ { "syslog", "[(on|off|facility)]", "log to syslog: LOG_USER, LOG_MAIL, LOG_LOCAL0..7", NULL, 0 }, K_SYSLOG, OFF(syslog), NULL, 0 },
+	{ { "aliases", "[file]", "aliases file for recipients without a domain", NULL, 0 }, K_FILE, OFF(aliases), NULL, 0 },
+	{ { "auto_from", "[(on|off)]", "obsolete: from becomes %U@maildomain", "off", 1 }, K_BOOL, OFF(auto_from), NULL, 0 },
+	{ { "maildomain", "[domain]", "obsolete: domain part for auto_from", NULL, 1 }, K_RAW, OFF(maildomain), NULL, 0 },
+	{ { "add_missing_from_header", "[(on|off)]", "obsolete: set_from_header auto or off", NULL, 1 }, K_HDR_ADD, 0, "set_from_header", 0 },
+	{ { "add_missing_date_header", "[(on|off)]", "obsolete: set_date_header auto or off", NULL, 1 }, K_HDR_ADD, 0, "set_date_header", 0 },
+	{ { "undisclosed_recipients", "[(on|off)]", "msmtp spelling of set_to_header on or off", NULL, 1 }, K_TO_HDR, 0, "set_to_header", 0 },
+	{ { "connect_timeout", "(off|seconds)", "obsolete: timeout", NULL, 1 }, K_TIMEOUT, 0, "timeout", 0 },
+	{ { "tls_nocertcheck", "", "obsolete: tls_certcheck off", NULL, 1 }, K_OFF_NOARG, 0, "tls_certcheck", 0 },
+	{ { "tls_nostarttls", "", "obsolete: tls_starttls off", NULL, 1 }, K_OFF_NOARG, 0, "tls_starttls", 0 },
+	{ { "keepbcc", "[(on|off)]", "obsolete: on means remove_bcc_headers off", NULL, 1 }, K_NOT, 0, "remove_bcc_headers", 0 },
+	{ { "tls_force_sslv3", "[(on|off)]", "obsolete: accepted and ignored", NULL, 1 }, K_IGNORE, 0, NULL, 0 },
 };
 
 #define NKW (sizeof kwtab / sizeof kwtab[0])
@@ -703,6 +713,8 @@ static void account_inherit(struct account *dst, const struct account *src)
 		dst->isset[k] = 1;
 		if (kwtab[k].offset == OFF(fallback_account))
 			dst->fallback_line = src->fallback_line;
+		if (src->eval_sealed == (int)k + 1)
+			dst->eval_sealed = src->eval_sealed;
 	}
 }
 
@@ -966,6 +978,7 @@ struct parser {
 	struct config out;       /* this file's accounts */
 	struct account *defaults;
 	struct account *cur;     /* NULL before the first account/defaults */
+	int sealed;              /* a system file the caller cannot read (eval_sealed) */
 	struct perr *e;
 };
 
@@ -1175,9 +1188,13 @@ static int set_line(struct parser *ps, size_t k, const char *arg, int from_eval)
 			               "'defaults'", kwtab[k].pub.name);
 		ps->cur->fallback_line = ps->line;
 	}
-	if (!from_eval && *arg && (strcmp(kwtab[k].pub.name, "password") == 0 ||
-	                           strcmp(kwtab[k].pub.name, "oauth_client_secret") == 0))
+	if (!from_eval && *arg && (kwtab[k].flags & KF_SECRET))
 		ps->out.has_password_file = 1;
+	size_t t = kw_target(k);
+	if (ps->sealed && from_eval && (kwtab[t].flags & KF_SEALED))
+		ps->cur->eval_sealed = (int)t + 1;
+	else if (ps->cur->eval_sealed == (int)t + 1)
+		ps->cur->eval_sealed = 0;
 	return kw_apply(ps->cur, k, arg, ps->where.s, ps->e);
 }
 
@@ -1241,7 +1258,9 @@ static int parse_lines(struct parser *ps, const char *buf, size_t len)
 	return 0;
 }
 
-int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config *cfg, struct perr *e)
+/* conf_parse_buf; sealed: see struct parser; *line: the line of an error. */
+static int parse_text(const char *fname, const char *buf, size_t len, int sealed, struct config *cfg,
+                      int *line, struct perr *e)
 {
 	struct parser ps;
 	int rc;
@@ -1251,54 +1270,100 @@ int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config
 	ps.disp = display_name(fname);
 	buf_init(&ps.where);
 	ps.defaults = account_new("", fname, 0);
+	ps.sealed = sealed;
 	ps.e = e;
 	rc = parse_lines(&ps, buf, len);
 	if (rc)
 		config_free(&ps.out);
 	else
 		config_merge(cfg, &ps.out);
+	*line = ps.line;
 	account_free(ps.defaults);
 	buf_free(&ps.where);
 	free(ps.disp);
 	return rc;
 }
 
+int conf_parse_buf(const char *fname, const char *buf, size_t len, struct config *cfg, struct perr *e)
+{
+	int line;
+	return parse_text(fname, buf, len, 0, cfg, &line, e);
+}
+
 /* ---- files ---- */
 
-/* Read path into b. Returns 0, 1 when it does not exist (and need is 0),
- * or EX_CONFIG. */
-static int read_file(const char *path, int need, struct buf *b, struct stat *st, struct perr *e)
+/* Read fd to its end into b: 0, or an errno value (EFBIG past
+ * MAX_FILE_SIZE). The read buffer is wiped. */
+static int read_all(int fd, struct buf *b)
 {
 	char tmp[65536];
-	char *d = display_name(path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = 0;
 	ssize_t n;
+	int err = 0;
 	size_t used = 0; /* how much of tmp held file data: what is wiped */
+	while ((n = read(fd, tmp, sizeof tmp)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		if ((size_t)n > used)
+			used = (size_t)n;
+		if (b->len + (size_t)n > MAX_FILE_SIZE) {
+			err = EFBIG;
+			break;
+		}
+		buf_add(b, tmp, (size_t)n);
+	}
+	wipe(tmp, used);
+	return err;
+}
+
+/* The name of group gid, or its number. */
+static char *group_name(gid_t gid)
+{
+	struct group *g = getgrgid(gid);
+	return g && g->gr_name ? xstrdup(g->gr_name) : xasprintf("%lu", (unsigned long)gid);
+}
+
+/* The system file cannot be opened for lack of permission: say how a
+ * caller other than root gets to use it. */
+static int system_denied(const char *path, struct perr *e)
+{
+	struct stat st;
+	char *g = stat(path, &st) == 0 ? group_name(st.st_gid) : xstrdup("postie");
+	if (process_privileged())
+		perr_fail(e, FC_PERMISSION, "cannot open %s: %s, even with postie's group (make it owned by "
+		          "root, group %s, mode 0640, and postie setgid %s: see SYSTEM-WIDE USE in postie(1))",
+		          path, strerror(EACCES), g, g);
+	else
+		perr_fail(e, FC_PERMISSION, "cannot open %s: %s (it is for root and group %s; to let other "
+		          "users send through it, install postie setgid %s: see SYSTEM-WIDE USE in postie(1))",
+		          path, strerror(EACCES), g, g);
+	free(g);
+	return EX_NOPERM;
+}
+
+/* Read path into b. Returns 0, 1 when it does not exist (and need is 0),
+ * or EX_CONFIG (EX_NOPERM for a system file without permission). */
+static int read_file(const char *path, const char *kind, int need, struct buf *b, struct stat *st,
+                     struct perr *e)
+{
+	char *d = display_name(path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = 0, err;
 
 	if (fd < 0 && !need && (errno == ENOENT || errno == ENOTDIR)) {
 		free(d);
 		return 1;
 	}
-	if (fd < 0 || fstat(fd, st) < 0) {
+	if (fd < 0 && errno == EACCES && strcmp(kind, "system") == 0)
+		rc = system_denied(path, e);
+	else if (fd < 0 || fstat(fd, st) < 0)
 		rc = perr_fail(e, FC_CONFIG, "cannot open %s: %s", d, strerror(errno));
-	} else {
-		while ((n = read(fd, tmp, sizeof tmp)) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				rc = perr_fail(e, FC_CONFIG, "cannot read %s: %s", d, strerror(errno));
-				break;
-			}
-			if (b->len + (size_t)n > MAX_FILE_SIZE) {
-				rc = perr_fail(e, FC_CONFIG, "%s: file too large", d);
-				break;
-			}
-			buf_add(b, tmp, (size_t)n);
-			if ((size_t)n > used)
-				used = (size_t)n;
-		}
-		wipe(tmp, used);
-	}
+	else if ((err = read_all(fd, b)) == EFBIG)
+		rc = perr_fail(e, FC_CONFIG, "%s: file too large", d);
+	else if (err)
+		rc = perr_fail(e, FC_CONFIG, "cannot read %s: %s", d, strerror(err));
 	if (fd >= 0)
 		close(fd);
 	free(d);
@@ -1329,37 +1394,82 @@ static void log_path(struct buf *b, const char *path)
 	buf_printf(b, "%s%s", b->len ? ", " : "", path);
 }
 
+/* Nonzero when a holds a secret or a command that prints one. */
+static int has_secret(const struct account *a)
+{
+	for (size_t k = 0; k < NKW; k++)
+		if ((kwtab[k].flags & (KF_SECRET | KF_SECRET_CMD)) && str_of(a, k))
+			return 1;
+	return 0;
+}
+
+/* The accounts of the system file; sealed: the caller cannot read it. */
+static void mark_system(struct config *c, int sealed)
+{
+	for (size_t i = 0; i < c->nacc; i++) {
+		struct account *a = c->acc[i];
+		a->system = 1;
+		a->sealed = sealed && has_secret(a);
+		if (!a->sealed)
+			a->eval_sealed = 0;
+	}
+}
+
+/* An error at line of a system file the caller cannot read: its text
+ * may quote the file (a secret, an eval command), so only where it is. */
+static int hide_error(const char *path, int line, struct perr *e)
+{
+	struct stat st;
+	char *g = stat(path, &st) == 0 ? group_name(st.st_gid) : xstrdup("postie");
+	perr_fail(e, FC_CONFIG, "%s:%d: an error in the system file, which you cannot read (root and "
+	          "group %s see what it is with postie --pretend)", path, line, g);
+	free(g);
+	return EX_CONFIG;
+}
+
+/* Parse path's text b into cfg. st: the file's (the user file's check);
+ * sealed: a system file the caller cannot read. 1 when loaded, -1 on
+ * error. */
+static int load_text(const char *path, const char *kind, const struct buf *b, const struct stat *st,
+                     int sealed, struct config *cfg, struct loadlog *lg, struct perr *e)
+{
+	struct config tmp;
+	int line, rc;
+	memset(&tmp, 0, sizeof tmp);
+	rc = parse_text(path, b->s ? b->s : "", b->len, sealed, &tmp, &line, e);
+	if (rc && sealed)
+		hide_error(path, line, e);
+	if (rc == 0 && strcmp(kind, "user") == 0 && tmp.has_password_file)
+		rc = check_private(path, st, e);
+	if (rc) {
+		config_free(&tmp);
+		return -1;
+	}
+	if (strcmp(kind, "system") == 0)
+		mark_system(&tmp, sealed);
+	config_merge(cfg, &tmp);
+	buf_printf(&lg->used, "loaded %s configuration file %s\n", kind, path);
+	log_path(&lg->files, path);
+	return 1;
+}
+
 /* Load one file into cfg. Returns 1 when loaded, 0 when it does not exist
  * (need 0), -1 on error. kind is "system" or "user". */
 static int load_one(const char *path, const char *kind, int need, struct config *cfg,
                     struct loadlog *lg, struct perr *e)
 {
-	struct config tmp;
 	struct buf b;
 	struct stat st;
 	int rc;
 
-	memset(&tmp, 0, sizeof tmp);
 	buf_init(&b);
 	log_path(&lg->searched, path);
-	rc = read_file(path, need, &b, &st, e);
-	if (rc == 0)
-		rc = conf_parse_buf(path, b.s ? b.s : "", b.len, &tmp, e);
-	buf_free(&b);
-	if (rc == 1) {
+	rc = read_file(path, kind, need, &b, &st, e);
+	if (rc == 1)
 		buf_printf(&lg->used, "ignoring %s configuration file %s: %s\n", kind, path, strerror(ENOENT));
-		return 0;
-	}
-	if (rc == 0 && strcmp(kind, "user") == 0 && tmp.has_password_file)
-		rc = check_private(path, &st, e);
-	if (rc) {
-		config_free(&tmp);
-		return -1;
-	}
-	config_merge(cfg, &tmp);
-	buf_printf(&lg->used, "loaded %s configuration file %s\n", kind, path);
-	log_path(&lg->files, path);
-	return 1;
+	rc = rc == 0 ? load_text(path, kind, &b, &st, 0, cfg, lg, e) : rc == 1 ? 0 : -1;
+	buf_free(&b);
+	return rc;
 }
 
 /* The places searched when no file is named, in order; --version prints
@@ -1410,14 +1520,80 @@ static int load_places(const char *kind, struct config *cfg, struct loadlog *lg,
 	return rc < 0;
 }
 
+/* The system file of a privileged start, as conf_system_open and
+ * conf_system_read found it. */
+static struct {
+	int taken;          /* conf_system_open ran: the text below is the system file */
+	int fd;             /* open from conf_system_open to conf_system_read */
+	const char *path;   /* the place opened or refused; NULL: none exists */
+	int err;            /* why it could not be opened or read; 0: text holds it */
+	int caller_reads;   /* the real user may read it without the group */
+	struct buf text;
+} sysfile = { 0, -1, NULL, 0, 0, { NULL, 0, 0 } };
+
+void conf_system_open(void)
+{
+	sysfile.taken = 1;
+	for (size_t i = 0; i < NPLACE && !sysfile.path; i++) {
+		if (strcmp(places[i].kind, "system") != 0)
+			continue;
+		int fd = open(places[i].path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+			continue;
+		sysfile.path = places[i].path;
+		sysfile.fd = fd;
+		sysfile.err = fd < 0 ? errno : 0;
+		/* access(2) checks the real ids: what the caller could read alone */
+		sysfile.caller_reads = access(places[i].path, R_OK) == 0;
+	}
+}
+
+void conf_system_read(void)
+{
+	buf_init(&sysfile.text);
+	if (sysfile.fd < 0)
+		return;
+	sysfile.err = read_all(sysfile.fd, &sysfile.text);
+	close(sysfile.fd);
+	sysfile.fd = -1;
+}
+
+/* The system file that conf_system_open took: 1 loaded, 0 none, -1 error. */
+static int load_taken(struct config *cfg, struct loadlog *lg, struct perr *e)
+{
+	for (size_t i = 0; i < NPLACE; i++) {
+		const char *path = places[i].path;
+		if (strcmp(places[i].kind, "system") != 0)
+			continue;
+		log_path(&lg->searched, path);
+		if (!sysfile.path || strcmp(path, sysfile.path) != 0) {
+			buf_printf(&lg->used, "ignoring system configuration file %s: %s\n", path, strerror(ENOENT));
+			continue;
+		}
+		if (sysfile.err == EACCES)
+			system_denied(path, e);
+		else if (sysfile.err == EFBIG)
+			perr_fail(e, FC_CONFIG, "%s: file too large", path);
+		else if (sysfile.err)
+			perr_fail(e, FC_CONFIG, "cannot read %s: %s", path, strerror(sysfile.err));
+		if (sysfile.err)
+			return -1;
+		return load_text(path, "system", &sysfile.text, NULL, !sysfile.caller_reads, cfg, lg, e);
+	}
+	return 0;
+}
+
 /* The system file: p->system_file, else $POSTIE_SYSTEM_CONFIG (used by the
- * tests), else the system places. A missing one is fine. */
+ * tests; not after a privileged start), else the system places; after a
+ * privileged start, the one it took. A missing one is fine. */
 static int load_system(const struct conf_paths *p, struct config *cfg, struct loadlog *lg, struct perr *e)
 {
 	const char *f = p->system_file;
 	if (p->no_system)
 		return 0;
-	if (!f && (f = getenv("POSTIE_SYSTEM_CONFIG")) && !*f)
+	if (sysfile.taken)
+		return load_taken(cfg, lg, e) < 0;
+	if (!f && (f = env_get("POSTIE_SYSTEM_CONFIG")) && !*f)
 		f = NULL;
 	if (f)
 		return load_one(f, "system", 0, cfg, lg, e) < 0;
@@ -1529,7 +1705,7 @@ struct account *conf_find_by_from(const struct config *cfg, const char *addr)
 /* First line of /etc/mailname ($POSTIE_MAILNAME_FILE in the tests). */
 static char *read_mailname(const struct account *a, const char *what, struct perr *e)
 {
-	const char *path = getenv("POSTIE_MAILNAME_FILE");
+	const char *path = env_get("POSTIE_MAILNAME_FILE");
 	char *line = NULL, *t;
 	size_t cap = 0, n;
 	FILE *f;
@@ -1638,6 +1814,57 @@ static int refuse_unsupported(const struct account *a, struct perr *e)
 	if (a->proxy_host)
 		return perr_fail(e, FC_EXTENSION, "account '%s' (%s) asks for a SOCKS proxy, which this "
 		                "version of postie cannot use yet; refusing to connect directly", a->name, where);
+	return 0;
+}
+
+/* What a sealed account's secret is, for messages. */
+static const char *secret_kind(const struct account *a)
+{
+	return a->password || a->passwordeval ? "password" : "OAuth2 client secret";
+}
+
+/* A sealed account that cannot keep its secret from the caller: OAuth2
+ * (the tokens live in the caller's files), or an eval line of the system
+ * file (run as the caller) that decides where the secret goes. */
+static int refuse_sealed(const struct account *a, struct perr *e)
+{
+	if (!a->sealed)
+		return 0;
+	if (a->oauth_provider)
+		return perr_fail(e, FC_PERMISSION, "account '%s': its %s comes from %s, which you cannot "
+		                 "read, but OAuth2 tokens would be kept in your files; only root and the "
+		                 "file's group may use it", a->name, secret_kind(a), a->file);
+	if (a->eval_sealed)
+		return perr_fail(e, FC_PERMISSION, "account '%s': its %s comes from %s, which you cannot "
+		                 "read, and an eval line there, which runs as you, sets %s; refusing to let "
+		                 "it decide where the %s goes", a->name, secret_kind(a), a->file,
+		                 kwtab[a->eval_sealed - 1].pub.name, secret_kind(a));
+	return 0;
+}
+
+static int refuse_at_connect(const struct account *a, struct perr *e)
+{
+	return refuse_unsupported(a, e) || refuse_sealed(a, e) ? e->ex : 0;
+}
+
+static int same_value(const struct account *a, const struct account *b, size_t k)
+{
+	if (!is_str_type(kwtab[k].type))
+		return int_of(a, k) == int_of(b, k);
+	const char *x = str_of(a, k), *y = str_of(b, k);
+	return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+int conf_seal_check(const struct account *before, const struct account *after, const char *where,
+                    struct perr *e)
+{
+	if (!before->sealed)
+		return 0;
+	for (size_t k = 0; k < NKW; k++)
+		if ((kwtab[k].flags & KF_SEALED) && kw_owns(k) && !same_value(before, after, k))
+			return perr_fail(e, FC_PERMISSION, "account '%s' has its %s from %s, which you cannot "
+			                 "read; %s may not change where it is sent or what protects it (%s)",
+			                 before->name, secret_kind(before), before->file, where, kwtab[k].pub.name);
 	return 0;
 }
 
@@ -1804,6 +2031,13 @@ static int finish_settings(struct account *a, struct perr *e)
 	/* LMTP has no default port (as in msmtp), except over a socket. */
 	if (!a->port && !a->socket)
 		return missing(a, "port", e);
+	if (a->system && a->queue_dir && process_privileged() && getuid() != 0) {
+		/* root's spool, or another user's: this caller's own queue */
+		log_info("account %s: a setgid start queues in your own queue, not in the system file's "
+		         "queue_dir %s", a->name, a->queue_dir);
+		free_str(a->queue_dir);
+		a->queue_dir = NULL;
+	}
 	if (!a->queue_dir)
 		a->queue_dir = conf_queue_dir_default();
 	/* MX hosts' certificates are not checked against a CA (mx.c) */
@@ -1829,7 +2063,7 @@ static int finish_fallbacks(struct account *a, enum conf_use use, struct perr *e
 		                 "fallback accounts are for delivery smarthost", a->name, a->fallback_account);
 	for (size_t i = 0; i < a->nfallback; i++) {
 		struct account *f = a->fallback[i];
-		if (finish_settings(f, e) || (use == CONF_CONNECT && refuse_unsupported(f, e)))
+		if (finish_settings(f, e) || (use == CONF_CONNECT && refuse_at_connect(f, e)))
 			return fallback_failed(a, f, e);
 	}
 	return 0;
@@ -1842,7 +2076,7 @@ int conf_finish(struct account *a, enum conf_use use, struct perr *e)
 	if (use == CONF_SHOW)
 		return finish_fallbacks(a, use, e);
 	log_info("using account '%s' from %s", a->name, a->file ? a->file : "the command line");
-	return refuse_unsupported(a, e) ? e->ex : finish_fallbacks(a, use, e);
+	return refuse_at_connect(a, e) ? e->ex : finish_fallbacks(a, use, e);
 }
 
 /* ---- printing ---- */
@@ -1902,8 +2136,7 @@ void conf_print(const struct account *a, FILE *out)
 			v = int_text(kwtab[k].type, int_of(a, k), num);
 		else if (!(v = str_of(a, k)))
 			v = "(not set)";
-		else if (kwtab[k].offset == offsetof(struct account, password) ||
-		         kwtab[k].offset == offsetof(struct account, oauth_client_secret))
+		else if ((kwtab[k].flags & KF_SECRET) || ((kwtab[k].flags & KF_SECRET_CMD) && a->sealed))
 			v = "*";
 		fprintf(out, "%s = %s\n", kwtab[k].pub.name, v);
 	}

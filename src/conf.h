@@ -91,6 +91,15 @@ struct account {
 
 	unsigned char isset[96]; /* isset[k] != 0 when keyword k was set explicitly */
 
+	/* Where it came from, set by conf_load. system: the system file.
+	 * sealed: the system file, read by a privileged (setgid) start for a
+	 * caller who cannot read it, and the account holds a secret from it
+	 * (password, passwordeval, oauth_client_secret[_eval]): the settings
+	 * that decide where the secret goes may not change (conf_seal_check).
+	 * eval_sealed: in such a file, an eval line (which runs as the
+	 * caller) set one of those settings: 1 + its keyword's index. */
+	int system, sealed, eval_sealed;
+
 	/* msmtp's obsolete auto_from/maildomain: conf_finish replaces from by
 	 * "%U@maildomain" ("%U" when maildomain is empty) when auto_from is on. */
 	int auto_from;
@@ -154,6 +163,23 @@ struct conf_paths {
 	const char *system_file;  /* NULL = POSTIE_SYSTEM_CONFIG env, else /etc/postierc, else /etc/msmtprc */
 	int no_system;            /* 1: read no system file (tests); -C alone keeps it, as in msmtp */
 };
+
+/* A privileged start (util.h process_privileged), before anything else:
+ * conf_system_open opens the system file (/etc/postierc, else
+ * /etc/msmtprc; no environment variable is consulted) with the process's
+ * group and notes whether the real user could read it; then the caller
+ * gives up the group (process_drop) and conf_system_read reads the file
+ * from the open descriptor and closes it. From then on conf_load uses
+ * that text for the system file (its eval lines run again each time). */
+void conf_system_open(void);
+void conf_system_read(void);
+
+/* For a sealed account (before: as the files gave it; after: with the
+ * command line's settings applied by where, "--port"): EX_NOPERM naming
+ * the account, the setting and where when a setting that decides where
+ * its secret goes differs; else 0. */
+int conf_seal_check(const struct account *before, const struct account *after, const char *where,
+                    struct perr *e);
 
 /* Read the system file and the user file (see postierc(5) FILES) into cfg.
  * Accounts from the user file replace system accounts of the same name.

@@ -50,15 +50,23 @@ int job_choose_account(const struct cli *c, const char *from, struct account **o
 }
 
 /* A bad value given as an option is a usage error (64), not a
- * configuration file's (78). */
+ * configuration file's (78). On a sealed account (a secret from a system
+ * file the caller cannot read), an option may not change where the
+ * secret goes (77). */
 int job_apply_overrides(const struct cli *c, struct account *a, struct perr *e)
 {
-	for (size_t i = 0; i < c->nov; i++)
+	struct account *files = a->sealed ? account_dup(a) : NULL;
+	int r = 0;
+	for (size_t i = 0; i < c->nov && !r; i++) {
 		if (conf_set(a, c->ov[i].key, c->ov[i].val, c->ov[i].where, e))
-			return perr_reclass(e, FC_USAGE);
-	if (c->fullname && conf_set(a, "from_full_name", c->fullname, "-F", e))
-		return perr_reclass(e, FC_USAGE);
-	return 0;
+			r = perr_reclass(e, FC_USAGE);
+		else if (files)
+			r = conf_seal_check(files, a, c->ov[i].where, e);
+	}
+	if (!r && c->fullname && conf_set(a, "from_full_name", c->fullname, "-F", e))
+		r = perr_reclass(e, FC_USAGE);
+	account_free(files);
+	return r;
 }
 
 /* Option values are checked before any file is read, so that a bad one

@@ -1,6 +1,7 @@
 /* main.c - argv (sendmail + msmtp options) to a job, and the top-level flow:
- * config -> message -> envelope -> deliver() -> diagnostics, log line and
- * exit status. */
+ * (setgid start: the system file, then the group goes) -> config ->
+ * message -> envelope -> deliver() -> diagnostics, log line and exit
+ * status. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -978,6 +979,14 @@ int main(int argc, char **argv)
 	int ex;
 
 	process_harden();
+	if (process_privileged()) {   /* setgid: the system file, then the group goes */
+		conf_system_open();
+		if (process_drop() < 0) {
+			fprintf(stderr, "postie: cannot give up the setgid group: %s\n", strerror(errno));
+			return EX_OSERR;
+		}
+		conf_system_read();
+	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&c, 0, sizeof c);
 	memset(&j, 0, sizeof j);

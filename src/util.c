@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -373,9 +374,43 @@ void process_harden(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* -1 until process_privileged's first call, then its answer. */
+static int privileged = -1;
+
+int process_privileged(void)
+{
+	if (privileged < 0)
+		privileged = getauxval(AT_SECURE) != 0 || getegid() != getgid() || geteuid() != getuid();
+	return privileged;
+}
+
+int process_drop(void)
+{
+	gid_t g = getgid(), rg, eg, sg;
+	uid_t u = getuid(), ru, eu, su;
+	process_privileged();
+	if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0)
+		return -1;
+	if (getresgid(&rg, &eg, &sg) < 0 || getresuid(&ru, &eu, &su) < 0)
+		return -1;
+	if (rg != g || eg != g || sg != g || ru != u || eu != u || su != u) {
+		errno = EPERM;
+		return -1;
+	}
+	/* the kernel clears the flag when the ids change; once more, in case
+	 * suid_dumpable says otherwise */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	return 0;
+}
+
+const char *env_get(const char *name)
+{
+	return process_privileged() ? NULL : getenv(name);
+}
+
 char *host_name(void)
 {
-	const char *h = getenv("HOSTNAME");
+	const char *h = env_get("HOSTNAME");
 	if (h && *h)
 		return xstrdup(h);
 	char name[256];
@@ -428,9 +463,9 @@ char *host_canonical(void)
 
 char *user_name(void)
 {
-	const char *u = getenv("USER");
+	const char *u = env_get("USER");
 	if (!u || !*u)
-		u = getenv("LOGNAME");
+		u = env_get("LOGNAME");
 	if (u && *u)
 		return xstrdup(u);
 	struct passwd *pw = getpwuid(getuid());

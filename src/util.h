@@ -71,6 +71,20 @@ void drain_input(int fd, int seconds);
  * moment the configuration is read. Called first thing in main. */
 void process_harden(void);
 
+/* A privileged start: the process was started setgid or setuid (the
+ * kernel's AT_SECURE, or effective ids other than the real ones). The
+ * first call must come before process_drop; the answer stays. */
+int process_privileged(void);
+/* Give up the effective and saved group and user ids for good: all
+ * three become the real ones (setresgid, setresuid), checked with
+ * getresgid/getresuid; the process stays non-dumpable. 0, or -1 with
+ * errno. */
+int process_drop(void);
+/* getenv, except that after a privileged start it is NULL: for the variables that change what postie
+ * trusts (POSTIE_SYSTEM_CONFIG, POSTIE_MAILNAME_FILE) or who it says the
+ * user is (USER, LOGNAME, HOSTNAME). */
+const char *env_get(const char *name);
+
 /* The host name: $HOSTNAME if set, else gethostname(). */
 char *host_name(void);
 /* The fully qualified name of this host without asking DNS (a message

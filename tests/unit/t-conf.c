@@ -1416,6 +1416,63 @@ static void test_load(void)
 	free(old_home);
 }
 
+/* conf_seal_check: on a sealed account, a setting that decides where its
+ * secret goes may not change (a different value; the same one is no
+ * change), the others may; an account that is not sealed takes any.
+ * conf_print hides a sealed account's password command. */
+static void test_seal(void)
+{
+	static const struct { const char *kw, *val; int refused; } cases[] = {
+		{ "host", "other.example", 1 }, { "port", "2525", 1 }, { "tls", "on", 1 },
+		{ "tls_certcheck", "off", 1 }, { "tls_nocertcheck", "", 1 }, { "auth", "login", 1 },
+		{ "user", "u2", 1 }, { "tls_trust_file", "/x", 1 }, { "tls_fingerprint",
+		"00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF", 1 }, { "socket", "/s", 1 },
+		{ "delivery", "mx", 1 }, { "source_ip", "192.0.2.1", 1 }, { "protocol", "lmtp", 1 },
+		{ "auth_without_tls", "on", 1 }, { "tls_host_override", "x", 1 },
+		{ "oauth_token_url", "https://x/", 1 },
+		{ "host", "h", 0 }, { "timeout", "5", 0 }, { "domain", "d.example", 0 },
+		{ "logfile", "/l", 0 }, { "from", "f@x", 0 }, { "dsn_notify", "never", 0 },
+		{ "passwordeval", "echo x", 0 }, { "set_from_header", "on", 0 }, { "queue", "always", 0 },
+	};
+	struct config cfg;
+	struct perr e;
+	char *out;
+	parse("account a\nhost h\ntls off\npassword p\npasswordeval pw-cmd\n", &cfg, &e);
+	struct account *sys = conf_find(&cfg, "a");
+	sys->sealed = 1;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		struct account *a = account_dup(sys);
+		int r = conf_set(a, cases[i].kw, cases[i].val, "--opt", &e);
+		if (r == 0)
+			r = conf_seal_check(sys, a, "--opt", &e);
+		if (cases[i].refused && r != EX_NOPERM)
+			fail("status %d: %s", r, e.msg);
+		else if (!cases[i].refused && r)
+			fail("refused: %s", e.msg);
+		reportf(tap_why[0] != '\0', "seal: %s %s %s", cases[i].kw, cases[i].val,
+		        cases[i].refused ? "refused" : "allowed");
+		account_free(a);
+	}
+	struct account *a = account_dup(sys);
+	conf_set(a, "port", "2", "--port", &e);
+	conf_seal_check(sys, a, "--port", &e);
+	check_str("seal: the line names account, file, option and setting", e.msg,
+	          "account 'a' has its password from t.rc, which you cannot read; --port may not "
+	          "change where it is sent or what protects it (port)");
+	out = print_of(sys);
+	check_int("seal: --pretend hides a sealed password command",
+	          strstr(out, "\npasswordeval = *\n") != NULL && !strstr(out, "pw-cmd"), 1);
+	free(out);
+	sys->sealed = 0;
+	check_int("seal: an account that is not sealed takes any value", conf_seal_check(sys, a, "--port", &e), 0);
+	out = print_of(sys);
+	check_int("seal: --pretend shows the password command otherwise",
+	          strstr(out, "\npasswordeval = pw-cmd\n") != NULL, 1);
+	free(out);
+	account_free(a);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	setenv("XDG_STATE_HOME", "/state", 1);   /* the default oauth_token_file */
@@ -1446,6 +1503,7 @@ int main(void)
 	test_conf_set();
 	test_print();
 	test_dup();
+	test_seal();
 	test_from();
 	setenv("POSTIE_MAILNAME_FILE", mailname, 1);
 	test_substitution_env();
