@@ -822,7 +822,8 @@ no_placeholder() { ! grep -n '@[A-Za-z_]*@' "$1" || { echo "in $1"; false; }; }
 	settings_of user/postie-queue.service
 	setting Service.Type oneshot
 	setting Service.ExecStart "$bindir/postie --queue-run"
-	setting Service.NoNewPrivileges yes
+	# a setgid postie must keep its group to read /etc/postierc
+	no_setting Service.NoNewPrivileges
 	no_setting Service.ProtectSystem
 	no_setting Service.ReadWritePaths
 	no_setting Unit.After
