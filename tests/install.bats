@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # make install and make uninstall of the configured build tree at
-# $BUILDDIR, into a DESTDIR: exactly postie, postie-convert, the two man
-# pages, the bash and zsh completions, the logrotate rules, the queue
+# $BUILDDIR, into a DESTDIR: exactly postie, postie-convert, the three
+# man pages, the bash and zsh completions, the logrotate rules, the queue
 # timer's systemd units (system and user, naming the installed postie)
 # and the system's SMTP socket with its postie -bs service, each in its
 # configurable directory; plus the sendmail links when asked for (never
@@ -27,7 +27,8 @@ setup() {
 		'zshdir=$(zshcompletiondir)' 'logrotatedir=$(logrotatedir)' || return 1
 	[[ "$bindir" == /* && "$sendmaildir" == /* && "$man1dir" == /* && -n "$VERSION" ]]
 	# What make install always installs, the rest where configured.
-	core=("$bindir/postie" "$bindir/postie-convert" "$man1dir/postie.1" "$man5dir/postierc.5")
+	core=("$bindir/postie" "$bindir/postie-convert" "$man1dir/postie.1" "$man1dir/postie-convert.1"
+		"$man5dir/postierc.5")
 	base=("${core[@]}")
 	[ -z "$sysunitdir" ] || base+=("$sysunitdir/postie-queue.service" "$sysunitdir/postie-queue.timer"
 		"$sysunitdir/postie-smtpd.socket" "$sysunitdir/postie-smtpd@.service")
