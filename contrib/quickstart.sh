@@ -26,7 +26,7 @@ steps=${QUICKSTART_STEPS:-install build demo}
 for step in $steps; do
 	case $step in
 	install | build | demo) ;;
-	*) echo "quickstart: unknown step '$step' in QUICKSTART_STEPS (install, build, demo)" >&2; exit 1 ;;
+	*) echo "quickstart.sh: unknown step '$step' in QUICKSTART_STEPS (install, build, demo)" >&2; exit 1 ;;
 	esac
 done
 

@@ -7,14 +7,15 @@
 #    than remove anything, an installed MTA included; --no-upgrade: what
 #    is installed already stays as it is.
 # 2. Postfix, Dovecot and bsd-mailx are not installed: postfix conflicts
-#    with every other MTA, and bsd-mailx depends on one. apt-get download
-#    fetches their packages into $POSTIE_TEST_CACHE/debs and dpkg -x
-#    unpacks them into $POSTIE_TEST_CACHE/root, where the tests run them
-#    (tests/postfix.bash, tests/callers-mua.bats). Nothing there is
-#    registered with dpkg, and no package script runs, so no daemon
-#    starts and /usr/sbin/sendmail stays whatever it was. The packages are
-#    fetched and unpacked again only when apt's candidate versions differ
-#    from the unpacked ones. Step 1 installs the libraries they need.
+#    with every other MTA, bsd-mailx depends on one, and dovecot-core
+#    would start a system IMAP server. apt-get download fetches their
+#    packages into $POSTIE_TEST_CACHE/debs and dpkg -x unpacks them into
+#    $POSTIE_TEST_CACHE/root, where the tests run them (tests/postfix.bash,
+#    tests/callers-mua.bats). Nothing there is registered with dpkg and no
+#    package script runs, so no daemon starts and /usr/sbin/sendmail
+#    stays whatever it was. They are fetched and unpacked again only when
+#    apt's candidate versions differ from the unpacked ones. Step 1
+#    installs the libraries they need.
 # 3. The system users and groups the unpacked servers run as (postfix,
 #    postdrop, dovecot, dovenull) are created when missing, as the
 #    packages' own scripts would.
@@ -27,10 +28,10 @@ set -eu
 cache=${POSTIE_TEST_CACHE:-/var/cache/postie-tests}
 case $cache in
 /*) ;;
-*) echo "testdeps: POSTIE_TEST_CACHE must be an absolute path, not '$cache'" >&2; exit 1 ;;
+*) echo "testdeps.sh: POSTIE_TEST_CACHE must be an absolute path, not '$cache'" >&2; exit 1 ;;
 esac
 case $cache in
-*[:,]*) echo "testdeps: POSTIE_TEST_CACHE may not contain ':' or ',': '$cache'" >&2; exit 1 ;;
+*[:,]*) echo "testdeps.sh: POSTIE_TEST_CACHE may not contain ':' or ',': '$cache'" >&2; exit 1 ;;
 esac
 if [ "$(id -u)" != 0 ]; then
 	exec sudo POSTIE_TEST_CACHE="$cache" sh "$0" "$@"
@@ -62,7 +63,7 @@ wanted() {
 		/^ +Candidate: / && $2 != "(none)" { print p, $2 }')
 	for p in $unpacked; do
 		if ! echo "$w" | grep -q "^$p "; then
-			echo "testdeps: apt has no candidate version of $p (apt-get update?)" >&2
+			echo "testdeps.sh: apt has no candidate version of $p (apt-get update?)" >&2
 			return 1
 		fi
 	done
@@ -113,13 +114,13 @@ libraries() {
 # says which (it is written last, so a failed unpack is redone).
 unpack() {
 	if [ -d "$cache/root" ] && [ "$(cat "$cache/root.versions" 2>/dev/null)" = "$want" ]; then
-		echo "testdeps: $cache/root is up to date: $(echo "$want" | tr '\n' ' ')"
+		echo "testdeps.sh: $cache/root is up to date: $(echo "$want" | tr '\n' ' ')"
 		return 0
 	fi
 	rm -rf "$cache/root.new" "$cache/root.versions"
 	mkdir "$cache/root.new"
 	echo "$want" | while read -r p v; do
-		echo "testdeps: dpkg -x $(deb_of "$p" "$v")"
+		echo "testdeps.sh: dpkg -x $(deb_of "$p" "$v")"
 		dpkg -x "$(deb_of "$p" "$v")" "$cache/root.new"
 	done
 	# postfix's postinst writes dynamicmaps.cf (no map plugins here).
@@ -153,4 +154,4 @@ system_user postfix /var/spool/postfix
 system_user dovecot /usr/lib/dovecot
 system_user dovenull /nonexistent
 unpack
-echo "testdeps: done; Postfix, Dovecot and bsd-mailx are unpacked in $cache/root, not installed"
+echo "testdeps.sh: done; Postfix, Dovecot and bsd-mailx are unpacked in $cache/root, not installed"
