@@ -112,12 +112,12 @@
 # Postfix runs as root here (its master needs it); the daemons drop to the
 # system's mail_owner "postfix" (group postdrop for setgid_group).
 #
-# The programs are never the system's: Postfix and Dovecot are Debian's
-# packages as contrib/testdeps.sh unpacked them (apt-get download, dpkg -x)
-# into $POSTIE_TEST_CACHE/root (tests/common.bash; default
-# /var/cache/postie-tests), installed or not.  postfix_unpacked runs them
-# in a private mount namespace where that tree is mounted over /usr, so
-# their compiled-in paths (/usr/lib/postfix, /usr/lib/dovecot,
+# The programs are never the system's, whether or not it has its own:
+# Postfix and Dovecot are Debian's packages as contrib/testdeps.sh unpacked
+# them (apt-get download, dpkg -x) into $POSTIE_TEST_CACHE/root
+# (tests/common.bash; default /var/cache/postie-tests).  postfix_unpacked
+# runs them in a private mount namespace where that tree is mounted over
+# /usr, so their compiled-in paths (/usr/lib/postfix, /usr/lib/dovecot,
 # /usr/bin/doveconf) lead to the unpacked files; Postfix's meta_directory
 # is $POSTIE_TEST_CACHE/root/etc/postfix.  /etc/postfix, /etc/dovecot and
 # a system instance of either are neither read nor changed.
