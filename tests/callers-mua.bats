@@ -4,7 +4,8 @@
 # server.  The "calls its sendmail as" tests pin down the argv each one
 # gives (through a shim that records it and runs postie).
 #
-# Debian packages: bsd-mailx s-nail mutt.  /usr/sbin/sendmail is never used:
+# Debian packages: bsd-mailx (unpacked by contrib/testdeps.sh, not
+# installed) s-nail mutt.  /usr/sbin/sendmail is never used:
 #   bsd-mailx  "set sendmail=$POSTIE" in $MAILRC, "mail -n" (no /etc/mail.rc)
 #   s-nail     "set mta=$POSTIE" in $MAILRC, "s-nail -:u" (only $MAILRC)
 #   mutt       set sendmail="$POSTIE -oem -oi" in a muttrc, "mutt -n -F"
@@ -71,14 +72,21 @@ argv_shim() {
 # bsd-mailx ------------------------------------------------------------------
 
 # The man page: "sendmail  Pathname to an alternative mail delivery system."
+# bsd-mailx depends on an MTA, so it is not installed: MAILX is the one
+# contrib/testdeps.sh unpacked.
 mailx_rc() {
+	MAILX="$POSTIE_TEST_CACHE/root/usr/bin/bsd-mailx"
+	if [[ ! -x $MAILX ]]; then
+		echo "no $MAILX: run sh contrib/testdeps.sh (POSTIE_TEST_CACHE names the cache)" >&2
+		return 1
+	fi
 	printf 'set sendmail=%s\n' "$1" >"$MAILRC"
 }
 
 @test "bsd-mailx: -c and -b recipients all reach the envelope; Bcc is stripped; Date and Message-ID added" {
 	mailx_rc "$POSTIE"
 	printf 'Hello from mailx.\nUTF-8: h\xc3\xa9llo\n' >"$BATS_TEST_TMPDIR/in"
-	run bsd-mailx -n -s 'mailx subject' -c cc@example.net -b bcc@example.com \
+	run "$MAILX" -n -s 'mailx subject' -c cc@example.net -b bcc@example.com \
 		to@example.org <"$BATS_TEST_TMPDIR/in"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -107,7 +115,7 @@ mailx_rc() {
 @test "bsd-mailx: ~c and ~b escapes with -I, -r sets the envelope sender, a lone dot survives" {
 	mailx_rc "$POSTIE"
 	printf '~c cc2@example.net\n~b bcc2@example.com\nbody line\n.\nafter the dot\n' >"$BATS_TEST_TMPDIR/in"
-	run bsd-mailx -I -n -r 'Mail User <mailx@example.org>' -s 'tilde' to2@example.org <"$BATS_TEST_TMPDIR/in"
+	run "$MAILX" -I -n -r 'Mail User <mailx@example.org>' -s 'tilde' to2@example.org <"$BATS_TEST_TMPDIR/in"
 	[ "$status" -eq 0 ]
 	[ "$(sink_count)" -eq 1 ]
 	grep -qx 'MAIL FROM:<mailx@example.org>.*' "$(sink_env 1)"
@@ -126,7 +134,7 @@ mailx_rc() {
 
 @test "bsd-mailx: calls its sendmail as 'sendmail -i -t [-f from]'" {
 	mailx_rc "$(argv_shim)"
-	run bsd-mailx -n -r from@example.org -s s to@example.org <"$BATS_TEST_TMPDIR/body.txt"
+	run "$MAILX" -n -r from@example.org -s s to@example.org <"$BATS_TEST_TMPDIR/body.txt"
 	[ "$status" -eq 0 ]
 	[ "$(cat "$BATS_TEST_TMPDIR/argv")" = "$(printf '%s\n' -i -t -f from@example.org)" ]
 	[ "$(sink_count)" -eq 1 ]
@@ -139,7 +147,7 @@ mailx_rc() {
 # "cat >/dev/null; exit 75", so that is not checked here.)
 @test "bsd-mailx: a recipient postie cannot deliver makes mail fail" {
 	mailx_rc "$POSTIE"
-	run bsd-mailx -n -s 'doomed' nobody@example.org <"$BATS_TEST_TMPDIR/body.txt"
+	run "$MAILX" -n -s 'doomed' nobody@example.org <"$BATS_TEST_TMPDIR/body.txt"
 	[ "$status" -eq 1 ]
 	[[ $output == *"550 5.1.1 no such user"* ]]
 	[[ $output == *"sendmail process failed with error code 67"* ]]

@@ -5,6 +5,11 @@ load sink
 
 : "${POSTIE:?POSTIE must name the postie binary (make check sets it)}"
 
+# Where contrib/testdeps.sh downloads and unpacks the packages that the
+# tests run without installing them (Postfix, Dovecot, bsd-mailx): their
+# files are in $POSTIE_TEST_CACHE/root.
+POSTIE_TEST_CACHE="${POSTIE_TEST_CACHE:-/var/cache/postie-tests}"
+
 # wait_until SECONDS COMMAND [ARG...]: run COMMAND every 0.05 s until it
 # succeeds, for at most SECONDS (whole or decimal) of wall-clock time.
 # COMMAND runs in this shell (a function may set variables) and its output

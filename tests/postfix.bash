@@ -89,7 +89,7 @@
 # Also exported: POSTFIX_DOVECOT_PID (Dovecot's master, a process group
 # leader), and the log is $POSTFIX_DIR/dovecot/dovecot.log (auth_verbose).
 # Dovecot runs as root; its auth process as the system's dovecot user
-# ("dovecot" and "dovenull" must exist: Debian's dovecot-core makes them).
+# ("dovecot" and "dovenull" must exist: contrib/testdeps.sh makes them).
 #
 # OAuth2 (postfix_start_oauth, or POSTFIX_OAUTH_URL set with POSTFIX_SASL=1):
 # the same instance and listeners, but Dovecot's only passdb is its oauth2
@@ -110,9 +110,21 @@
 #                            listener above
 #
 # Postfix runs as root here (its master needs it); the daemons drop to the
-# system's mail_owner "postfix".  /etc/postfix and the system instance are
-# not touched: only Debian's read-only meta files (postfix-files,
-# dynamicmaps.cf) in /etc/postfix are read.
+# system's mail_owner "postfix" (group postdrop for setgid_group).
+#
+# The programs are never the system's, whether or not it has its own:
+# Postfix and Dovecot are Debian's packages as contrib/testdeps.sh unpacked
+# them (apt-get download, dpkg -x) into $POSTIE_TEST_CACHE/root
+# (tests/common.bash; default /var/cache/postie-tests).  postfix_unpacked
+# runs them in a private mount namespace where that tree is mounted over
+# /usr, so their compiled-in paths (/usr/lib/postfix, /usr/lib/dovecot,
+# /usr/bin/doveconf) lead to the unpacked files; Postfix's meta_directory
+# is $POSTIE_TEST_CACHE/root/etc/postfix.  /etc/postfix, /etc/dovecot and
+# a system instance of either are neither read nor changed.
+#
+#   postfix_unpacked CMD [ARG...]
+#                      run CMD (e.g. postqueue -c $POSTFIX_DIR/etc -p) in
+#                      such a namespace
 
 POSTFIX_DIR="${POSTFIX_DIR:-}"
 POSTFIX_PORT="${POSTFIX_PORT:-}"
@@ -131,10 +143,42 @@ POSTFIX_SASL_PASSWORD=s3cret-Pa55
 POSTFIX_MAIN_CF_EXTRA="${POSTFIX_MAIN_CF_EXTRA:-}"
 POSTFIX_MASTER_CF_EXTRA="${POSTFIX_MASTER_CF_EXTRA:-}"
 POSTFIX_SMTPD_OPTS="${POSTFIX_SMTPD_OPTS:-}"
-# Debian's command_directory; root's PATH need not include /usr/sbin.
-POSTFIX_SBIN="${POSTFIX_SBIN:-/usr/sbin}"
-POSTFIX_DOVECOT="${POSTFIX_DOVECOT:-/usr/sbin/dovecot}"
-POSTFIX_DOVEADM="${POSTFIX_DOVEADM:-/usr/bin/doveadm}"
+
+# postfix_unpacked CMD [ARG...]: CMD in a new mount namespace in which
+# /usr is an overlay of $POSTIE_TEST_CACHE/root/usr (the packages that
+# contrib/testdeps.sh unpacked) over the system's /usr, with
+# /usr/lib/postfix and /usr/lib/dovecot exactly the unpacked directories
+# (no stray modules of an installed Dovecot).  Read-only; the namespace
+# lives as long as its processes (the daemons CMD starts).  Propagation
+# "slave": a mount the host removes later (ip netns del) goes from the
+# namespace too, and none made here reaches the host.  CMD is looked up
+# in the namespace's /usr/sbin and /usr/bin (a full path is taken as is;
+# "timeout 20 postfix ..." bounds the command, not the mounts).
+postfix_unpacked() {
+	# shellcheck disable=SC2016 # the script's own variables
+	unshare --mount --propagation slave /bin/sh -c '
+		r=$1
+		shift
+		mount -t overlay postie-tests -o "ro,lowerdir=$r/usr:/usr" /usr &&
+			mount --bind "$r/usr/lib/postfix" /usr/lib/postfix &&
+			mount --bind "$r/usr/lib/dovecot" /usr/lib/dovecot || exit 1
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin exec "$@"' sh "$POSTIE_TEST_CACHE/root" "$@"
+}
+
+# _postfix_have_unpacked: the unpacked Postfix and Dovecot are there;
+# otherwise say how to get them.
+_postfix_have_unpacked() {
+	local f r="$POSTIE_TEST_CACHE/root"
+	for f in usr/sbin/postfix usr/lib/postfix/sbin/master usr/sbin/dovecot \
+		usr/bin/doveadm usr/bin/doveconf etc/postfix/postfix-files; do
+		if [[ ! -e $r/$f ]]; then
+			echo "postfix_start: no unpacked Postfix and Dovecot in $r" \
+				"(no $f): run sh contrib/testdeps.sh (POSTIE_TEST_CACHE" \
+				"names the cache)" >&2
+			return 1
+		fi
+	done
+}
 
 # postfix_free_ports N: N distinct TCP ports that were free on 127.0.0.1
 # (all bound at once, then released for Postfix to take).
@@ -160,6 +204,9 @@ queue_directory = $d/queue
 data_directory = $d/data
 mail_owner = postfix
 setgid_group = postdrop
+# The unpacked package's (command_directory, daemon_directory and
+# shlib_directory keep their defaults under /usr: postfix_unpacked).
+meta_directory = $POSTIE_TEST_CACHE/root/etc/postfix
 syslog_name = postfix-test
 maillog_file = $d/maillog
 maillog_file_prefixes = $d
@@ -279,13 +326,12 @@ EOF
 }
 
 # _postfix_make_dirs: the queue and data directories, with the owners and
-# modes that the installed Postfix's own list ($meta_directory/postfix-files,
+# modes that the unpacked Postfix's own list ($meta_directory/postfix-files,
 # read by post-install) gives them.
 _postfix_make_dirs() {
-	local meta files name type owner group mode rest path key
+	local files="$POSTIE_TEST_CACHE/root/etc/postfix/postfix-files"
+	local name type owner group mode rest path key
 	local -A how=()
-	meta="$("$POSTFIX_SBIN/postconf" -dh meta_directory)" || return 1
-	files="$meta/postfix-files"
 	if [[ ! -r $files ]]; then
 		echo "postfix_start: cannot read $files" >&2
 		return 1
@@ -531,7 +577,7 @@ _postfix_dovecot_probe() {
 		[[ $mechs == "OAUTHBEARER XOAUTH2 " ]] && return 0
 		echo "postfix_start: Dovecot offers \"$mechs\", not XOAUTH2 OAUTHBEARER" >&2
 	else
-		timeout 10 "$POSTFIX_DOVEADM" -c "$conf" auth test -a "$sock" \
+		postfix_unpacked timeout 10 doveadm -c "$conf" auth test -a "$sock" \
 			"$POSTFIX_SASL_USER" "$POSTFIX_SASL_PASSWORD" \
 			</dev/null >"$log" 2>&1 3>&- && return 0
 		echo "postfix_start: Dovecot does not authenticate" \
@@ -547,14 +593,6 @@ _postfix_dovecot_probe() {
 _postfix_dovecot_start() {
 	local d="$1" sock="$POSTFIX_DIR/queue/private/auth" pid=
 	local conf="$d/dovecot.conf"
-	if [[ ! -x $POSTFIX_DOVECOT ]]; then
-		echo "postfix_start: no $POSTFIX_DOVECOT (Debian: dovecot-core)" >&2
-		return 1
-	fi
-	if [[ ! -x $POSTFIX_DOVEADM ]]; then
-		echo "postfix_start: no $POSTFIX_DOVEADM (Debian: dovecot-core)" >&2
-		return 1
-	fi
 	# Unix socket paths are limited to 107 bytes; the longest Dovecot
 	# makes in base_dir is run/anvil-auth-penalty.
 	if ((${#d} + 23 > 107 || ${#sock} > 107)); then
@@ -568,7 +606,7 @@ _postfix_dovecot_start() {
 	_postfix_dovecot_conf "$d" >"$conf" || return 1
 	# It daemonizes (setsid) and writes run/master.pid; 3>&-: bats waits
 	# for anything holding its fd 3.
-	if ! timeout 20 "$POSTFIX_DOVECOT" -c "$conf" \
+	if ! postfix_unpacked timeout 20 dovecot -c "$conf" \
 		</dev/null >>"$d/start.log" 2>&1 3>&-; then
 		echo "postfix_start: dovecot -c $conf failed:" >&2
 		cat "$d/start.log" >&2
@@ -642,6 +680,7 @@ postfix_start() {
 		echo "postfix_start: already running (master $POSTFIX_MASTER_PID)" >&2
 		return 1
 	fi
+	_postfix_have_unpacked || return 1
 	pki="$(cd "$pki" && pwd)" || return 1
 	for f in server.pem server-key.pem ca.pem; do
 		if [[ ! -s $pki/$f ]]; then
@@ -700,7 +739,7 @@ postfix_start() {
 		# new and _postfix_make_dirs made what post-install would.
 		# 3>&-: bats waits for anything holding its fd 3.
 		: >"$POSTFIX_DIR/queue/quick-start"
-		if timeout 20 "$POSTFIX_SBIN/postfix" -c "$POSTFIX_DIR/etc" start \
+		if postfix_unpacked timeout 20 postfix -c "$POSTFIX_DIR/etc" start \
 			</dev/null >>"$POSTFIX_DIR/start.log" 2>&1 3>&-; then
 			break
 		fi
@@ -757,7 +796,7 @@ postfix_stop() {
 	fi
 	[[ -z $pid ]] || live="$(_postfix_live "$pid")"
 	if [[ -n $live ]]; then
-		"$POSTFIX_SBIN/postfix" -c "$dir/etc" stop </dev/null >>"$dir/stop.log" 2>&1 3>&- || true
+		postfix_unpacked postfix -c "$dir/etc" stop </dev/null >>"$dir/stop.log" 2>&1 3>&- || true
 		if ! wait_until 5 _postfix_gone "$pid"; then
 			live="$(_postfix_live "$pid")"
 			echo "postfix_stop: still running after 5 s, killing:" "${live//$'\n'/ }" >&2
@@ -813,7 +852,7 @@ _postfix_relayed() {
 # postfix_queue_empty: true when the instance holds no queued mail.
 postfix_queue_empty() {
 	local out
-	out="$("$POSTFIX_SBIN/postqueue" -c "$POSTFIX_DIR/etc" -p 2>&1)" || return 1
+	out="$(postfix_unpacked postqueue -c "$POSTFIX_DIR/etc" -p 2>&1)" || return 1
 	[[ $out == *"Mail queue is empty"* ]]
 }
 
