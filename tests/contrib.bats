@@ -729,7 +729,7 @@ EOF
 		systemd/postie-queue.timer systemd/postie-smtpd.socket systemd/postie-smtpd@.service.in \
 		cron/postie-queue.in examples/gmail-oauth.postierc examples/fastmail.postierc \
 		examples/office365.postierc examples/cron-alerts.postierc \
-		examples/local-relay.postierc postierc.example quickstart.sh; do
+		examples/local-relay.postierc postierc.example quickstart.sh testdeps.sh; do
 		[ -e "$CONTRIB/$f" ]
 		# the examples are listed under "examples/" by their own names
 		grep -q -F "${f#examples/}" "$CONTRIB/README" || { echo "not in contrib/README: $f"; false; }

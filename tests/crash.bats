@@ -15,7 +15,7 @@ CALLS=openat,write,fsync,rename,unlink,close,flock,mkdir,connect,sendto,recvfrom
 
 setup() {
 	common_setup
-	command -v strace >/dev/null || { echo "these tests need strace (contrib/quickstart.sh installs it)" >&2; return 1; }
+	command -v strace >/dev/null || { echo "these tests need strace (contrib/testdeps.sh installs it)" >&2; return 1; }
 	Q="$BATS_TEST_TMPDIR/q"
 	sink_start
 	write_config "queue tempfail" "queue_dir $Q"

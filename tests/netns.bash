@@ -11,7 +11,7 @@
 netns_add() {
 	NS=
 	if [[ $EUID -ne 0 ]] || ! command -v ip >/dev/null; then
-		echo "these tests need root and iproute2 (network namespaces); contrib/quickstart.sh installs iproute2" >&2
+		echo "these tests need root and iproute2 (network namespaces); contrib/testdeps.sh installs iproute2" >&2
 		return 1
 	fi
 	NS="$1-$$-$BATS_TEST_NUMBER"
