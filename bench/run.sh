@@ -12,7 +12,9 @@
 #           measures.  The link: two network namespaces, a tun device in
 #           each, joined by bench/delaylink.py (the kernel has no netem)
 #   cpu     CPU (user + sys, wait4) per small plain message, over
-#           sequential sends to tests/smtpsink.py on 127.0.0.1
+#           sequential sends to tests/smtpsink.py on 127.0.0.1; and the
+#           floor: bench/floor.c (the protocol alone, libc only) and an
+#           empty main(), built with cc and measured alike
 #   tlscpu  the same over STARTTLS + AUTH PLAIN with the default trust
 #           store (tls_trust_file system): the system bundle plus the
 #           test CA, bind-mounted over /etc/ssl/certs/ca-certificates.crt
@@ -295,11 +297,30 @@ cpu_run() {
 	result "$label" "%.1f" $vals
 }
 
+# The floor of the cpu row: bench/floor.c (the protocol and nothing else,
+# libc only) to the same sink, and an empty main(), measured alike; in
+# the table against msmtp's figure.
+floor_run() {
+	printf 'int main(void) { return 0; }\n' >"$dir/empty.c"
+	cc -O2 -o "$dir/empty" "$dir/empty.c"
+	cc -O2 -o "$dir/floor" "$top/bench/floor.c"
+	child "$PY" "$top/bench/measure.py" --stdin "$dir/small.eml" --runs "$cpu_runs" --warmup 2 \
+		-- "$dir/floor" 127.0.0.1 "$SINK_PORT" bench@example.org rcpt@example.net >"$dir/m"
+	floor_ms=$(field "$dir/m" cpu_ms)
+	child "$PY" "$top/bench/measure.py" --runs "$cpu_runs" --warmup 2 -- "$dir/empty" >"$dir/m"
+	empty_ms=$(field "$dir/m" cpu_ms)
+	echo "  bench/floor.c: $floor_ms ms per message; an empty main(): $empty_ms ms per run"
+	result "CPU per small plain message, bench/floor.c: SMTP alone, libc only (ms)" "%.1f" "$floor_ms" "$1"
+	result "CPU of an empty main() (ms)" "%.1f" "$empty_ms" "$1"
+}
+
 row_cpu() {
 	sink_start --chunking
 	rc "$dir/rc" 127.0.0.1 "$SINK_PORT" "$(mode_lines plain)"
 	echo "cpu: small plain message to tests/smtpsink.py on 127.0.0.1, user + sys (wait4) per send"
 	cpu_run "CPU per small plain message (ms)"
+	# shellcheck disable=SC2086 # msmtp's figure, the last of $vals, if any
+	floor_run "$([ -z "$MSMTP" ] || echo ${vals##* })"
 	sink_stop
 }
 

@@ -8,6 +8,7 @@
 
 #include "curllib.h"
 #include "idnlib.h"
+#include "jsonlib.h"
 #include "sasllib.h"
 #include "tlslib.h"
 
@@ -15,6 +16,7 @@ struct tlslib tlslib;
 struct idnlib idnlib;
 struct sasllib sasllib;
 struct curllib curllib;
+struct jsonlib jsonlib;
 
 struct sym {
 	const char *name;
@@ -56,10 +58,12 @@ static int load(struct lib *l, struct perr *e)
 #define IDN_SYM(name) SYM(idnlib, name)
 #define SASL_SYM(name) SYM(sasllib, name)
 #define CURL_SYM(name) SYM(curllib, name)
+#define JSON_SYM(name) SYM(jsonlib, name)
 static const struct sym tls_syms[] = { TLSLIB_NAMES(TLS_SYM) };
 static const struct sym idn_syms[] = { IDNLIB_NAMES(IDN_SYM) };
 static const struct sym sasl_syms[] = { SASLLIB_NAMES(SASL_SYM) };
 static const struct sym curl_syms[] = { CURLLIB_NAMES(CURL_SYM) };
+static const struct sym json_syms[] = { JSONLIB_NAMES(JSON_SYM) };
 #define LIB(soname, what, syms) { soname, what, syms, sizeof syms / sizeof syms[0], 0, "" }
 
 int tlslib_load(struct perr *e)
@@ -89,4 +93,10 @@ int curllib_load(struct perr *e)
 	if (ex == 0)
 		curllib.p_curl_global_init(CURL_GLOBAL_DEFAULT);
 	return EX_OK;
+}
+
+int jsonlib_load(struct perr *e)
+{
+	static struct lib l = LIB(JANSSON_SONAME, "the JSON library, needed for OAuth2", json_syms);
+	return load(&l, e);
 }

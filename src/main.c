@@ -194,6 +194,7 @@ static void version(void)
 	else
 		printf("SASL library: %s\n", e.msg);
 	printf("HTTP library for OAuth2: %s\n", CURL_SONAME);
+	printf("JSON library for OAuth2: %s\n", JANSSON_SONAME);
 	printf("(each loaded when a run first needs it)\n");
 	char *mechs = auth_mechanisms();
 	printf("Authentication mechanisms: %s\n", *mechs ? mechs : "none");

@@ -7,12 +7,12 @@
  * the log. */
 #include "oauth.h"
 #include "curllib.h"
+#include "jsonlib.h"
 #include "tlslib.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -167,9 +167,11 @@ static long long json_num(json_t *o, const char *key, long long dflt)
 static int load_object(const char *json, size_t n, json_t **out, struct oauth_error *err,
                        struct perr *e)
 {
+	*out = NULL;
+	if (jsonlib_load(e))
+		return -1;
 	json_error_t je;
 	json_t *o = json_loadb(json, n, 0, &je);
-	*out = NULL;
 	if (!json_is_object(o)) {
 		json_decref(o);
 		perr_fail(e, FC_PROTOCOL, "the authorization server's answer is not a JSON object");
@@ -252,8 +254,10 @@ static void set_num(json_t *o, const char *key, long long v)
 		json_object_set_new(o, key, json_integer(v));
 }
 
-char *oauth_tokens_json(const struct oauth_tokens *t)
+char *oauth_tokens_json(const struct oauth_tokens *t, struct perr *e)
 {
+	if (jsonlib_load(e))
+		return NULL;
 	json_t *o = json_object();
 	json_object_set_new(o, "version", json_integer(1));
 	set_str(o, "access_token", t->access_token);
@@ -265,6 +269,10 @@ char *oauth_tokens_json(const struct oauth_tokens *t)
 	set_num(o, "refreshed_at", t->refreshed_at);
 	char *s = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	json_decref(o);
+	if (!s) {
+		perr_fail(e, FC_OS, "out of memory");
+		return NULL;
+	}
 	char *copy = xasprintf("%s\n", s);
 	wipe(s, strlen(s));
 	free(s);
@@ -276,6 +284,8 @@ int oauth_tokens_parse(const char *json, size_t n, struct oauth_tokens *t, struc
 	struct oauth_error err;
 	json_t *o;
 	memset(t, 0, sizeof *t);
+	if (jsonlib_load(e))
+		return e->ex;
 	if (load_object(json, n, &o, &err, e) != 0)
 		return perr_fail(e, FC_AUTH, "the token file is not valid");
 	if (json_num(o, "version", 0) != 1) {
@@ -530,8 +540,8 @@ static int read_tokens(const struct oauth_conf *c, int fd, struct oauth_tokens *
 	char *text = NULL;
 	if (fstat(fd, &st) < 0)
 		return perr_fail(e, FC_IOERR, "%s: %s", c->token_file, strerror(errno));
-	if (check_private(c->token_file, &st, e))
-		return e->ex;
+	if (check_private(c->token_file, &st, e) || jsonlib_load(e))
+		return e->ex;   /* not "not valid" when jansson is missing */
 	if (read_fd(fd, HTTP_MAX_BODY, &text) < 0) {
 		free(text);
 		return perr_fail(e, FC_IOERR, "cannot read %s: %s", c->token_file, strerror(errno));
@@ -579,7 +589,13 @@ static int store_tokens(const struct oauth_conf *c, const struct oauth_tokens *t
 		free(tmp);
 		return r;
 	}
-	char *json = oauth_tokens_json(t);
+	char *json = oauth_tokens_json(t, e);
+	if (!json) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return e->ex;
+	}
 	int bad = fchmod(fd, 0600) < 0 || write_full(fd, json, strlen(json)) < 0 || fsync(fd) < 0;
 	int sv = errno;
 	secret_free(json);

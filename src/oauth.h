@@ -83,8 +83,9 @@ int oauth_parse_token(const char *json, size_t n, long long now, struct oauth_to
 int oauth_parse_device(const char *json, size_t n, struct oauth_device *d,
                        struct oauth_error *err, struct perr *e);
 
-/* The token file's JSON and back. */
-char *oauth_tokens_json(const struct oauth_tokens *t);
+/* The token file's JSON and back (NULL or an exit status with e set when
+ * jansson cannot be loaded). */
+char *oauth_tokens_json(const struct oauth_tokens *t, struct perr *e);
 int oauth_tokens_parse(const char *json, size_t n, struct oauth_tokens *t, struct perr *e);
 
 /* PKCE: a verifier of 43 base64url characters from 32 random octets and

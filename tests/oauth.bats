@@ -202,11 +202,12 @@ print(round(t[1] - t[0]))' "$OAUTH_LOG"
 	[ "$(oauth_log_field /token client_secret | sort -u)" = s3cret-client ]
 }
 
-# broken_curl: a directory holding a file named as libcurl's soname that
-# is no library, first in LD_LIBRARY_PATH; prints the soname.
-broken_curl() {
+# broken_lib WHAT: a directory holding a file named as the soname that
+# --version names on its "WHAT library for OAuth2:" line, a file that is
+# no library, first in LD_LIBRARY_PATH; prints the soname.
+broken_lib() {
 	local so
-	so=$("$POSTIE" --version | sed -n 's/^HTTP library for OAuth2: \([^ ]*\)$/\1/p')
+	so=$("$POSTIE" --version | sed -n "s/^$1 library for OAuth2: \\([^ ]*\\)\$/\\1/p")
 	[ -n "$so" ] || return 1
 	mkdir -p "$BATS_TEST_TMPDIR/badlib"
 	echo "not a library" >"$BATS_TEST_TMPDIR/badlib/$so"
@@ -215,7 +216,7 @@ broken_curl() {
 
 @test "libcurl is loaded only for OAuth2: a plain send starts without it; OAuth without it is 71, named" {
 	local so
-	so=$(broken_curl)
+	so=$(broken_lib HTTP)
 	write_config "host 127.0.0.1" "port $SINK_PORT" "tls on" "tls_trust_file $PKI/ca.pem"
 	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" rcpt@example.org < <(msg)
 	[ "$status" -ne 127 ]   # it started: no libcurl at start-up
@@ -225,6 +226,31 @@ broken_curl() {
 	[ "$status" -eq 71 ]
 	[[ $output == "postie: cannot load $so, needed for OAuth2: "* ]]
 	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "jansson is loaded only for OAuth2: a plain send works without it; reading the token file without it is 71, named" {
+	local so
+	so=$(broken_lib JSON)
+	sink_stop
+	sink_start
+	write_config "host 127.0.0.1" "port $SINK_PORT"
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" rcpt@example.org < <(msg)
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+	sink_stop
+	sink_oauth
+	config device
+	device_login
+	LD_LIBRARY_PATH="$BATS_TEST_TMPDIR/badlib" run "$POSTIE" rcpt@example.org < <(msg)
+	echo "$output"
+	[ "$status" -eq 71 ]
+	[[ $output == "postie: cannot load $so, the JSON library, needed for OAuth2: "* ]]
+	[ "$(sink_count)" -eq 0 ]
+	# with it, the same send goes
+	run "$POSTIE" rcpt@example.org < <(msg)
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
 }
 
 @test "send: XOAUTH2 with the stored token, no refresh while it is fresh" {

@@ -7,9 +7,11 @@
 #include <gnutls/gnutls.h>
 #include <gsasl.h>
 #include <idn2.h>
+#include <jansson.h>
 
 int main(void)
 {
 	return curl_version() == 0 || gnutls_check_version(0) == 0 ||
-	    gsasl_check_version(0) == 0 || idn2_check_version(0) == 0;
+	    gsasl_check_version(0) == 0 || idn2_check_version(0) == 0 ||
+	    json_object() == 0;
 }

@@ -95,7 +95,7 @@ static int t_tokens_json(void)
 	t.scope = xstrdup("a b");
 	t.expires_at = 1767225600;
 	t.obtained_at = 1767222000;
-	char *j = oauth_tokens_json(&t);
+	char *j = oauth_tokens_json(&t, &e);
 	int r = oauth_tokens_parse(j, strlen(j), &u, &e);
 	int bad = r || strcmp(u.access_token, t.access_token) || strcmp(u.refresh_token, "RT") ||
 	          u.expires_at != t.expires_at || u.obtained_at != t.obtained_at || u.refreshed_at != 0 ||
