@@ -246,10 +246,12 @@ static int dane_on(const struct tls_opts *o)
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #endif
 #define MAX_ISSUERS 16
+#define HEAD_LINES 10
 
 /* One DER element at p (n octets): *hdr octets of tag and length, then
- * *len of content. 0, or -1 when it does not fit. */
-static int der_elem(const unsigned char *p, size_t n, size_t *hdr, size_t *len)
+ * *len of content. 0, or -1 when it does not fit (with open, only its
+ * tag and length need to). */
+static int der_elem(const unsigned char *p, size_t n, size_t *hdr, size_t *len, int open)
 {
 	if (n < 2)
 		return -1;
@@ -263,7 +265,7 @@ static int der_elem(const unsigned char *p, size_t n, size_t *hdr, size_t *len)
 			l = l << 8 | p[2 + i];
 		h += k;
 	}
-	if (l > n - h)
+	if (l > n - h && !open)
 		return -1;
 	*hdr = h;
 	*len = l;
@@ -272,19 +274,20 @@ static int der_elem(const unsigned char *p, size_t n, size_t *hdr, size_t *len)
 
 /* The issuer and subject Names of a DER certificate (RFC 5280 4.1:
  * tbsCertificate holds [0] version, serial, signature, issuer, validity,
- * subject), each as its whole element. 0, or -1 when it is not one. */
+ * subject), each as its whole element. 0, or -1 when it is not one. With
+ * head, p may be only the certificate's first n octets: enough when they
+ * hold the subject. */
 static int cert_names(const unsigned char *p, size_t n, gnutls_datum_t *issuer,
-                      gnutls_datum_t *subject)
+                      gnutls_datum_t *subject, int head)
 {
 	size_t h, l;
-	if (der_elem(p, n, &h, &l) || p[0] != 0x30)
-		return -1;
-	p += h, n = l;                                  /* Certificate */
-	if (der_elem(p, n, &h, &l) || p[0] != 0x30)
-		return -1;
-	p += h, n = l;                                  /* tbsCertificate */
+	for (int outer = 0; outer < 2; outer++) {   /* Certificate, tbsCertificate */
+		if (der_elem(p, n, &h, &l, head) || p[0] != 0x30)
+			return -1;
+		p += h, n = l < n - h ? l : n - h;
+	}
 	for (int field = 0; field < 6; field++) {
-		if (der_elem(p, n, &h, &l))
+		if (der_elem(p, n, &h, &l, 0))
 			return -1;
 		if (field == 0 && p[0] != 0xa0)
 			field++;                            /* no version: v1 */
@@ -310,7 +313,7 @@ static int load_issuers(struct tls *t)
 	gnutls_datum_t issuer[MAX_ISSUERS], subject;
 	size_t ni = 0;
 	for (unsigned i = 0; chain && i < nchain && ni < MAX_ISSUERS; i++)
-		if (cert_names(chain[i].data, chain[i].size, &issuer[ni], &subject) == 0)
+		if (cert_names(chain[i].data, chain[i].size, &issuer[ni], &subject, 0) == 0)
 			ni++;
 	gnutls_datum_t file = { NULL, 0 };
 	if (ni == 0 || gnutls_load_file(SYSTEM_CA_BUNDLE, &file) < 0)
@@ -319,20 +322,39 @@ static int load_issuers(struct tls *t)
 	const char *p = (const char *)file.data, *stop = p + file.size;
 	int loaded = 0;
 	while ((p = memmem(p, (size_t)(stop - p), begin, sizeof begin - 1))) {
-		const char *q = memmem(p, (size_t)(stop - p), end, sizeof end - 1);
-		if (!q)
+		const char *b = memchr(p, '\n', (size_t)(stop - p)), *q = b;
+		if (!b)
 			break;
+		gnutls_datum_t pem = { (unsigned char *)p, 0 }, der = { NULL, 0 }, is;
+		/* Half the decoding is saved by decoding only the first
+		 * HEAD_LINES lines of base64 (480 octets), which hold the
+		 * subject of all but one of Debian 12's 144 roots; else all
+		 * of it. */
+		for (int i = 0; i < HEAD_LINES && q && q + 1 < stop && q[1] != '-'; i++)
+			q = memchr(q + 1, '\n', (size_t)(stop - q - 1));
+		gnutls_datum_t head = { (unsigned char *)b + 1, q ? (unsigned)(q - b) : 0 };
+		int named = q && gnutls_base64_decode2(&head, &der) == 0 &&
+		            cert_names(der.data, der.size, &is, &subject, 1) == 0;
+		const char *from = q ? q : b;
+		if (!(q = memmem(from, (size_t)(stop - from), end, sizeof end - 1))) {
+			gnutls_free(der.data);
+			break;
+		}
 		q += sizeof end - 1;
-		gnutls_datum_t pem = { (unsigned char *)p, (unsigned)(q - p) }, der = { NULL, 0 }, is;
-		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) == 0 &&
-		    cert_names(der.data, der.size, &is, &subject) == 0)
-			for (size_t i = 0; i < ni; i++)
-				if (subject.size == issuer[i].size &&
-				    memcmp(subject.data, issuer[i].data, subject.size) == 0) {
-					if (gnutls_certificate_set_x509_trust_mem(t->cred, &pem, GNUTLS_X509_FMT_PEM) > 0)
-						loaded++;
-					break;
-				}
+		pem.size = (unsigned)(q - p);
+		if (!named) {
+			gnutls_free(der.data);
+			der.data = NULL;
+			named = gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) == 0 &&
+			        cert_names(der.data, der.size, &is, &subject, 0) == 0;
+		}
+		for (size_t i = 0; named && i < ni; i++)
+			if (subject.size == issuer[i].size &&
+			    memcmp(subject.data, issuer[i].data, subject.size) == 0) {
+				if (gnutls_certificate_set_x509_trust_mem(t->cred, &pem, GNUTLS_X509_FMT_PEM) > 0)
+					loaded++;
+				break;
+			}
 		gnutls_free(der.data);
 		p = q;
 	}

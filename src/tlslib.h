@@ -15,6 +15,7 @@
 	X(gnutls_alert_get) \
 	X(gnutls_alert_get_name) \
 	X(gnutls_alert_send) \
+	X(gnutls_base64_decode2) \
 	X(gnutls_bye) \
 	X(gnutls_certificate_allocate_credentials) \
 	X(gnutls_certificate_client_get_request_status) \
@@ -86,6 +87,7 @@ extern struct tlslib tlslib;
 #define gnutls_alert_get (*tlslib.p_gnutls_alert_get)
 #define gnutls_alert_get_name (*tlslib.p_gnutls_alert_get_name)
 #define gnutls_alert_send (*tlslib.p_gnutls_alert_send)
+#define gnutls_base64_decode2 (*tlslib.p_gnutls_base64_decode2)
 #define gnutls_bye (*tlslib.p_gnutls_bye)
 #define gnutls_certificate_allocate_credentials (*tlslib.p_gnutls_certificate_allocate_credentials)
 #define gnutls_certificate_client_get_request_status (*tlslib.p_gnutls_certificate_client_get_request_status)
