@@ -43,8 +43,9 @@ fi
 # php-symfony-mailer: the real callers; zsh, logrotate: contrib/'s files;
 # strace: tests/crash.bats; clang to llvm: make fuzz and symbolised
 # sanitizer reports; debhelper, dpkg-dev, lintian: the Debian packages;
-# procps, adduser: pgrep and step 3.
-packages="bats python3 python3-aiosmtpd time mandoc iproute2 gnutls-bin openssl
+# procps, adduser: pgrep and step 3; parallel: make check runs several
+# test files at once (bats --jobs).
+packages="bats parallel python3 python3-aiosmtpd time mandoc iproute2 gnutls-bin openssl
 	s-nail mutt git git-email libmailtools-perl php-cli php-symfony-mailer
 	zsh logrotate strace clang libclang-rt-14-dev llvm
 	debhelper dpkg-dev lintian procps adduser"
