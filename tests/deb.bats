@@ -5,8 +5,10 @@
 # of this machine's root (tests/sysroot.bash), apt-get installs both
 # (removing whatever MTA is installed, inside the copy only), sendmail,
 # mailq and newaliases work, root's mail reaches a test server, the
-# debconf question postie/setgid makes postie setgid postie and back, and
-# purging both leaves nothing of theirs behind.
+# debconf question postie/setgid makes postie setgid postie and back, a
+# user outside group postie then sends with the system account's password
+# without being able to read it, and purging both leaves nothing of
+# theirs behind.
 #
 # Needs dpkg-dev, debhelper and lintian (besides the build dependencies
 # of postie itself); the package build takes about half a minute.
@@ -285,6 +287,33 @@ EOF
 	# set again, for the purge to remove
 	reconfigure true
 	[ "$(inside stat -c '%U %G %a' /usr/bin/postie)" = "root postie 2755" ]
+}
+
+@test "sysroot: with postie/setgid true, a user not in group postie sends with the system account's password, which they cannot read" {
+	local pw='Deb-Pa55:w0rd'
+	sink_start --auth PLAIN --auth-user relay --auth-password "$pw"
+	printf '%s\n' 'account default' 'host 127.0.0.1' "port $SINK_PORT" 'domain deb.example' \
+		'tls off' 'auth_without_tls on' 'auth plain' 'user relay' "password $pw" 'from cron@deb.example' |
+		inside sh -c 'cat >/etc/postierc && chown root:postie /etc/postierc && chmod 0640 /etc/postierc'
+	[ "$(inside stat -c '%U %G %a' /usr/bin/postie)" = "root postie 2755" ]
+	# nobody, in no group but nogroup, with its own HOME
+	nobody() { inside HOME=/nonexistent USER=nobody setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	run nobody cat /etc/postierc
+	[ "$status" -ne 0 ]
+	[ "$output" = "cat: /etc/postierc: Permission denied" ]
+	run nobody sh -c 'printf "Subject: from a user\n\nsent by www-data\n" | /usr/sbin/sendmail admin@example.org'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sink_count)" -eq 1 ]
+	[ "$(cat "$SINK_DIR/msg-1.auth")" = "PLAIN relay" ]
+	grep -qx 'RCPT TO:<admin@example.org>' "$(sink_env 1)"
+	[ "$(sink_header 1 Subject)" = "from a user" ]
+	# --pretend shows the settings, not the password
+	run nobody /usr/sbin/sendmail --pretend admin@example.org </dev/null
+	echo "$output"
+	[[ $output == *relay* ]]
+	[[ $output != *"$pw"* ]]
+	inside rm /etc/postierc
 }
 
 @test "sysroot: purging both leaves nothing of theirs: no file, no statoverride, no debconf answer; the group stays" {
