@@ -11,11 +11,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dane.h"
 #include "log.h"
@@ -315,11 +320,25 @@ static int load_issuers(struct tls *t)
 	for (unsigned i = 0; chain && i < nchain && ni < MAX_ISSUERS; i++)
 		if (cert_names(chain[i].data, chain[i].size, &issuer[ni], &subject, 0) == 0)
 			ni++;
-	gnutls_datum_t file = { NULL, 0 };
-	if (ni == 0 || gnutls_load_file(SYSTEM_CA_BUNDLE, &file) < 0)
+	if (ni == 0)
+		return 0;
+	/* Mapped, not read: reading the ~220 KB bundle into fresh memory
+	 * faults in every page of it (~55 faults, 0.6 ms CPU here), a
+	 * mapping of the page cache a handful. The bundle is replaced by
+	 * rename (update-ca-certificates), not rewritten in place. */
+	int fd = open(SYSTEM_CA_BUNDLE, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	void *map = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uintmax_t)st.st_size <= SIZE_MAX)
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
 		return 0;
 	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
-	const char *p = (const char *)file.data, *stop = p + file.size;
+	const char *p = map, *stop = p + st.st_size;
 	int loaded = 0;
 	while ((p = memmem(p, (size_t)(stop - p), begin, sizeof begin - 1))) {
 		const char *b = memchr(p, '\n', (size_t)(stop - p)), *q = b;
@@ -358,7 +377,7 @@ static int load_issuers(struct tls *t)
 		gnutls_free(der.data);
 		p = q;
 	}
-	gnutls_free(file.data);
+	munmap(map, (size_t)st.st_size);
 	return loaded;
 }
 

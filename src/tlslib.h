@@ -42,7 +42,6 @@
 	X(gnutls_handshake) \
 	X(gnutls_hash_fast) \
 	X(gnutls_init) \
-	X(gnutls_load_file) \
 	X(gnutls_pem_base64_decode2) \
 	X(gnutls_priority_set_direct) \
 	X(gnutls_protocol_get_name) \
@@ -114,7 +113,6 @@ extern struct tlslib tlslib;
 #define gnutls_handshake (*tlslib.p_gnutls_handshake)
 #define gnutls_hash_fast (*tlslib.p_gnutls_hash_fast)
 #define gnutls_init (*tlslib.p_gnutls_init)
-#define gnutls_load_file (*tlslib.p_gnutls_load_file)
 #define gnutls_pem_base64_decode2 (*tlslib.p_gnutls_pem_base64_decode2)
 #define gnutls_priority_set_direct (*tlslib.p_gnutls_priority_set_direct)
 #define gnutls_protocol_get_name (*tlslib.p_gnutls_protocol_get_name)
