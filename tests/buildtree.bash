@@ -1,11 +1,23 @@
 # Questions to the configured build tree at $BUILDDIR (install.bats,
 # dist.bats): make_vars NAME=EXPR... sets each shell variable NAME to
 # EXPR as make expands it there (EXPR uses make's $(VAR) syntax).
+# tree_make ARGS... (check.bats) runs make -s ARGS there.
+
+# tree_make ARGS...: make -s ARGS in the build tree, a plain make of its
+# own rather than a child of the outer make check.
+tree_make() {
+	[ -n "${BUILDDIR:-}" ] || { echo "BUILDDIR must name the configured build tree (make check sets it)" >&2; return 1; }
+	(
+		unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+		make -s --no-print-directory -C "$BUILDDIR" "$@"
+	)
+}
 
 make_vars() {
 	[ -n "${BUILDDIR:-}" ] || { echo "BUILDDIR must name the configured build tree (make check sets it)" >&2; return 1; }
 	[ -f "$BUILDDIR/Makefile" ] || { echo "no Makefile in $BUILDDIR: configure it first" >&2; return 1; }
-	# A plain make of the build tree, not a child of the outer make check.
+	# The callers' own makes of the build tree (install.bats) are plain
+	# ones too.
 	unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 	local mk="$BATS_TEST_TMPDIR/vars.mk" pair k v
 	echo 'postie-test-vars:' >"$mk"
@@ -14,26 +26,5 @@ make_vars() {
 	done
 	while IFS='=' read -r k v; do
 		printf -v "$k" '%s' "$v"
-	done < <(make -s -C "$BUILDDIR" -f Makefile -f "$mk" postie-test-vars)
-}
-
-# tree_make ARGS...: make -s ARGS in the build tree, a plain make of its
-# own rather than a child of the outer make check, and without the
-# variables and exported functions of the bats run (and GNU parallel)
-# around the test, which a bats run inside would take for its own.
-tree_make() {
-	[ -n "${BUILDDIR:-}" ] || { echo "BUILDDIR must name the configured build tree (make check sets it)" >&2; return 1; }
-	(
-		unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
-		# bats puts its libexec directory first on PATH: a bats found
-		# there is its internal one.
-		if [[ -n ${BATS_LIBEXEC:-} ]]; then
-			PATH=$(tr : '\n' <<<"$PATH" | grep -vxF "$BATS_LIBEXEC" | paste -sd:)
-		fi
-		for v in $(compgen -e); do
-			case $v in BATS_* | PARALLEL_*) unset "$v" ;; esac
-		done
-		for v in $(compgen -A function bats_); do unset -f "$v"; done
-		make -s --no-print-directory -C "$BUILDDIR" "$@"
-	)
+	done < <(tree_make -f Makefile -f "$mk" postie-test-vars)
 }
